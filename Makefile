@@ -1,0 +1,41 @@
+# jetscale: the two commands of the README, and their shared install step.
+#   make demo   install (if needed) and run the toy demo sweep locally
+#   make test   install (if needed) and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SWEEP  ?= toy-demo
+PYTEST_ARGS ?=
+
+.PHONY: demo test install sweep dry-run benchmark clean-demo
+
+install: $(VENV)/.installed
+
+# torch==2.13.0 is pinned in pyproject.toml: the CPU wheel; a bare `torch` pulls a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: install
+	$(MAKE) sweep SWEEP=$(SWEEP)
+
+sweep: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config sweep=$(SWEEP)
+
+dry-run: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config sweep=$(SWEEP) -n
+
+# pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
+test: install
+	PATH="$(abspath $(BIN)):$$PATH" WANDB_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+benchmark: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/dag_build.py
+
+clean-demo:
+	rm -rf results/$(SWEEP)

@@ -1,0 +1,22 @@
+# jetscale workflow: sweep -> train (one job per point) -> aggregate -> fit -> figures.
+# Pick a sweep with `--config sweep=<name>` (configs/sweep/<name>.yaml);
+# where jobs run is set by the profile (`--profile profiles/local`).
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+configfile: "workflow/config.yaml"
+validate(config, schema="workflow/schemas/config.schema.yaml")
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        table=TABLE,
+        fits=FITS,
+        figures=FIGURES,

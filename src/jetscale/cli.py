@@ -1,0 +1,186 @@
+"""``jetscale``: one console script, thin subcommands over the library.
+
+    jetscale train [HYDRA_OVERRIDES ...]       one sweep point -> <run_dir>/metrics.json
+    jetscale theory --alpha ... --ridge ...    deterministic-equivalent test error (JSON)
+    jetscale aggregate METRICS... --out T.csv  metrics files -> results table
+    jetscale fit --table T.csv --law joint --out fit.json
+    jetscale merge-fits FIT.json... --out fits.json
+    jetscale figures --table T.csv --fits fits.json --out-dir DIR
+    jetscale sweep NAME                        validate a sweep and list its points
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+
+def _print_json(payload: dict) -> None:
+    json.dump(payload, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from jetscale.train import main as hydra_main
+
+    sys.argv = ["jetscale train", *args.overrides]
+    hydra_main()
+    return 0
+
+
+def cmd_theory(args: argparse.Namespace) -> int:
+    from jetscale.theory import classify_regime, rf_test_error
+
+    theory = rf_test_error(args.alpha, args.r, args.features, args.samples, args.ridge, args.latent_dim, args.noise)
+    payload = {"inputs": {k: getattr(args, k) for k in ("alpha", "r", "features", "samples", "ridge", "latent_dim", "noise")}}
+    payload.update(theory.as_dict())
+    if args.features < args.samples and args.ridge > 0 and args.features > 1:
+        ridge_exponent = -math.log(args.ridge) / math.log(args.features)  # λ = N^(-l)
+        regime = classify_regime(args.alpha, args.r, ridge_exponent, args.noise, args.features, args.samples)
+        payload.update(regime=regime.name, ridge_exponent=ridge_exponent,
+                       n_exponent=regime.n_exponent, p_exponent=regime.p_exponent)
+    else:
+        payload.update(regime=None, regime_note="the four-regime table holds for 1 < N < P with ridge > 0")
+    _print_json(payload)
+    return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from jetscale.aggregate import build_table, write_table
+
+    table = build_table(args.metrics)
+    write_table(table, args.out)
+    print(f"wrote {len(table)} runs to {args.out}")
+    return 0
+
+
+def _parse_where(items: list[str]) -> dict:
+    where = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--where expects COLUMN=VALUE, got {item!r}")
+        try:
+            where[key] = json.loads(value)
+        except json.JSONDecodeError:
+            where[key] = value
+    return where
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from jetscale.fit import fit_groups, fit_law, load_table
+    from jetscale.results import write_json_atomic
+
+    table = load_table(args.table)
+    options = dict(loss_col=args.loss_col, n_boot=args.bootstrap, seed=args.seed, where=_parse_where(args.where))
+    if args.group_by:
+        result = fit_groups(table, args.law, args.group_by, **options)
+    else:
+        result = fit_law(table, args.law, **options)
+    write_json_atomic(args.out, result)
+    print(f"wrote {args.law} fit of {args.table} to {args.out}")
+    return 0
+
+
+def cmd_merge_fits(args: argparse.Namespace) -> int:
+    from jetscale.results import write_json_atomic
+
+    merged = {}
+    for path in args.fits:
+        fit = json.loads(Path(path).read_text())
+        merged[fit["law"]] = fit
+    write_json_atomic(args.out, merged)
+    print(f"merged {sorted(merged)} into {args.out}")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from jetscale.plots.sweep import sweep_figures
+
+    table = pd.read_csv(args.table)
+    fits = json.loads(Path(args.fits).read_text()) if args.fits else {}
+    for path in sweep_figures(table, fits, args.out_dir, loss_col=args.loss_col):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from jetscale.sweep import load_sweep, run_id, sweep_path
+
+    path = Path(args.name) if args.name.endswith(".yaml") else sweep_path(args.name)
+    sweep = load_sweep(path)
+    points = sweep.points()
+    print(f"sweep {sweep.name} ({path}): {len(points)} points, axes {list(sweep.axes)}")
+    for point in points:
+        print(run_id(point))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jetscale", description="Neural scaling laws for jet physics.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train one sweep point (Hydra overrides follow)", add_help=False)
+    p.add_argument("overrides", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("theory", help="deterministic-equivalent test error of the toy model")
+    p.add_argument("--alpha", type=float, required=True, help="spectral decay: λ_k = k^-alpha")
+    p.add_argument("--r", type=float, required=True, help="source exponent")
+    p.add_argument("--features", type=int, required=True, help="width N")
+    p.add_argument("--samples", type=int, required=True, help="training samples P")
+    p.add_argument("--ridge", type=float, required=True, help="ridge λ")
+    p.add_argument("--latent-dim", type=int, required=True, help="latent dimension M")
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance σ²")
+    p.set_defaults(func=cmd_theory)
+
+    p = sub.add_parser("aggregate", help="metrics.json files -> table.csv")
+    p.add_argument("metrics", nargs="+")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("fit", help="fit a scaling law to a results table")
+    p.add_argument("--table", required=True)
+    p.add_argument("--law", required=True, choices=["data", "params", "joint"])
+    p.add_argument("--loss-col", default="test_loss")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="fit only these rows")
+    p.add_argument("--group-by", help="one fit per value of this column")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("merge-fits", help="per-law fit files -> one fits.json keyed by law")
+    p.add_argument("fits", nargs="+")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_merge_fits)
+
+    p = sub.add_parser("figures", help="sweep figures (PNG + PDF)")
+    p.add_argument("--table", required=True)
+    p.add_argument("--fits")
+    p.add_argument("--loss-col", default="test_loss")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("sweep", help="validate a sweep config and list its points")
+    p.add_argument("name", help="sweep name (configs/sweep/<name>.yaml) or a path to a .yaml")
+    p.set_defaults(func=cmd_sweep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:  # input errors: one clear line, no traceback
+        print(f"jetscale {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

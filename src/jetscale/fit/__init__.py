@@ -1,0 +1,50 @@
+"""Scaling-law fitting for jetscale results tables.
+
+Laws (:mod:`.laws`; N = ``n_params``, D = ``n_samples``, L = loss, default ``test_loss``)::
+
+    data:   L = E + B * D**(-beta)
+    params: L = E + A * N**(-alpha)
+    joint:  L = E + A * N**(-alpha) + B * D**(-beta)
+
+Method (:mod:`.huber`): Huber loss (delta = 1e-3) on log L with a log-sum-exp
+parametrisation, L-BFGS-B from a grid of starts -- Besiroglu et al. 2024,
+"Chinchilla Scaling: A replication attempt" (arXiv:2404.10102), following Hoffmann
+et al. 2022. 95 % intervals from a row bootstrap (:mod:`.bootstrap`).
+
+Typical use::
+
+    from jetscale.fit import load_table, fit_law, fit_groups
+    result = fit_law(load_table("results/table.csv"), "joint", n_boot=1000, seed=0)
+"""
+
+from jetscale.fit.api import fit_groups, fit_law
+from jetscale.fit.bootstrap import bootstrap_ci, bootstrap_thetas
+from jetscale.fit.huber import DELTA, GRID, REPLICATION_GRID, HuberFit, fit_huber, huber_loss, objective, start_grid
+from jetscale.fit.laws import LAWS, N_PARAMS, N_SAMPLES, Law, Term, get_law, predict
+from jetscale.fit.table import FitInputError, apply_where, load_table, validate_for_law
+
+__all__ = [
+    "DELTA",
+    "GRID",
+    "LAWS",
+    "REPLICATION_GRID",
+    "N_PARAMS",
+    "N_SAMPLES",
+    "FitInputError",
+    "HuberFit",
+    "Law",
+    "Term",
+    "apply_where",
+    "bootstrap_ci",
+    "bootstrap_thetas",
+    "fit_groups",
+    "fit_huber",
+    "fit_law",
+    "get_law",
+    "huber_loss",
+    "load_table",
+    "objective",
+    "predict",
+    "start_grid",
+    "validate_for_law",
+]

@@ -1,0 +1,119 @@
+"""Results tables for fitting: loading, row filters and validation against a law.
+
+A results table has one row per training run (seeds are separate rows and are never
+averaged) and at least the columns a law reads (``n_params`` and/or ``n_samples``,
+see :mod:`jetscale.fit.laws`) and a loss column (default ``test_loss``); a ``run_id``
+column, if present, is used to name offending rows in error messages.
+
+Every problem is raised as :class:`FitInputError` (a ``ValueError``) whose message
+names the file (when the table came from :func:`load_table`), the column, and the
+offending rows and values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jetscale.fit.laws import Law
+
+RUN_ID = "run_id"
+_MAX_SHOWN = 5  # offending rows quoted in a message
+
+
+class FitInputError(ValueError):
+    """A results table cannot be fitted: missing column, bad values, too few rows."""
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Read a results table (``.csv``, ``.tsv``, ``.json`` records or ``.jsonl``).
+
+    The path is kept in ``df.attrs["source"]`` so that error messages can name it.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".tsv":
+        df = pd.read_csv(path, sep="\t")
+    elif suffix == ".jsonl":
+        df = pd.read_json(path, lines=True)
+    elif suffix == ".json":
+        df = pd.read_json(path)
+    else:
+        df = pd.read_csv(path)
+    df.attrs["source"] = str(path)
+    return df
+
+
+def _source(df: pd.DataFrame) -> str:
+    return df.attrs.get("source", "the results table")
+
+
+def _require_columns(df: pd.DataFrame, columns, why: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise FitInputError(
+            f"{_source(df)}: missing column(s) {missing} ({why}); "
+            f"available columns: {list(df.columns)}"
+        )
+
+
+def distinct_values(column: pd.Series) -> list:
+    """Distinct non-null values of ``column`` as plain Python objects, sorted when comparable."""
+    values = column.dropna().drop_duplicates().tolist()
+    try:
+        return sorted(values)
+    except TypeError:
+        return values
+
+
+def apply_where(df: pd.DataFrame, where: Mapping[str, object] | None) -> pd.DataFrame:
+    """Keep the rows whose column equals the value for every ``column: value`` in ``where``."""
+    if not where:
+        return df
+    _require_columns(df, list(where), f"used in filter {dict(where)}")
+    mask = np.ones(len(df), dtype=bool)
+    for col, value in where.items():
+        mask &= (df[col] == value).to_numpy()
+    if not mask.any():
+        present = {c: distinct_values(df[c])[:20] for c in where}
+        raise FitInputError(
+            f"{_source(df)}: filter {dict(where)} leaves no rows (of {len(df)}); "
+            f"values present: {present}"
+        )
+    return df[mask]
+
+
+def _row_label(df: pd.DataFrame, pos: int) -> str:
+    if RUN_ID in df.columns:
+        return f"run_id={df[RUN_ID].iloc[pos]!r}"
+    return f"row {df.index[pos]!r}"
+
+
+def validate_for_law(df: pd.DataFrame, law: Law, loss_col: str = "test_loss") -> None:
+    """Raise :class:`FitInputError` unless ``df`` can be fitted with ``law``.
+
+    Checks: every column the law reads and ``loss_col`` exist; their values are
+    finite and > 0 (the fit works in log space); there are at least as many rows as
+    the law has parameters.
+    """
+    used = (*law.columns, loss_col)
+    _require_columns(df, used, f"law {law.name!r} uses {list(used)}")
+    for col in used:
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+        if bad.size:
+            shown = ", ".join(f"{_row_label(df, i)}: {df[col].iloc[i]!r}" for i in bad[:_MAX_SHOWN])
+            more = f" (and {bad.size - _MAX_SHOWN} more)" if bad.size > _MAX_SHOWN else ""
+            raise FitInputError(
+                f"{_source(df)}: column {col!r} must be finite and > 0 for a log-space fit; "
+                f"{bad.size} bad value(s): {shown}{more}"
+            )
+    n_params = len(law.param_names)
+    if len(df) < n_params:
+        raise FitInputError(
+            f"{_source(df)}: {len(df)} point(s) but law {law.name!r} has {n_params} parameters "
+            f"{list(law.param_names)}; need at least {n_params} points"
+        )

@@ -1,0 +1,130 @@
+"""Sweep definitions: load, validate and expand ``configs/sweep/<name>.yaml``.
+
+A sweep lists *axes* (``n_samples``, ``width``, ``seed``, ``compute``) whose
+cartesian product gives one training job per point, and fixed Hydra
+*overrides*.  Validation happens before any job exists:
+
+1. structure, against ``workflow/schemas/sweep.schema.yaml`` (unknown keys,
+   non-positive sizes, wrong types);
+2. meaning, by composing the real Hydra config of the largest point (override
+   keys must exist; a width may not exceed the toy model's latent dimension).
+
+Every error names the sweep file, the key and the offending value.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = REPO_ROOT / "workflow" / "schemas" / "sweep.schema.yaml"
+FIT_DEFAULTS = {"laws": ["data", "params", "joint"], "bootstrap": 1000, "loss_col": "test_loss", "seed": 0}
+# The law fitted per group of the other axis: data law at fixed width, params law at fixed n_samples.
+LAW_GROUP_BY = {"data": "width", "params": "n_samples", "joint": None}
+
+
+class SweepError(ValueError):
+    """A sweep config that must not be submitted."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    axes: dict[str, list]
+    overrides: dict[str, object] = field(default_factory=dict)
+    experiment: str | None = None
+    fit: dict = field(default_factory=dict)
+    source: str = "<memory>"
+
+    def points(self) -> list[dict]:
+        """All points, in axis order (first axis varies slowest)."""
+        keys = list(self.axes)
+        return [dict(zip(keys, values)) for values in itertools.product(*self.axes.values())]
+
+    def hydra_overrides(self, point: dict) -> list[str]:
+        fixed = [f"experiment={self.experiment}"] if self.experiment else []
+        return fixed + [f"{k}={_hydra_value(v)}" for k, v in {**self.overrides, **point}.items()]
+
+    def fit_settings(self) -> dict:
+        return {**FIT_DEFAULTS, **self.fit}
+
+
+def run_id(point: dict) -> str:
+    """Readable, stable name of a point, e.g. ``n_samples=1000,width=64,seed=0``."""
+    return ",".join(f"{k}={_hydra_value(v)}" for k, v in point.items())
+
+
+def shell_overrides(overrides: list[str]) -> str:
+    return " ".join(shlex.quote(o) for o in overrides)
+
+
+def _hydra_value(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1e6:
+        return f"{value:.6g}"
+    return str(value)
+
+
+def sweep_path(name: str, config_dir: Path = REPO_ROOT / "configs") -> Path:
+    return Path(config_dir) / "sweep" / f"{name}.yaml"
+
+
+def load_sweep(path: str | Path, schema: str | Path = SCHEMA, check_config: bool = True) -> Sweep:
+    """Read, validate and return a sweep; raise ``SweepError`` naming the problem."""
+    path = Path(path)
+    if not path.exists():
+        available = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.exists() else []
+        raise SweepError(f"sweep config {path} does not exist (available: {available})")
+    raw = yaml.safe_load(path.read_text()) or {}
+    validate_structure(raw, path, schema)
+    sweep = Sweep(
+        name=raw["name"], axes=raw["axes"], overrides=raw.get("overrides") or {},
+        experiment=raw.get("experiment"), fit=raw.get("fit") or {}, source=str(path),
+    )
+    if check_config:
+        check_against_config(sweep)
+    return sweep
+
+
+def validate_structure(raw: dict, path: Path, schema: str | Path = SCHEMA) -> None:
+    validator = jsonschema.Draft202012Validator(yaml.safe_load(Path(schema).read_text()))
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_key(e.absolute_path)}: {e.message}" for e in errors]
+        raise SweepError(f"invalid sweep config {path}:\n" + "\n".join(lines))
+
+
+def _key(path) -> str:
+    parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in path]
+    return "".join(parts).lstrip(".") or "<top level>"
+
+
+def check_against_config(sweep: Sweep) -> None:
+    """Compose the Hydra config of the largest point; fail on unknown keys or impossible sizes."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from jetscale.train import CONFIG_DIR
+
+    largest = {k: max(v) for k, v in sweep.axes.items()}
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name="train", overrides=sweep.hydra_overrides(largest))
+    except (HydraException, OmegaConfBaseException) as err:
+        raise SweepError(f"sweep config {sweep.source}: the overrides do not fit the training config: {err}") from err
+    latent_dim = cfg.data.get("source", {}).get("latent_dim")
+    if latent_dim is not None and largest.get("width", cfg.width) > latent_dim:
+        raise SweepError(
+            f"sweep config {sweep.source}: axes.width = {largest['width']} is larger than the latent "
+            f"dimension data.source.latent_dim = {latent_dim}"
+        )

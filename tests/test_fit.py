@@ -1,0 +1,221 @@
+"""Tests for jetscale.fit: Chinchilla replication, synthetic recovery, bootstrap, input errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import check_grad
+
+from jetscale.fit import (
+    LAWS,
+    FitInputError,
+    fit_groups,
+    fit_law,
+    load_table,
+    objective,
+    predict,
+    validate_for_law,
+)
+
+
+def _shared_dir() -> Path | None:
+    """``shared/`` beside the repository root, else ``$JETSCALE_SHARED``."""
+    beside = Path(__file__).resolve().parents[2] / "shared"
+    if beside.is_dir():
+        return beside
+    env = os.environ.get("JETSCALE_SHARED")
+    return Path(env) if env else None
+
+
+CHINCHILLA_CSV = (_shared_dir() or Path("/nonexistent")) / "reference" / "chinchilla_svg_extracted_data.csv"
+
+# Besiroglu et al. 2024, L-BFGS from a grid (shared/reference/README.md).
+PUBLISHED = {"E": 1.817, "A": 477.8, "alpha": 0.3473, "B": 2143.9, "beta": 0.3672}
+
+TRUE = {
+    "data": {"E": 0.25, "B": 40.0, "beta": 0.45},
+    "params": {"E": 0.25, "A": 15.0, "alpha": 0.35},
+    "joint": {"E": 0.25, "A": 15.0, "alpha": 0.35, "B": 40.0, "beta": 0.45},
+}
+
+
+def synthetic_table(law: str, true: dict, noise: float = 0.01, seed: int = 0, n_grid: int = 6,
+                    n_seeds: int = 2) -> pd.DataFrame:
+    """Points of ``law`` on a log grid (n_params x n_samples x seeds), times log-normal noise."""
+    rng = np.random.default_rng(seed)
+    n, d, s = np.meshgrid(np.logspace(4, 7, n_grid), np.logspace(4, 7, n_grid), np.arange(n_seeds), indexing="ij")
+    df = pd.DataFrame({"n_params": n.ravel(), "n_samples": d.ravel(), "seed": s.ravel()})
+    df["run_id"] = [f"run{i:03d}" for i in range(len(df))]
+    df["test_loss"] = predict(law, true, df) * np.exp(noise * rng.standard_normal(len(df)))
+    return df
+
+
+# --- pure functions -------------------------------------------------------------------
+
+
+def test_predict_matches_formula():
+    n, d = np.array([1e4, 1e6]), np.array([1e5, 1e7])
+    p = TRUE["joint"]
+    expected = p["E"] + p["A"] * n ** -p["alpha"] + p["B"] * d ** -p["beta"]
+    np.testing.assert_allclose(predict("joint", p, {"n_params": n, "n_samples": d}), expected)
+    np.testing.assert_allclose(predict("data", TRUE["data"], {"n_samples": d}),
+                               0.25 + 40.0 * d ** -0.45)
+    assert LAWS["joint"].param_names == ("E", "A", "alpha", "B", "beta")
+    assert LAWS["data"].param_names == ("E", "B", "beta")
+    assert LAWS["params"].param_names == ("E", "A", "alpha")
+
+
+@pytest.mark.parametrize("n_terms", [1, 2])
+def test_objective_gradient_matches_finite_differences(n_terms):
+    rng = np.random.default_rng(3)
+    log_x = rng.uniform(9, 16, size=(n_terms, 50))
+    log_y = rng.normal(-1, 0.3, size=50)
+    theta = np.array([-1.0] + [3.0, 0.4] * n_terms)
+    value, grad = objective(theta, log_x, log_y)
+    assert value > 0 and grad.shape == theta.shape
+    err = check_grad(lambda t: objective(t, log_x, log_y)[0], lambda t: objective(t, log_x, log_y)[1], theta)
+    assert err < 1e-6 * max(1.0, np.linalg.norm(grad))
+
+
+# --- 1. Chinchilla replication --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chinchilla() -> pd.DataFrame:
+    if not CHINCHILLA_CSV.is_file():
+        pytest.skip(f"Chinchilla reference data not found at {CHINCHILLA_CSV} "
+                    "(put shared/ beside the repository or set JETSCALE_SHARED)")
+    raw = pd.read_csv(CHINCHILLA_CSV)
+    df = pd.DataFrame({"n_params": raw["Model Size"],
+                       "n_samples": raw["Training FLOP"] / (6 * raw["Model Size"]),
+                       "loss": raw["loss"]})
+    return df.drop(df["loss"].nlargest(5).index)  # the replication excludes the 5 highest losses
+
+
+def test_chinchilla_replication(chinchilla):
+    result = fit_law(chinchilla, "joint", loss_col="loss", n_boot=0)
+    p = result["params"]
+    assert set(result) == {"law", "params", "ci95", "n_points", "loss"}
+    assert result["law"] == "joint" and result["n_points"] == 240
+    assert list(p) == ["E", "A", "alpha", "B", "beta"]
+    for name in ("E", "alpha", "beta"):
+        assert abs(p[name] - PUBLISHED[name]) < 0.01, (name, p[name])
+    # The published grid numbers reproduce to well within 1 % (not just the 10 % asked).
+    for name in ("A", "B"):
+        assert p[name] == pytest.approx(PUBLISHED[name], rel=0.01), (name, p[name])
+    assert result["ci95"] == {name: [None, None] for name in p}
+    assert 0 < result["loss"] < 0.01
+    json.dumps(result)
+
+
+# --- 2. synthetic recovery -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("law", ["data", "params", "joint"])
+def test_synthetic_recovery_inside_bootstrap_ci(law):
+    # Fixed data and bootstrap seeds: each 95 % interval would miss its true value for
+    # ~5 % of noise draws, so a new seed may legitimately fail one check.
+    true = TRUE[law]
+    df = synthetic_table(law, true, noise=0.01, seed=11)
+    result = fit_law(df, law, n_boot=200, seed=0)
+    assert list(result["params"]) == list(true)
+    assert result["n_points"] == len(df) == 72
+    for name, value in true.items():
+        lo, hi = result["ci95"][name]
+        assert math.isfinite(lo) and math.isfinite(hi) and hi > lo, (name, lo, hi)
+        assert lo <= value <= hi, (law, name, value, lo, hi)
+        assert lo <= result["params"][name] <= hi, (law, name)
+    json.dumps(result)
+
+
+# --- 3. bootstrap reproducibility ------------------------------------------------------
+
+
+def test_bootstrap_reproducible_for_fixed_seed():
+    df = synthetic_table("params", TRUE["params"], noise=0.02, seed=5)
+    first = fit_law(df, "params", n_boot=40, seed=1)
+    again = fit_law(df, "params", n_boot=40, seed=1)
+    other = fit_law(df, "params", n_boot=40, seed=2)
+    assert first == again
+    assert first["params"] == other["params"]
+    assert first["ci95"] != other["ci95"]
+
+
+# --- 4. bad tables -------------------------------------------------------------------
+
+
+def test_missing_column_is_named(tmp_path):
+    path = tmp_path / "results.csv"
+    synthetic_table("params", TRUE["params"]).drop(columns="n_samples").to_csv(path, index=False)
+    with pytest.raises(FitInputError) as err:
+        fit_law(load_table(path), "joint", n_boot=0)
+    message = str(err.value)
+    assert "n_samples" in message and "n_params" in message and str(path) in message
+
+
+def test_non_positive_loss_names_column_row_and_value():
+    df = synthetic_table("params", TRUE["params"])
+    df.loc[7, "test_loss"] = -0.5
+    with pytest.raises(FitInputError) as err:
+        fit_law(df, "params", n_boot=0)
+    message = str(err.value)
+    assert "test_loss" in message and "-0.5" in message and "run007" in message
+
+
+def test_non_finite_value_without_run_id_names_row_index():
+    df = synthetic_table("data", TRUE["data"]).drop(columns="run_id")
+    df.loc[3, "n_samples"] = np.inf
+    with pytest.raises(FitInputError) as err:
+        validate_for_law(df, LAWS["data"])
+    message = str(err.value)
+    assert "n_samples" in message and "row 3" in message and "inf" in message
+
+
+def test_too_few_points_gives_counts():
+    df = synthetic_table("joint", TRUE["joint"]).head(3)
+    with pytest.raises(FitInputError) as err:
+        fit_law(df, "joint", n_boot=0)
+    message = str(err.value)
+    assert "3 point" in message and "5 parameters" in message
+
+
+def test_where_filter_leaving_no_rows_is_named():
+    df = synthetic_table("data", TRUE["data"]).assign(width=64)
+    with pytest.raises(FitInputError) as err:
+        fit_law(df, "data", n_boot=0, where={"width": 999})
+    assert "width" in str(err.value) and "999" in str(err.value)
+    with pytest.raises(FitInputError, match="depth"):
+        fit_law(df, "data", n_boot=0, where={"depth": 2})
+
+
+# --- 5. groups -------------------------------------------------------------------------
+
+
+def test_fit_groups_two_widths():
+    truths = {128: {"E": 0.2, "B": 30.0, "beta": 0.5}, 64: {"E": 0.3, "B": 20.0, "beta": 0.4}}
+    df = pd.concat([synthetic_table("data", t, seed=w).assign(width=w) for w, t in truths.items()],
+                   ignore_index=True)
+    out = fit_groups(df, "data", "width", n_boot=0)
+    assert out["law"] == "data" and out["group_by"] == "width"
+    assert [f["where"] for f in out["fits"]] == [{"width": 64}, {"width": 128}]
+    for fit in out["fits"]:
+        true = truths[fit["where"]["width"]]
+        assert fit["n_points"] == 72
+        assert fit["params"]["beta"] == pytest.approx(true["beta"], abs=0.05)
+        assert fit["params"]["E"] == pytest.approx(true["E"], rel=0.05)
+    json.dumps(out)
+
+    # A group too small for the law is skipped with a warning naming it ...
+    tiny = df.head(2).assign(width=32)
+    with pytest.warns(UserWarning, match="width=32"):
+        out = fit_groups(pd.concat([df, tiny], ignore_index=True), "data", "width", n_boot=0)
+    assert [f["where"]["width"] for f in out["fits"]] == [64, 128]
+    # ... and if every group is too small, that is an error.
+    with pytest.raises(FitInputError, match="width=32"):
+        fit_groups(tiny, "data", "width", n_boot=0)
