@@ -112,7 +112,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from jetscale.sweep import load_sweep, run_id, sweep_path
 
-    path = Path(args.name) if args.name.endswith(".yaml") else sweep_path(args.name)
+    path = sweep_path(args.name)
     sweep = load_sweep(path)
     points = sweep.points()
     print(f"sweep {sweep.name} ({path}): {len(points)} points, axes {list(sweep.axes)}")

@@ -75,6 +75,9 @@ def _hydra_value(value) -> str:
 
 
 def sweep_path(name: str, config_dir: Path = REPO_ROOT / "configs") -> Path:
+    """``configs/sweep/<name>.yaml``, or ``name`` itself when it is a path to a .yaml file."""
+    if name.endswith((".yaml", ".yml")):
+        return Path(name)
     return Path(config_dir) / "sweep" / f"{name}.yaml"
 
 

@@ -45,7 +45,8 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path) -> dict:
         dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
         every_n_train_steps=cfg.checkpoint_every_n_steps,
     )
-    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[checkpoints], logger=False)
+    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[checkpoints], logger=False,
+                          default_root_dir=str(run_dir))
     last = run_dir / "checkpoints" / "last.ckpt"
     if last.exists():
         log.info("resuming from %s", last)
@@ -78,7 +79,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         "theory_loss": datamodule.theory_loss(cfg.width, cfg.ridge),
     }
     metrics["wall_s"] = time.perf_counter() - start
-    for logger in instantiate(cfg.logger).values():
+    for logger_cfg in cfg.logger.values():
+        logger = instantiate(logger_cfg, save_dir=str(run_dir))
         logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         logger.finalize("success")
     metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
