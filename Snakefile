@@ -5,7 +5,7 @@ from snakemake.utils import min_version, validate
 
 min_version("8.0")
 
-configfile: "workflow/config.yaml"
+configfile: f"{workflow.basedir}/workflow/config.yaml"  # found from any --directory
 validate(config, schema="workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"

@@ -29,12 +29,12 @@ CONFIG_DIR = os.environ.get("JETSCALE_CONFIG_DIR", str(Path(__file__).resolve().
 SOLVERS = ("closed_form", "lightning")
 
 
-def fit_closed_form(model, datamodule, cfg: DictConfig, run_dir: Path) -> dict:
+def fit_closed_form(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
     x, y = datamodule.split("train")
     return {"flops": solve_readout(model.net, x, y, cfg.ridge), "steps": 0}
 
 
-def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path) -> dict:
+def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
     """Gradient training with checkpoints; ``cfg.compute`` (FLOPs) sets max_steps if given."""
     flops_per_step = model.net.train_flops_per_sample() * datamodule.batch_size
     max_steps = cfg.trainer.max_steps
@@ -45,7 +45,7 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path) -> dict:
         dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
         every_n_train_steps=cfg.checkpoint_every_n_steps,
     )
-    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[checkpoints], logger=False,
+    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[checkpoints], logger=loggers,
                           default_root_dir=str(run_dir))
     last = run_dir / "checkpoints" / "last.ckpt"
     if last.exists():
@@ -63,7 +63,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
     fit = {"closed_form": fit_closed_form, "lightning": fit_lightning}[cfg.solver]
-    result = fit(model, datamodule, cfg, run_dir)
+    loggers = [instantiate(logger_cfg, save_dir=str(run_dir)) for logger_cfg in cfg.logger.values()]
+    result = fit(model, datamodule, cfg, run_dir, loggers)
     metrics = {
         "run_id": run_dir.name,
         "task": datamodule.task,
@@ -79,9 +80,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         "theory_loss": datamodule.theory_loss(cfg.width, cfg.ridge),
     }
     metrics["wall_s"] = time.perf_counter() - start
-    for logger_cfg in cfg.logger.values():
-        logger = instantiate(logger_cfg, save_dir=str(run_dir))
-        logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    for logger in loggers:
+        logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=result["steps"])
         logger.finalize("success")
     metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
     write_json_atomic(run_dir / "metrics.json", metrics)

@@ -18,7 +18,7 @@ from torch import nn
 class RegressionModule(L.LightningModule):
     def __init__(self, net: nn.Module, ridge: float, optimizer: partial, name: str = "regression"):
         super().__init__()
-        self.save_hyperparameters(ignore=["net"])
+        self.save_hyperparameters(ignore=["net", "optimizer"])  # plain values only: checkpoints load weights_only
         self.net, self.ridge, self.optimizer_factory, self.name = net, ridge, optimizer, name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,80 @@
+"""The Snakemake workflow end to end on a tiny sweep, and resuming after Snakemake is killed."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from jetscale.results import TABLE_COLUMNS
+
+
+def tiny_sweep(tmp_path, n_samples=(40, 80), widths=(8, 16), seeds=(0, 1)):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "tiny",
+        "experiment": "toy",
+        "axes": {"n_samples": list(n_samples), "width": list(widths), "seed": list(seeds)},
+        "overrides": {"data.source.latent_dim": 100, "ridge": 1e-2},
+        "fit": {"bootstrap": 20},
+    }, sort_keys=False))
+    return path
+
+
+def snakemake_cmd(tmp_path, sweep, *extra):
+    return ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+            "--profile", str(REPO / "profiles" / "local"),
+            "--config", f"sweep={sweep}", f"results_dir={tmp_path / 'results'}", *extra]
+
+
+def test_tiny_sweep_end_to_end(tmp_path, cli_env):
+    sweep = tiny_sweep(tmp_path)
+    proc = subprocess.run(snakemake_cmd(tmp_path, sweep), capture_output=True, text=True, env=cli_env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = tmp_path / "results" / "tiny"
+    table = pd.read_csv(out / "table.csv")
+    assert list(table.columns[: len(TABLE_COLUMNS)]) == TABLE_COLUMNS
+    assert len(table) == 8
+    assert set(table["run_id"]) == {f"n_samples={n},width={w},seed={s}" for n in (40, 80) for w in (8, 16) for s in (0, 1)}
+    assert (table["test_loss"] > 0).all() and (table["theory_loss"] > 0).all()
+    fits = json.loads((out / "fits.json").read_text())
+    assert set(fits) == {"data", "params", "joint"}
+    assert fits["joint"]["n_points"] == 8 and set(fits["joint"]["params"]) == {"E", "A", "alpha", "B", "beta"}
+    assert fits["data"]["group_by"] == "width"
+    for name in ("loss_vs_n_samples", "loss_vs_width"):
+        for ext in ("png", "pdf"):
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    # each run kept Hydra's record of its config beside the metrics
+    assert (out / "runs" / "n_samples=40,width=8,seed=0" / ".hydra" / "overrides.yaml").exists()
+
+
+def test_killed_sweep_resumes_only_the_unfinished_points(tmp_path, cli_env):
+    sweep = tiny_sweep(tmp_path, n_samples=(40, 80, 160), widths=(8, 16), seeds=(0,))
+    runs = tmp_path / "results" / "tiny" / "runs"
+    cmd = snakemake_cmd(tmp_path, sweep, "--cores", "1", "--until", "train")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while not list(runs.glob("*/metrics.json")) and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.5)  # Snakemake records the finished job; the next one (~5 s) is mid-run
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and its running job, as a lost allocation would
+        proc.wait()
+    finished = {p: p.stat().st_mtime_ns for p in runs.glob("*/metrics.json")}
+    assert 1 <= len(finished) < 6, "the kill should land mid-sweep"
+
+    subprocess.run(snakemake_cmd(tmp_path, sweep, "--unlock"), env=cli_env, capture_output=True, timeout=120)
+    rerun = subprocess.run(snakemake_cmd(tmp_path, sweep, "--cores", "2", "--until", "train"),
+                           capture_output=True, text=True, env=cli_env, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert len(list(runs.glob("*/metrics.json"))) == 6
+    for path, mtime in finished.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was finished and must not rerun"
+    assert rerun.stdout.count("localrule train:") + rerun.stderr.count("localrule train:") == 6 - len(finished)
