@@ -22,8 +22,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = REPO_ROOT / "workflow" / "schemas" / "sweep.schema.yaml"
+from jetscale.paths import CONFIG_DIR, SWEEP_SCHEMA as SCHEMA
+
 FIT_DEFAULTS = {"laws": ["data", "params", "joint"], "bootstrap": 1000, "loss_col": "test_loss", "seed": 0}
 # The law fitted per group of the other axis: data law at fixed width, params law at fixed n_samples.
 LAW_GROUP_BY = {"data": "width", "params": "n_samples", "joint": None}
@@ -74,7 +74,7 @@ def _hydra_value(value) -> str:
     return str(value)
 
 
-def sweep_path(name: str, config_dir: Path = REPO_ROOT / "configs") -> Path:
+def sweep_path(name: str, config_dir: str | Path = CONFIG_DIR) -> Path:
     """``configs/sweep/<name>.yaml``, or ``name`` itself when it is a path to a .yaml file."""
     if name.endswith((".yaml", ".yml")):
         return Path(name)
@@ -116,8 +116,6 @@ def check_against_config(sweep: Sweep) -> None:
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
-
-    from jetscale.train import CONFIG_DIR
 
     largest = {k: max(v) for k, v in sweep.axes.items()}
     try:

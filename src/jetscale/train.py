@@ -10,7 +10,6 @@ output), and a rerun of the same point resumes from ``last.ckpt``.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from jetscale.models.ridge import solve_readout
+from jetscale.paths import CONFIG_DIR
 from jetscale.results import write_json_atomic
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = os.environ.get("JETSCALE_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "configs"))
 SOLVERS = ("closed_form", "lightning")
 
 

@@ -19,7 +19,7 @@ Typical use::
 
 from jetscale.fit.api import fit_groups, fit_law
 from jetscale.fit.bootstrap import bootstrap_ci, bootstrap_thetas
-from jetscale.fit.huber import DELTA, GRID, REPLICATION_GRID, HuberFit, fit_huber, huber_loss, objective, start_grid
+from jetscale.fit.huber import DELTA, GRID, REPLICATION_GRID, HuberFit, fit_huber, huber_loss, log_inputs, objective, start_grid, to_params, to_theta
 from jetscale.fit.laws import LAWS, N_PARAMS, N_SAMPLES, Law, Term, get_law, predict
 from jetscale.fit.table import FitInputError, apply_where, load_table, validate_for_law
 
@@ -27,9 +27,9 @@ __all__ = [
     "DELTA",
     "GRID",
     "LAWS",
-    "REPLICATION_GRID",
     "N_PARAMS",
     "N_SAMPLES",
+    "REPLICATION_GRID",
     "FitInputError",
     "HuberFit",
     "Law",
@@ -43,8 +43,11 @@ __all__ = [
     "get_law",
     "huber_loss",
     "load_table",
+    "log_inputs",
     "objective",
     "predict",
     "start_grid",
+    "to_params",
+    "to_theta",
     "validate_for_law",
 ]

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from jetscale.fit.huber import DELTA, minimize_from, to_params
+from jetscale.fit.huber import DELTA, minimize_from, quiet_numerics, to_params
 from jetscale.fit.laws import Law
 
 
@@ -26,7 +26,7 @@ def bootstrap_thetas(log_x: np.ndarray, log_y: np.ndarray, theta0: np.ndarray, n
     rng = np.random.default_rng(seed)
     n = log_y.size
     thetas = []
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with quiet_numerics():
         for _ in range(n_boot):
             idx = rng.integers(0, n, size=n)
             res = minimize_from(theta0, log_x[:, idx], log_y[idx], delta)

@@ -35,9 +35,13 @@ LABELS = {
 }
 
 
-def label(column: str, loss_label: str | None = None) -> str:
-    if column == "test_loss" and loss_label:
-        return loss_label
+# What ``test_loss`` means for each task (the scaling-law loss of that task).
+TASK_LOSS_LABELS = {"toy": "excess test error $E_g$"}
+
+
+def label(column: str, task: str | None = None) -> str:
+    if column == "test_loss" and task in TASK_LOSS_LABELS:
+        return TASK_LOSS_LABELS[task]
     return LABELS.get(column, column.replace("_", " "))
 
 

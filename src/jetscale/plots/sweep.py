@@ -39,8 +39,12 @@ def _legend_text(value, group: str, fit: dict | None) -> str:
     return text
 
 
-def plot_loss_vs(table: pd.DataFrame, fits: dict, x: str, group: str, loss_col: str = "test_loss",
-                 loss_label: str | None = None):
+def _only_task(table: pd.DataFrame) -> str | None:
+    tasks = table["task"].unique() if "task" in table else []
+    return tasks[0] if len(tasks) == 1 else None
+
+
+def plot_loss_vs(table: pd.DataFrame, fits: dict, x: str, group: str, loss_col: str = "test_loss"):
     """Figure of ``loss_col`` vs ``x`` with one coloured curve per ``group`` value."""
     law, law_column = FIT_FOR_AXIS[x]
     groups = sorted(table[group].unique())
@@ -63,7 +67,7 @@ def plot_loss_vs(table: pd.DataFrame, fits: dict, x: str, group: str, loss_col: 
                 other = "n_params" if law_column == "n_samples" else "n_samples"
                 frame = pd.DataFrame({law_column: law_x, other: float(value)})
                 ax.plot(dense, predict(law, fit["params"], frame), "--", color=color, lw=1.1)
-        ax.set(xscale="log", yscale="log", xlabel=label(x), ylabel=label(loss_col, loss_label))
+        ax.set(xscale="log", yscale="log", xlabel=label(x), ylabel=label(loss_col, _only_task(table)))
         handles = [plt.Line2D([], [], ls="--", color="0.3", label=f"fit: {law} law"),
                    plt.Line2D([], [], ls="-", lw=0.9, color="0.3", label="theory (deterministic equivalent)")]
         ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="best")

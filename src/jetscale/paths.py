@@ -1,0 +1,11 @@
+"""Where jetscale finds its Hydra configs and workflow schemas (no heavy imports here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# configs/ at the repository root (the package is installed editable); JETSCALE_CONFIG_DIR overrides it.
+CONFIG_DIR = os.environ.get("JETSCALE_CONFIG_DIR", str(REPO_ROOT / "configs"))
+SWEEP_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "sweep.schema.yaml"

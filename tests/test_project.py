@@ -1,0 +1,27 @@
+"""Project-level promises: the README's two commands, CI calling them, envs in step with pyproject."""
+
+import re
+import tomllib
+
+from conftest import REPO
+
+
+def test_readme_opens_with_the_two_commands():
+    readme = (REPO / "README.md").read_text()
+    first_block = readme.split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert commands == ["make demo", "make test"]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    lines = [l.strip() for l in (REPO / ".ci" / "run").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    assert "make test" in lines
+
+
+def test_conda_env_lists_every_dependency_of_the_package():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    env = (REPO / "envs" / "local.yaml").read_text()
+    for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
+        name = re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0]
+        assert re.search(rf"^\s*-\s*{re.escape(name)}\b", env, re.M), f"{name} missing from envs/local.yaml"
+    assert "torch==2.13.0" in env and "torch==2.13.0" in project["dependencies"]
