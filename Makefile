@@ -14,7 +14,6 @@ install: $(VENV)/.installed
 # torch==2.13.0 is pinned in pyproject.toml: the CPU wheel; a bare `torch` pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 

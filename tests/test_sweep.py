@@ -52,12 +52,18 @@ def test_point_overrides_include_experiment_fixed_and_axis_values(tmp_path):
     ({"axes__width": [0]}, "axes.width[0]: 0"),
     ({"axes__width": [4, 80]}, "axes.width = 80"),                # wider than latent_dim = 50
     ({"overrides": {"data.source.alpah": 1.5}}, "alpah"),         # typo in an override key
+    ({"axes__compute": [1e9]}, "axes.compute"),                   # a FLOP budget for a closed-form solve
 ])
 def test_invalid_sweeps_are_rejected_naming_key_and_value(tmp_path, changes, expected):
     with pytest.raises(SweepError, match=None) as err:
         load_sweep(write_sweep(tmp_path, **changes))
     assert expected in str(err.value)
     assert "tiny.yaml" in str(err.value)
+
+
+def test_compute_axis_is_accepted_for_gradient_training(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, experiment="toy_sgd", axes__compute=[1e9, 1e10]))
+    assert len(sweep.points()) == 2 * 2 * 1 * 2
 
 
 def test_missing_sweep_lists_the_available_ones():

@@ -79,9 +79,12 @@ def test_analytic_flops_match_torch_flop_counter():
     assert counter.get_total_flops() == pytest.approx(32 * net.train_flops_per_sample(), rel=0.10)
 
 
-def test_unknown_solver_is_named(compose_train, tmp_path):
+def test_unknown_solver_and_useless_budget_are_named(compose_train, tmp_path):
     with pytest.raises(ValueError, match="newton"):
         train(compose_train("experiment=toy", *SMALL, "solver=newton"), tmp_path / "bad")
+    with pytest.raises(ValueError, match="compute=1000"):
+        train(compose_train("experiment=toy", *SMALL, "compute=1000"), tmp_path / "bad")
+    assert not (tmp_path / "bad" / "metrics.json").exists()
 
 
 def test_wandb_logger_runs_offline_and_writes_no_api_key(compose_train, tmp_path, monkeypatch):

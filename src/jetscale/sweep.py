@@ -123,6 +123,9 @@ def check_against_config(sweep: Sweep) -> None:
             cfg = compose(config_name="train", overrides=sweep.hydra_overrides(largest))
     except (HydraException, OmegaConfBaseException) as err:
         raise SweepError(f"sweep config {sweep.source}: the overrides do not fit the training config: {err}") from err
+    if "compute" in sweep.axes and cfg.solver != "lightning":
+        raise SweepError(f"sweep config {sweep.source}: axes.compute needs a gradient solver (solver=lightning), "
+                         f"but the points use solver={cfg.solver}")
     latent_dim = cfg.data.get("source", {}).get("latent_dim")
     if latent_dim is not None and largest.get("width", cfg.width) > latent_dim:
         raise SweepError(

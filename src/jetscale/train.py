@@ -57,6 +57,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Run one sweep point and write its metrics file; return the metrics."""
     if cfg.solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {cfg.solver!r}")
+    if cfg.get("compute") and cfg.solver != "lightning":
+        raise ValueError(f"compute={cfg.compute} sets the steps of a gradient run; solver={cfg.solver} has none")
     start = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)

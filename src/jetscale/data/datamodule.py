@@ -1,0 +1,63 @@
+"""Lightning DataModule for the toy model, and its evaluation of a trained student."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from jetscale.data.toy import ToyPowerLaw
+from jetscale.theory.random_features import rf_test_error
+
+
+class ToyDataModule(L.LightningDataModule):
+    """Train/test splits of ``source`` drawn from ``seed`` (nested in ``n_train``).
+
+    ``batch_size=None`` means full-batch training (one step per epoch).
+    """
+
+    task = "toy"
+
+    def __init__(self, source: ToyPowerLaw, n_train: int, n_test: int, seed: int, batch_size: int | None = None):
+        super().__init__()
+        if n_train < 1 or n_test < 1:
+            raise ValueError(f"n_train and n_test must be >= 1, got {n_train}, {n_test}")
+        self.source, self.n_train, self.n_test, self.seed = source, n_train, n_test, seed
+        self.batch_size = batch_size or n_train
+        self._splits: dict[str, tuple] = {}
+
+    def split(self, name: str):
+        """(x, y) numpy float64 arrays of split ``train`` or ``test``, sampled once."""
+        if name not in self._splits:
+            size = self.n_train if name == "train" else self.n_test
+            self._splits[name] = self.source.sample(size, self.seed, name)
+        return self._splits[name]
+
+    def _tensors(self, name: str) -> TensorDataset:
+        x, y = self.split(name)
+        return TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(y).float())
+
+    def train_dataloader(self) -> DataLoader:
+        order = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self._tensors("train"), batch_size=self.batch_size, shuffle=True, generator=order)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self._tensors("test"), batch_size=4096)
+
+    def evaluate(self, net) -> dict[str, float]:
+        """Scaling-law loss of a trained random-feature student.
+
+        ``test_loss`` is the exact excess error E_g (label noise excluded);
+        ``test_mse`` the empirical mean squared error on the test split.
+        """
+        weights = net.effective_weights()
+        x, y = self.split("test")
+        return {
+            "test_loss": self.source.excess_error(weights),
+            "test_mse": float(((x @ weights - y) ** 2).mean()),
+        }
+
+    def theory_loss(self, width: int, ridge: float) -> float:
+        """Deterministic-equivalent prediction of ``test_loss`` at this point."""
+        s = self.source
+        return rf_test_error(s.alpha, s.r, width, self.n_train, ridge, s.latent_dim, s.noise).test_error
