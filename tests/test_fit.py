@@ -54,7 +54,8 @@ def synthetic_table(law: str, true: dict, noise: float = 0.01, seed: int = 0, n_
                     n_seeds: int = 2) -> pd.DataFrame:
     """Points of ``law`` on a log grid (n_params x n_samples x seeds), times log-normal noise."""
     rng = np.random.default_rng(seed)
-    n, d, s = np.meshgrid(np.logspace(4, 7, n_grid), np.logspace(4, 7, n_grid), np.arange(n_seeds), indexing="ij")
+    grid = np.logspace(4, 7, n_grid)
+    n, d, s = np.meshgrid(grid, grid, np.arange(n_seeds), indexing="ij")
     df = pd.DataFrame({"n_params": n.ravel(), "n_samples": d.ravel(), "seed": s.ravel()})
     df["run_id"] = [f"run{i:03d}" for i in range(len(df))]
     df["test_loss"] = predict(law, true, df) * np.exp(noise * rng.standard_normal(len(df)))

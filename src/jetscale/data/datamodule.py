@@ -33,16 +33,11 @@ class ToyDataModule(L.LightningDataModule):
             self._splits[name] = self.source.sample(size, self.seed, name)
         return self._splits[name]
 
-    def _tensors(self, name: str) -> TensorDataset:
-        x, y = self.split(name)
-        return TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(y).float())
-
     def train_dataloader(self) -> DataLoader:
+        x, y = self.split("train")
+        dataset = TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(y).float())
         order = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self._tensors("train"), batch_size=self.batch_size, shuffle=True, generator=order)
-
-    def test_dataloader(self) -> DataLoader:
-        return DataLoader(self._tensors("test"), batch_size=4096)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=True, generator=order)
 
     def evaluate(self, net) -> dict[str, float]:
         """Scaling-law loss of a trained random-feature student.

@@ -19,7 +19,19 @@ Typical use::
 
 from jetscale.fit.api import fit_groups, fit_law
 from jetscale.fit.bootstrap import bootstrap_ci, bootstrap_thetas
-from jetscale.fit.huber import DELTA, GRID, REPLICATION_GRID, HuberFit, fit_huber, huber_loss, log_inputs, objective, start_grid, to_params, to_theta
+from jetscale.fit.huber import (
+    DELTA,
+    GRID,
+    REPLICATION_GRID,
+    HuberFit,
+    fit_huber,
+    huber_loss,
+    log_inputs,
+    objective,
+    start_grid,
+    to_params,
+    to_theta,
+)
 from jetscale.fit.laws import LAWS, N_PARAMS, N_SAMPLES, Law, Term, get_law, predict
 from jetscale.fit.table import FitInputError, apply_where, load_table, validate_for_law
 

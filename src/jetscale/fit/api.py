@@ -72,7 +72,8 @@ def fit_groups(df: pd.DataFrame, law: str | Law, group_by: str, **kw) -> dict:
     base = dict(kw.pop("where", None) or {})
     rows = apply_where(df, base)
     if group_by not in rows.columns:
-        raise FitInputError(f"{rows.attrs.get('source', 'the results table')}: no column {group_by!r} to group by; "
+        source = rows.attrs.get("source", "the results table")
+        raise FitInputError(f"{source}: no column {group_by!r} to group by; "
                             f"available columns: {list(rows.columns)}")
     n_needed = len(law.param_names)
     fits, skipped = [], []

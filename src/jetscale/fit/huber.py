@@ -32,8 +32,9 @@ Chinchilla grid fit (E 1.817, A 477.8, alpha 0.3473, B 2143.9, beta 0.3672; we g
 
 Stopping rules (:data:`LBFGSB_OPTIONS`) are much tighter than scipy's defaults; see
 there. (The replication used the defaults and finite-difference gradients; its grid
-fit agrees with ours to 4 digits, but with the defaults only ~8 % of starts, instead
-of ~70 %, reach the minimum, and bootstrap refits stop almost where they start.)
+fit agrees with ours to 4 digits, but with the defaults only ~22 % of the default
+grid's starts, instead of ~70 %, reach the minimum, and bootstrap refits stop almost
+where they start.)
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def huber_loss(r: np.ndarray, delta: float = DELTA) -> np.ndarray:
 
 def log_inputs(law: Law, data) -> np.ndarray:
     """``log`` of the law's input columns as an array of shape (n_terms, n_rows)."""
-    return np.log(np.array([np.asarray(data[c], dtype=float) for c in law.columns]).reshape(len(law.terms), -1))
+    columns = [np.asarray(data[c], dtype=float) for c in law.columns]
+    return np.log(np.array(columns)).reshape(len(law.terms), -1)
 
 
 def to_params(law: Law, theta: Sequence[float]) -> dict[str, float]:
@@ -146,7 +148,7 @@ def quiet_numerics():
 
     Silences overflow warnings from far-off starts, and pins BLAS to one thread (with
     ``threadpoolctl``, when installed): L-BFGS-B's small LAPACK calls gain nothing from
-    threads, and on a busy machine OpenBLAS's thread pool made the fits ~10x slower.
+    threads, and on a busy 2-core machine OpenBLAS's thread pool made them 5-25x slower.
     """
     stack = contextlib.ExitStack()
     stack.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))

@@ -30,9 +30,5 @@ class RegressionModule(L.LightningModule):
         self.log("train_mse", mse, prog_bar=True, on_step=True, on_epoch=False)
         return mse
 
-    def test_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("test_mse", torch.mean((self(x) - y) ** 2))
-
     def configure_optimizers(self):
         return self.optimizer_factory(self.net.parameters(), weight_decay=2 * self.ridge)

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from scipy.linalg import lstsq, solve
 
+from jetscale.models.random_features import random_projection
+
 
 def ridge_readout(features: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     """Ridge solution v for features Z [P, N] and labels y [P] (ridge = 0: minimum-norm least squares)."""
@@ -48,8 +50,6 @@ def simulate_excess_error(source, width: int, n_samples: int, ridge: float, seed
     ``source`` is a ``jetscale.data.toy.ToyPowerLaw``; data and features share ``seed``
     exactly as a ``jetscale train`` run with that seed does.
     """
-    from jetscale.models.random_features import random_projection
-
     x, y = source.sample(n_samples, seed, "train")
     projection = random_projection(width, source.latent_dim, seed)
     readout = ridge_readout(x @ projection.T, y, ridge)
