@@ -15,6 +15,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[test]'
+	# energyflow pins numpy<2 through wasserstein; both work with numpy 2 when installed without deps.
+	$(BIN)/pip install --quiet --no-deps energyflow==1.4.0 wasserstein==1.1.0
 	touch $@
 
 demo: install
