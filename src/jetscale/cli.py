@@ -7,6 +7,7 @@
     jetscale merge-fits FIT.json... --out fits.json
     jetscale figures --table T.csv --fits fits.json --out-dir DIR
     jetscale sweep NAME                        validate a sweep and list its points
+    jetscale manifest DIR                      checksum a jet dataset's shards into manifest.json
 """
 
 from __future__ import annotations
@@ -121,6 +122,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from jetscale.data.shards import load_manifest, write_manifest
+
+    path = write_manifest(args.directory, dataset=args.dataset)
+    manifest = load_manifest(args.directory)
+    print(f"wrote {path}: {len(manifest['shards'])} shards, {manifest['total_jets']} jets")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jetscale", description="Neural scaling laws for jet physics.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss-col", default="test_loss")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("manifest", help="checksum the shards of a jet dataset into manifest.json")
+    p.add_argument("directory")
+    p.add_argument("--dataset", help="dataset name (default: the directory name)")
+    p.set_defaults(func=cmd_manifest)
 
     p = sub.add_parser("sweep", help="validate a sweep config and list its points")
     p.add_argument("name", help="sweep name (configs/sweep/<name>.yaml) or a path to a .yaml")
