@@ -1,4 +1,5 @@
-# jetscale workflow: sweep -> train (one job per point) -> aggregate -> fit -> figures.
+# jetscale workflow: sweep -> train (one job per point) -> aggregate -> fit -> figures;
+# `jets` target: generate shards -> manifest -> EFP features -> covariance spectrum.
 # Pick a sweep with `--config sweep=<name>` (configs/sweep/<name>.yaml);
 # where jobs run is set by the profile (`--profile profiles/local`).
 from snakemake.utils import min_version, validate
@@ -9,6 +10,8 @@ configfile: f"{workflow.basedir}/workflow/config.yaml"  # found from any --direc
 validate(config, schema="workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/fit.smk"
@@ -16,6 +19,7 @@ include: "workflow/rules/figures.smk"
 
 
 rule all:
+    default_target: True
     input:
         table=TABLE,
         fits=FITS,

@@ -8,6 +8,10 @@
     jetscale figures --table T.csv --fits fits.json --out-dir DIR
     jetscale sweep NAME                        validate a sweep and list its points
     jetscale manifest DIR                      checksum a jet dataset's shards into manifest.json
+    jetscale generate [--shard I] ...          Pythia 8 + anti-kT top/QCD jets -> HDF5 shards (MPI-aware)
+    jetscale import-data --format ... --input F  Top Quark Tagging / JetNet files -> shards
+    jetscale features --shard F                EFPs of one shard, cached next to it
+    jetscale spectrum --dataset DIR ...        data-covariance eigen-spectrum and its power law (MPI-aware)
 """
 
 from __future__ import annotations
@@ -131,6 +135,17 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_jet_commands(sub) -> None:
+    """generate, import-data, features, spectrum: each module owns its arguments."""
+    from jetscale.data.generate.cli import register as register_generate
+    from jetscale.data.readers.convert import register as register_import
+    from jetscale.features.efp import register as register_features
+    from jetscale.features.spectrum import register as register_spectrum
+
+    for register in (register_generate, register_import, register_features, register_spectrum):
+        register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jetscale", description="Neural scaling laws for jet physics.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory")
     p.add_argument("--dataset", help="dataset name (default: the directory name)")
     p.set_defaults(func=cmd_manifest)
+
+    register_jet_commands(sub)
 
     p = sub.add_parser("sweep", help="validate a sweep config and list its points")
     p.add_argument("name", help="sweep name (configs/sweep/<name>.yaml) or a path to a .yaml")

@@ -15,9 +15,36 @@ FITS = f"{OUT}/fits.json"
 FIGURE_NAMES = ["loss_vs_n_samples", "loss_vs_width"]
 FIGURES = expand(f"{OUT}/figures/{{name}}.{{ext}}", name=FIGURE_NAMES, ext=["png", "pdf"])
 
+# Jet datasets (the `jets` target). The generator config is only read here; nothing is generated
+# unless a jet target is asked for.
+from jetscale.data.generate.settings import ConfigError, load_config
+
+
+def jets_config_path(name):
+    return Path(name) if name.endswith((".yaml", ".yml")) else Path(workflow.basedir) / "configs" / "data" / f"{name}.yaml"
+
+
+JET_OVERRIDES_LIST = [f"{key}={config[key]}" for key in ("jets_per_shard",) if config.get(key)]
+if config.get("jet_shards"):
+    JET_OVERRIDES_LIST.append(f"n_shards={config['jet_shards']}")
+try:
+    JETS = load_config(jets_config_path(config["jets_config"]), JET_OVERRIDES_LIST)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+JET_OVERRIDES = " ".join(JET_OVERRIDES_LIST)
+JET_DIR = f"{config['data_dir']}/{JETS.dataset}"
+JET_INDICES = [f"{i:05d}" for i in range(JETS.generator.n_shards)]
+JET_SHARDS = expand(f"{JET_DIR}/shard-{{index}}.h5", index=JET_INDICES)
+EFP_TAG = f"efp-d{config['efp_dmax']}-b{config['efp_beta']:g}"
+JET_EFPS = expand(f"{JET_DIR}/shard-{{index}}.{EFP_TAG}.h5", index=JET_INDICES)
+SPECTRUM_DIR = f"{config['results_dir']}/{JETS.dataset}/spectrum/{EFP_TAG}"
+
 wildcard_constraints:
     run_id="[^/]+",
     law="data|params|joint",
+    index=r"\d{5}",
+    dmax=r"\d",
+    beta=r"[0-9.]+",
 
 
 def train_overrides(wildcards):

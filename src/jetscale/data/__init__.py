@@ -1,6 +1,22 @@
-"""Data sources: the toy power-law model (jets come in a later stage)."""
+"""Data sources: the toy power-law model, jet shards and their readers.
 
-from jetscale.data.datamodule import ToyDataModule
-from jetscale.data.toy import ToyPowerLaw
+The Lightning datamodules are imported lazily, so that light users (shard I/O,
+the generator, feature jobs under mpiexec) do not pay for importing torch.
+"""
 
-__all__ = ["ToyDataModule", "ToyPowerLaw"]
+from importlib import import_module
+
+_LAZY = {
+    "ToyDataModule": "jetscale.data.datamodule",
+    "ToyPowerLaw": "jetscale.data.toy",
+    "JetDataModule": "jetscale.data.jet_dataset",
+    "JetShardDataset": "jetscale.data.jet_dataset",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jetscale.data' has no attribute {name!r}")

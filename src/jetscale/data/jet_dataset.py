@@ -1,0 +1,313 @@
+"""Lazy, memory-bounded access to a jet shard directory, with nested, balanced subsets.
+
+**Canonical order.** A dataset directory (:mod:`jetscale.data.shards`) orders its
+jets by manifest shard order, then row order; a jet's canonical index is its
+shard's offset plus its row.
+
+**Subsets.** ``n_jets`` must be even: k = n_jets / 2 jets of each class.
+
+* ``split="train"``: the *first* k QCD and the first k top jets in canonical
+  order.  ``n_holdout`` reserves the last n_holdout / 2 jets of each class for
+  the test split; asking for more than the rest is an error.
+* ``split="test"``: the *last* k jets of each class, counted from the end.
+
+Items are interleaved, QCD first: item 2i is the i-th QCD jet of the split's
+rule and item 2i + 1 the i-th top jet.  So a subset of n jets is exactly the
+first n items of every larger subset of the same split (same jets, same
+order), and a data-size sweep never changes its smaller points when the
+largest grows; train and test never overlap while n_train / 2 + n_test / 2
+jets of each class exist (:class:`JetDataModule` passes ``n_holdout=n_test``).
+
+**Items** are dicts of tensors (``default_collate`` stacks them):
+
+==================  =============  ==============================================
+``constituents``    float32 [C, 4]  (pT, η, φ, E), pT-ordered, zero-padded
+``mask``            bool [C]        True for the first ``n_constituents`` rows
+``n_constituents``  int64 []
+``jet``             float32 [4]     (pT, η, φ, mass)
+``label``           float32 []      1.0 = top, 0.0 = QCD (a BCE-with-logits target)
+``index``           int64 []        canonical index
+==================  =============  ==============================================
+
+**Memory.** Construction reads the per-jet scalars (``label``,
+``n_constituents``, ``jet``: 21 bytes a jet) of the shards the subset touches,
+stopping once it has enough jets, and keeps them for the selected jets only
+(with the indices, about 50 bytes a selected jet).
+Constituents (3.2 kB a jet at C = 200) are read lazily, in blocks of rows, and
+each process keeps at most ``cached_blocks`` blocks: no shard's constituents
+are read whole (unless a shard is a single block).  ``block_rows=None`` picks,
+per shard, the row extent of its HDF5 chunks of ``constituents`` when they span
+whole jets (chunks ``(r, C, 4)``, r at most ``MAX_BLOCK_ROWS``), so a block
+decompresses exactly the chunks it returns; otherwise ``DEFAULT_BLOCK_ROWS``.
+Row-aligned chunks make shuffled reading about ten times faster.
+HDF5 handles are opened lazily in the process that reads, dropped when the
+dataset is pickled and after a fork, so ``DataLoader(num_workers=...)``
+workers open their own.
+
+**Errors.** A truncated or corrupt shard, a checksum mismatch (``verify``,
+every shard of the manifest, at construction), a wrong shape, or a jet count
+that disagrees with the manifest raises :class:`ShardError` naming the file.
+Files are only ever opened read-only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import h5py
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from jetscale.data.shards import ShardError, check_layout, load_manifest
+
+CLASSES = (0, 1)  # item order within each interleaved pair: QCD, then top
+CLASS_NAMES = {0: "QCD", 1: "top"}
+SPLITS = ("train", "test")
+SCALAR_FIELDS = ("label", "n_constituents", "jet")  # read at construction; constituents lazily
+DEFAULT_BLOCK_ROWS, MAX_BLOCK_ROWS = 16, 256  # block_rows=None: without row-aligned chunks; cap with them
+
+
+def jets_per_class(n_jets: int) -> int:
+    """k = n_jets / 2; ``n_jets`` must be a positive even integer (classes are balanced)."""
+    if n_jets != int(n_jets) or n_jets < 2 or n_jets % 2:
+        raise ValueError(f"n_jets must be a positive even number (half top, half QCD), got {n_jets}")
+    return int(n_jets) // 2
+
+
+def interleave(per_class: list[np.ndarray]) -> np.ndarray:
+    """[a0, b0, a1, b1, ...] from equal-length arrays [a, b]."""
+    return np.stack(per_class, axis=1).reshape(-1)
+
+
+class JetShardDataset(Dataset):
+    """A balanced, nested subset of a shard directory (see the module docstring for the rules).
+
+    ``n_jets=None`` takes the largest balanced subset available.  Attributes:
+    ``indices`` (canonical index of each item), ``labels`` (int8 per item),
+    ``width`` (the constituent axis C), ``paths`` (shards in canonical order).
+    """
+
+    def __init__(self, directory: str | Path, n_jets: int | None = None, split: str = "train",
+                 n_holdout: int = 0, verify: bool = True, block_rows: int | None = None, cached_blocks: int = 8):
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if split == "test" and n_holdout:
+            raise ValueError("n_holdout reserves test jets from the train split; it has no meaning for split='test'")
+        self.directory, self.split = Path(directory), split
+        self.block_rows, self.cached_blocks = block_rows, max(1, cached_blocks)
+        self._block_rows: dict[int, int] = {}  # shard -> rows per block, set when the shard is first opened
+        manifest = load_manifest(self.directory, verify=verify)
+        self._entries = manifest["shards"]
+        self.paths = [self.directory / entry["file"] for entry in self._entries]
+        self.offsets = np.concatenate([[0], np.cumsum([entry["n_jets"] for entry in self._entries])]).astype(np.int64)
+        self.width: int | None = None  # constituent axis C, set by the first shard opened
+        self._reset_process_state()
+        picked, scalars = self._pick(self._jets_per_class(n_jets, n_holdout))
+        self.indices = interleave(picked)
+        self._shard = np.searchsorted(self.offsets, self.indices, side="right") - 1
+        self._row = self.indices - self.offsets[self._shard]
+        per_item = {name: np.empty((len(self),) + values.shape[1:], values.dtype)
+                    for name, values in next(iter(scalars.values())).items()}
+        for shard, columns in scalars.items():
+            here = self._shard == shard
+            for name, values in columns.items():
+                per_item[name][here] = values[self._row[here]]
+        self.labels, self._n_constituents, self._jet = per_item["label"], per_item["n_constituents"], per_item["jet"]
+
+    # -- subset selection (construction) -------------------------------------------------------
+
+    def class_totals(self) -> dict[int, int]:
+        """Jets of each class in the whole dataset, from the manifest."""
+        top = sum(entry["n_signal"] for entry in self._entries)
+        return {0: int(self.offsets[-1]) - top, 1: top}
+
+    def _jets_per_class(self, n_jets: int | None, n_holdout: int) -> int:
+        held = jets_per_class(n_holdout) if n_holdout else 0
+        totals = self.class_totals()
+        available = {c: totals[c] - held for c in CLASSES}
+        k = min(available.values()) if n_jets is None else jets_per_class(n_jets)
+        for c in CLASSES:
+            if k > available[c] or k < 1:
+                raise ValueError(
+                    f"{self.directory}: split {self.split!r} needs {max(k, 1)} {CLASS_NAMES[c]} jets but only "
+                    f"{max(available[c], 0)} are available ({totals[c]} in the dataset, {held} held out for "
+                    f"test); the dataset has {totals[0]} QCD and {totals[1]} top jets")
+        return k
+
+    def _pick(self, k: int) -> tuple[list[np.ndarray], dict[int, dict[str, np.ndarray]]]:
+        """Canonical indices of the first (train) or last (test) k jets of each class, in that order,
+        and the scalars of every shard read on the way."""
+        reverse = self.split == "test"
+        need = dict.fromkeys(CLASSES, k)
+        found: dict[int, list[np.ndarray]] = {c: [] for c in CLASSES}
+        scalars = {}
+        shards = range(len(self.paths) - 1, -1, -1) if reverse else range(len(self.paths))
+        for s in shards:
+            if not any(need.values()):
+                break
+            scalars[s] = self._read_scalars(s)
+            labels = scalars[s]["label"]
+            rows = np.arange(len(labels))[::-1] if reverse else np.arange(len(labels))
+            for c in CLASSES:
+                hits = rows[labels[rows] == c][: need[c]]
+                found[c].append(self.offsets[s] + hits)
+                need[c] -= len(hits)
+        return [np.concatenate(found[c]) for c in CLASSES], scalars
+
+    def _read_scalars(self, s: int) -> dict[str, np.ndarray]:
+        """``label``, ``n_constituents`` and ``jet`` of a whole shard, checked against the manifest."""
+        path, entry = self.paths[s], self._entries[s]
+        with self._open(s) as handle:
+            try:
+                columns = {name: handle[name][:] for name in SCALAR_FIELDS}
+            except (OSError, ValueError, KeyError) as err:
+                raise ShardError(f"{path}: unreadable shard ({err})") from err
+        labels, counts = columns["label"], columns["n_constituents"]
+        if not np.isin(labels, CLASSES).all():
+            raise ShardError(f"{path}: labels outside {{0, 1}}")
+        if int(labels.sum()) != entry["n_signal"]:
+            raise ShardError(f"{path}: holds {int(labels.sum())} top jets but the manifest lists {entry['n_signal']}")
+        if len(counts) and (counts.min() < 0 or counts.max() > self.width):
+            raise ShardError(f"{path}: n_constituents outside [0, {self.width}]")
+        return columns
+
+    # -- shard access ---------------------------------------------------------------------------
+
+    def _open(self, s: int) -> h5py.File:
+        """Open shard ``s`` read-only, checked by :meth:`_check`; note its block rows."""
+        try:
+            handle = h5py.File(self.paths[s], "r")
+        except OSError as err:
+            raise ShardError(f"{self.paths[s]}: unreadable shard ({err})") from err
+        try:
+            self.width = self._check(s, handle)
+        except BaseException:
+            handle.close()
+            raise
+        if s not in self._block_rows:
+            shape, chunks = handle["constituents"].shape, handle["constituents"].chunks
+            row_aligned = chunks is not None and chunks[1:] == shape[1:]
+            auto = min(chunks[0], MAX_BLOCK_ROWS) if row_aligned else DEFAULT_BLOCK_ROWS
+            self._block_rows[s] = max(1, self.block_rows or auto)
+        return handle
+
+    def _check(self, s: int, handle: h5py.File) -> int:
+        """Layout, jet count (against the manifest) and width (against other shards); return the width."""
+        path, listed = self.paths[s], self._entries[s]["n_jets"]
+        try:
+            n, width = check_layout(handle, path), handle["constituents"].shape[1]
+        except (OSError, KeyError) as err:
+            raise ShardError(f"{path}: unreadable shard ({err})") from err
+        if n != listed:
+            raise ShardError(f"{path}: holds {n} jets but the manifest lists {listed}")
+        if self.width not in (None, width):
+            raise ShardError(f"{path}: constituent axis {width}, but other shards of {self.directory} have "
+                             f"{self.width}; one dataset needs one width")
+        return width
+
+    def _reset_process_state(self) -> None:
+        self._pid, self._constituents, self._blocks = os.getpid(), {}, OrderedDict()
+
+    def _block(self, s: int, b: int) -> np.ndarray:
+        """Constituents of block ``b`` of shard ``s`` (rows [b·B, (b+1)·B)), via a small per-process LRU cache."""
+        if self._pid != os.getpid():  # forked: inherited HDF5 handles must not be used here
+            self._reset_process_state()
+        key = (s, b)
+        if key in self._blocks:
+            self._blocks.move_to_end(key)
+            return self._blocks[key]
+        if s not in self._constituents:
+            self._constituents[s] = self._open(s)["constituents"]
+        rows = self._block_rows[s]
+        start, stop = b * rows, min((b + 1) * rows, int(self._entries[s]["n_jets"]))
+        try:
+            block = self._constituents[s][start:stop]
+        except (OSError, ValueError) as err:
+            raise ShardError(f"{self.paths[s]}: unreadable constituents rows [{start}, {stop}) ({err})") from err
+        self._blocks[key] = block
+        if len(self._blocks) > self.cached_blocks:
+            self._blocks.popitem(last=False)
+        return block
+
+    def close(self) -> None:
+        """Close this process's open shard handles (they reopen on the next read)."""
+        if self._pid == os.getpid():
+            for dataset in self._constituents.values():
+                dataset.file.close()
+        self._reset_process_state()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(_pid=None, _constituents={}, _blocks=OrderedDict())  # h5py handles cannot be pickled
+        return state
+
+    # -- Dataset ----------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        i = range(len(self))[i]  # negative indices; IndexError past the end
+        s, row = int(self._shard[i]), int(self._row[i])
+        b, j = divmod(row, self._block_rows[s])  # every shard holding an item was opened at construction
+        n = int(self._n_constituents[i])
+        return {
+            "constituents": torch.tensor(self._block(s, b)[j]),
+            "mask": torch.arange(self.width) < n,
+            "n_constituents": torch.tensor(n),
+            "jet": torch.tensor(self._jet[i]),
+            "label": torch.tensor(float(self.labels[i])),
+            "index": torch.tensor(int(self.indices[i])),
+        }
+
+
+class JetDataModule(L.LightningDataModule):
+    """Train/test loaders over a shard directory: nested, balanced, disjoint (see :class:`JetShardDataset`).
+
+    The train split holds the first ``n_train`` / 2 jets of each class, the test
+    split the last ``n_test`` / 2 (reserved, so they never overlap).  Training
+    batches are shuffled by a generator seeded with ``seed``; ``batch_size=None``
+    means full batch.  Checksums are verified once, when the first split is built.
+    """
+
+    task = "jets"
+
+    def __init__(self, dataset_dir: str | Path, n_train: int, n_test: int, batch_size: int | None = 256,
+                 num_workers: int = 0, seed: int = 0, verify: bool = True):
+        super().__init__()
+        self.dataset_dir, self.n_train, self.n_test = Path(dataset_dir), n_train, n_test
+        self.batch_size, self.num_workers, self.seed, self.verify = batch_size or n_train, num_workers, seed, verify
+        self._datasets: dict[str, JetShardDataset] = {}
+
+    def dataset(self, split: str) -> JetShardDataset:
+        """The ``train`` or ``test`` :class:`JetShardDataset`, built once."""
+        if split not in self._datasets:
+            verify = self.verify and not self._datasets
+            if split == "train":
+                built = JetShardDataset(self.dataset_dir, self.n_train, "train", n_holdout=self.n_test, verify=verify)
+            else:
+                built = JetShardDataset(self.dataset_dir, self.n_test, split, verify=verify)
+            self._datasets[split] = built
+        return self._datasets[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in SPLITS:
+            self.dataset(split)
+
+    def _loader(self, split: str, **options) -> DataLoader:
+        return DataLoader(self.dataset(split), batch_size=self.batch_size, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, **options)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True, generator=torch.Generator().manual_seed(self.seed))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def theory_loss(self, width: int, ridge: float) -> None:
+        """Jets have no closed-form theory: the table's ``theory_loss`` stays empty."""
+        return None

@@ -1,0 +1,43 @@
+"""Jet features and the data-covariance spectrum.
+
+* :mod:`.efp` -- Energy Flow Polynomials per jet (energyflow), cached per shard
+  (``jetscale features``);
+* :mod:`.covariance` -- streamed covariance accumulator (O(d^2) memory), its MPI
+  reduction and eigenvalues;
+* :mod:`.spectrum` -- eigen-spectrum of a dataset, power-law fit lambda_k ~ k^(-alpha),
+  ``spectrum.json`` (``jetscale spectrum``; also ``python -m jetscale.features.spectrum``,
+  which is why this package does not import it: import it as
+  ``from jetscale.features.spectrum import fit_spectrum_exponent, dataset_spectrum``).
+"""
+
+from jetscale.features.covariance import (
+    CovarianceAccumulator,
+    allreduce,
+    constant_features,
+    eigenvalues_desc,
+    standardized_covariance,
+)
+from jetscale.features.efp import (
+    cache_shard_efps,
+    compute_efps,
+    efp_cache_path,
+    efp_set,
+    n_efps,
+    rapidity,
+    read_efp_cache,
+)
+
+__all__ = [
+    "CovarianceAccumulator",
+    "allreduce",
+    "cache_shard_efps",
+    "compute_efps",
+    "constant_features",
+    "efp_cache_path",
+    "efp_set",
+    "eigenvalues_desc",
+    "n_efps",
+    "rapidity",
+    "read_efp_cache",
+    "standardized_covariance",
+]

@@ -1,0 +1,147 @@
+"""Streamed data covariance in O(d^2) memory, its MPI reduction, and its eigen-spectrum.
+
+:class:`CovarianceAccumulator` holds, in float64, the count n, the mean [d] and the
+centred sum of outer products M2 = sum_i (x_i - mean)(x_i - mean)^T [d, d]. That is
+the same information as (n, sum x, sum x x^T) -- sum x = n mean and
+sum x x^T = M2 + n mean mean^T (see :attr:`~CovarianceAccumulator.sum`,
+:attr:`~CovarianceAccumulator.sum_outer`) -- but it does not lose the covariance to
+cancellation when |mean| >> std (e.g. constituent energies). Batches and accumulators
+are combined with the pairwise update of Chan, Golub & LeVeque (1979)::
+
+    n = n_a + n_b,  delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,
+    M2 = M2_a + M2_b + delta delta^T n_a n_b / n,
+
+which is associative and commutative up to rounding, so any split of the rows into
+parts, merged in any order, gives the covariance of the whole.
+
+MPI (:func:`allreduce`): every rank accumulates its own rows; two ``Allreduce`` sums
+(of n mean, then of each rank's M2 re-centred on the global mean) give every rank the
+global accumulator. The sample covariance is M2 / (n - ddof), ddof = 1 by default
+(as ``numpy.cov``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CONSTANT_RTOL = 1e-9
+"""A feature with std <= CONSTANT_RTOL * |mean| (including std = mean = 0) is constant."""
+
+
+class CovarianceAccumulator:
+    """Running (n, mean, M2) of rows x [d]; ``update`` with batches [m, d], ``merge`` two of them.
+
+    An empty accumulator (n = 0) has no dimension yet; the first batch sets d.
+    """
+
+    def __init__(self, n: int = 0, mean: np.ndarray | None = None, m2: np.ndarray | None = None):
+        self.n = int(n)
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.m2 = None if m2 is None else np.asarray(m2, dtype=np.float64)
+        if self.n and (self.mean is None or self.m2 is None or self.m2.shape != (self.mean.size,) * 2):
+            raise ValueError(f"an accumulator of {self.n} rows needs mean [d] and m2 [d, d]")
+
+    @classmethod
+    def from_batch(cls, batch: np.ndarray) -> CovarianceAccumulator:
+        """The accumulator of the rows of ``batch`` [m, d] (any float dtype; summed in float64)."""
+        x = np.asarray(batch, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"a batch must be [rows, features], got shape {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"batch of shape {x.shape} has non-finite values")
+        if len(x) == 0:
+            return cls()
+        mean = x.mean(axis=0)
+        centred = x - mean
+        return cls(len(x), mean, centred.T @ centred)
+
+    @property
+    def d(self) -> int | None:
+        return None if self.mean is None else self.mean.size
+
+    @property
+    def sum(self) -> np.ndarray:
+        """sum_i x_i [d]."""
+        return self.n * self.mean
+
+    @property
+    def sum_outer(self) -> np.ndarray:
+        """sum_i x_i x_i^T [d, d]."""
+        return self.m2 + self.n * np.outer(self.mean, self.mean)
+
+    def merge(self, other: CovarianceAccumulator) -> CovarianceAccumulator:
+        """A new accumulator of the rows of both (Chan et al. pairwise update); inputs unchanged."""
+        if other.n == 0:
+            return self.copy()
+        if self.n == 0:
+            return other.copy()
+        if other.d != self.d:
+            raise ValueError(f"cannot merge {other.d} features into an accumulator of {self.d}")
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.n / n)
+        m2 = self.m2 + other.m2 + np.outer(delta, delta) * (self.n * other.n / n)
+        return CovarianceAccumulator(n, mean, m2)
+
+    def update(self, batch: np.ndarray) -> CovarianceAccumulator:
+        """Add the rows of ``batch`` [m, d] in place; returns ``self``."""
+        merged = self.merge(CovarianceAccumulator.from_batch(batch))
+        self.n, self.mean, self.m2 = merged.n, merged.mean, merged.m2
+        return self
+
+    def copy(self) -> CovarianceAccumulator:
+        return CovarianceAccumulator(self.n, None if self.mean is None else self.mean.copy(),
+                                     None if self.m2 is None else self.m2.copy())
+
+    def covariance(self, ddof: int = 1) -> np.ndarray:
+        """Sample covariance M2 / (n - ddof) [d, d]."""
+        if self.n <= ddof:
+            raise ValueError(f"covariance needs more than {ddof} rows, have {self.n}")
+        return self.m2 / (self.n - ddof)
+
+
+def allreduce(acc: CovarianceAccumulator, comm) -> CovarianceAccumulator:
+    """The accumulator of all ranks' rows, on every rank (``comm``: an mpi4py communicator).
+
+    Ranks without rows (more ranks than shards) take part with n = 0. All ranks with
+    rows must agree on d.
+    """
+    dims = {d for d in comm.allgather(acc.d) if d is not None}
+    if len(dims) > 1:
+        raise ValueError(f"ranks disagree on the number of features: {sorted(dims)}")
+    if not dims:
+        return CovarianceAccumulator()
+    (d,) = dims
+    n = comm.allreduce(acc.n)
+    local_mean = acc.mean if acc.n else np.zeros(d)
+    total = np.empty(d)
+    comm.Allreduce(np.ascontiguousarray(acc.n * local_mean), total)  # default op: SUM
+    mean = total / n
+    shift = local_mean - mean
+    local_m2 = (acc.m2 if acc.n else np.zeros((d, d))) + acc.n * np.outer(shift, shift)
+    m2 = np.empty((d, d))
+    comm.Allreduce(np.ascontiguousarray(local_m2), m2)
+    return CovarianceAccumulator(n, mean, m2)
+
+
+def eigenvalues_desc(matrix: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a symmetric matrix in descending order (``numpy.linalg.eigvalsh``)."""
+    return np.linalg.eigvalsh(np.asarray(matrix, dtype=np.float64))[::-1].copy()
+
+
+def constant_features(acc: CovarianceAccumulator) -> np.ndarray:
+    """Boolean mask [d] of features that do not vary (std <= CONSTANT_RTOL |mean|)."""
+    std = np.sqrt(np.clip(np.diag(acc.m2), 0.0, None) / acc.n)
+    return std <= CONSTANT_RTOL * np.abs(acc.mean)
+
+
+def standardized_covariance(acc: CovarianceAccumulator, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Covariance of the standardized features (the correlation matrix) and the mask of kept features.
+
+    Constant features (:func:`constant_features`) have no standard deviation and are
+    dropped; the matrix is [k, k] over the k kept features.
+    """
+    keep = ~constant_features(acc)
+    cov = acc.covariance(ddof)[np.ix_(keep, keep)]
+    scale = 1.0 / np.sqrt(np.diag(cov))
+    return cov * np.outer(scale, scale), keep

@@ -1,0 +1,275 @@
+"""Energy Flow Polynomials per jet and per shard (Komiske, Metodiev & Thaler, arXiv:1712.07124).
+
+Conventions (stated once, used everywhere in :mod:`jetscale.features`):
+
+* The EFP set is energyflow's ``EFPSet("d<=dmax")``: every loopless multigraph with at
+  most ``dmax`` edges, connected ones first, then the disconnected ones (products of
+  connected EFPs), in energyflow's order. It includes the one-vertex graph (d = 0),
+  which equals 1 for normalized EFPs. Counts: 102 for d <= 5, 314 for d <= 6, 1000 for
+  d <= 7 (``dmax`` is limited to 1..7).
+* Hadronic measure (``measure="hadr"``, kappa = 1, ``normed=True``):
+  z_i = pT_i / sum_j pT_j and theta_ij = (dy_ij^2 + dphi_ij^2)^(beta/2), dphi taken
+  modulo 2 pi by energyflow.
+* energyflow expects (pT, y, phi) per particle, with y the *rapidity*; shards store the
+  pseudorapidity eta. We compute y from the stored (pT, eta, E) with :func:`rapidity`
+  (pz = pT sinh eta, m_T = sqrt(max(E^2 - pz^2, pT^2)), y = asinh(pz / m_T)), so y = eta
+  exactly for massless particles and massive constituents get their true rapidity.
+* Zero padding is dropped per jet: only the first ``n_constituents[i]`` rows of jet i
+  are used. A jet without constituents has no normalized EFPs and is an error.
+
+Cache (:func:`cache_shard_efps`): ``<shard stem>.efp-d<dmax>-b<beta>.h5`` next to the
+shard (``shard-00003.efp-d5-b1.h5``; the name never matches ``shard-<i>.h5``, so shard
+listings ignore it), written atomically (temporary file, then rename), holding
+
+  ==========  ===============  ===============================================
+  ``efp``     float64 [n, E]   the EFPs of each jet, E = number of EFPs
+  ``label``   int8 [n]         copied from the shard
+  ``specs``   int64 [E, 8]     energyflow's spec of each EFP (``spec_columns``)
+  ==========  ===============  ===============================================
+
+and attributes ``dmax, beta, measure, normed, kappa, coords, angle, n_efps,
+spec_columns, graphs`` (JSON edge lists), ``energyflow_version``, ``source_file`` and
+``source_sha256``. A cache is reused only if its source checksum, settings and EFP specs
+match the shard and the requested set; otherwise it is recomputed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from jetscale.data.shards import ShardError, read_shard, sha256_file
+
+log = logging.getLogger(__name__)
+
+DMAX_RANGE = (1, 7)
+MEASURE = "hadr"
+NORMED = True
+KAPPA = 1
+COORDS = "ptyphim"
+ANGLE = "rapidity y from (pT, eta, E)"
+CHUNK = 2000
+"""Jets per ``batch_compute`` call (and per progress line) when caching a shard."""
+
+
+def rapidity(pt: np.ndarray, eta: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """Rapidity y = asinh(pz / m_T) of particles given (pT, eta, E), elementwise.
+
+    m_T^2 = E^2 - pz^2 is floored at pT^2 (m^2 >= 0), which guards against float32
+    rounding making E < |p|; hence y = eta for massless particles. Entries with
+    pT = 0 (padding) give 0.
+    """
+    pt, eta, energy = (np.asarray(a, dtype=np.float64) for a in (pt, eta, energy))
+    pz = pt * np.sinh(eta)
+    m_t = np.sqrt(np.maximum(energy**2 - pz**2, pt**2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(m_t > 0, np.arcsinh(pz / np.where(m_t > 0, m_t, 1.0)), 0.0)
+
+
+def check_options(dmax: int, beta: float) -> None:
+    lo, hi = DMAX_RANGE
+    if not (isinstance(dmax, (int, np.integer)) and lo <= dmax <= hi):
+        raise ValueError(f"dmax must be an integer in [{lo}, {hi}], got {dmax!r}")
+    if not (np.isfinite(beta) and beta > 0):
+        raise ValueError(f"beta must be finite and > 0, got {beta!r}")
+
+
+@functools.lru_cache(maxsize=8)
+def efp_set(dmax: int = 5, beta: float = 1.0):
+    """The ``energyflow.EFPSet`` of all EFPs with degree <= ``dmax`` (see the module conventions)."""
+    check_options(dmax, beta)
+    import energyflow  # imported here: it is slow to import and only EFP code needs it
+
+    return energyflow.EFPSet(f"d<={dmax}", measure=MEASURE, beta=beta, kappa=KAPPA, normed=NORMED, coords=COORDS)
+
+
+def n_efps(dmax: int = 5, beta: float = 1.0) -> int:
+    """Number of EFPs with degree <= ``dmax`` (102 for ``dmax=5``)."""
+    return int(efp_set(dmax, float(beta)).specs.shape[0])
+
+
+def jet_particles(constituents: np.ndarray, n_constituents: np.ndarray) -> list[np.ndarray]:
+    """Per jet, its real particles as float64 (pT, y, phi) rows: [m_i, 3], padding dropped.
+
+    ``constituents``: [n, C, 4] = (pT, eta, phi, E); ``n_constituents``: [n].
+    """
+    constituents = np.asarray(constituents)
+    counts = np.asarray(n_constituents, dtype=np.int64)
+    if constituents.ndim != 3 or constituents.shape[2] != 4 or counts.shape != constituents.shape[:1]:
+        raise ValueError(f"expected constituents [n, C, 4] and n_constituents [n], got "
+                         f"{constituents.shape} and {counts.shape}")
+    if counts.size and (counts.min() < 0 or counts.max() > constituents.shape[1]):
+        raise ValueError(f"n_constituents outside [0, {constituents.shape[1]}]")
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        raise ValueError(f"{empty.size} jet(s) without constituents (rows {empty[:5].tolist()}...): "
+                         "normalized EFPs are undefined")
+    pt, eta, phi, energy = np.moveaxis(constituents.astype(np.float64), 2, 0)  # each [n, C]
+    particles = np.stack([pt, rapidity(pt, eta, energy), phi], axis=2)  # [n, C, 3]
+    return [particles[i, :m] for i, m in enumerate(counts)]
+
+
+def compute_efps(constituents: np.ndarray, n_constituents: np.ndarray, dmax: int = 5, beta: float = 1.0,
+                 n_jobs: int = 1) -> np.ndarray:
+    """EFPs of each jet: float64 [n, n_efps] (pure; conventions in the module docstring).
+
+    ``n_jobs`` is passed to ``EFPSet.batch_compute`` (worker processes; 1 = none).
+    """
+    events = jet_particles(constituents, n_constituents)
+    efps = efp_set(dmax, float(beta))
+    width = efps.specs.shape[0]
+    if not events:
+        return np.empty((0, width))
+    values = efps.batch_compute(events, n_jobs=n_jobs)  # energyflow squeezes a single jet to [width]
+    return np.asarray(values, dtype=np.float64).reshape(len(events), width)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def efp_cache_path(shard_path: str | Path, dmax: int = 5, beta: float = 1.0) -> Path:
+    """``shard-00003.h5`` -> ``shard-00003.efp-d5-b1.h5`` in the same directory."""
+    shard_path = Path(shard_path)
+    return shard_path.with_name(f"{shard_path.stem}.efp-d{dmax}-b{float(beta):g}.h5")
+
+
+def cache_settings(dmax: int, beta: float) -> dict:
+    """The attributes that identify an EFP set (compared when deciding to reuse a cache)."""
+    return {"dmax": int(dmax), "beta": float(beta), "measure": MEASURE, "normed": NORMED, "kappa": KAPPA,
+            "coords": COORDS, "angle": ANGLE}
+
+
+def cache_is_current(cache: Path, source_sha256: str, dmax: int, beta: float) -> bool:
+    """True if ``cache`` exists, is readable and was made from this shard with this EFP set."""
+    if not cache.exists():
+        return False
+    try:
+        with h5py.File(cache, "r") as handle:
+            attrs = {key: (value.item() if isinstance(value, np.generic) else value)
+                     for key, value in handle.attrs.items()}
+            specs = handle["specs"][()]
+            rows_match = handle["efp"].shape == (handle["label"].shape[0], specs.shape[0])
+    except (OSError, KeyError) as err:
+        log.warning("%s: unreadable EFP cache (%s); recomputing", cache, err)
+        return False
+    same_set = all(attrs.get(key) == value for key, value in cache_settings(dmax, beta).items())
+    return (attrs.get("source_sha256") == source_sha256 and same_set and rows_match
+            and np.array_equal(specs, efp_set(dmax, float(beta)).specs))
+
+
+def _compute_shard(shard: Path, n: int, dmax: int, beta: float, n_jobs: int, chunk: int) -> np.ndarray:
+    """All EFPs of one shard, ``chunk`` jets at a time, logging the rate for long shards."""
+    out = np.empty((n, n_efps(dmax, beta)))
+    start = time.perf_counter()
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        rows = read_shard(shard, lo, hi, fields=("constituents", "n_constituents"))
+        try:
+            out[lo:hi] = compute_efps(rows["constituents"], rows["n_constituents"], dmax, beta, n_jobs)
+        except ValueError as err:
+            raise ShardError(f"{shard}: jets [{lo}, {hi}): {err}") from err
+        if n > chunk:
+            elapsed = time.perf_counter() - start
+            log.info("%s: EFPs d<=%d of %d/%d jets, %.0f jets/s", shard.name, dmax, hi, n, hi / elapsed)
+    return out
+
+
+def _write_cache(cache: Path, efp: np.ndarray, label: np.ndarray, attrs: dict, specs: np.ndarray) -> None:
+    """Write the cache file atomically: a temporary file in the same directory, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as handle:
+            handle.create_dataset("efp", data=efp)
+            handle.create_dataset("label", data=np.asarray(label, dtype=np.int8))
+            handle.create_dataset("specs", data=np.asarray(specs, dtype=np.int64))
+            for key, value in attrs.items():
+                handle.attrs[key] = value
+        os.replace(tmp, cache)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cache_shard_efps(shard_path: str | Path, dmax: int = 5, beta: float = 1.0, n_jobs: int = 1,
+                     chunk: int = CHUNK) -> Path:
+    """Compute (or reuse) the EFP cache of one shard; return the cache path.
+
+    The cache is reused when its ``source_sha256`` matches the shard's current checksum
+    and its EFP set is the requested one; otherwise it is recomputed and replaced.
+    Shard problems raise :class:`~jetscale.data.shards.ShardError` naming the file.
+    """
+    check_options(dmax, beta)
+    beta = float(beta)
+    shard = Path(shard_path)
+    if not shard.is_file():
+        raise ShardError(f"{shard}: no such shard")
+    cache = efp_cache_path(shard, dmax, beta)
+    digest = sha256_file(shard)
+    if cache_is_current(cache, digest, dmax, beta):
+        log.info("%s: EFP cache is up to date", cache)
+        return cache
+    label = read_shard(shard, fields=("label",))["label"]
+    start = time.perf_counter()
+    efp = _compute_shard(shard, len(label), dmax, beta, n_jobs, chunk)
+    elapsed = time.perf_counter() - start
+    efps = efp_set(dmax, beta)
+    import energyflow
+
+    attrs = {**cache_settings(dmax, beta), "n_efps": efp.shape[1], "spec_columns": ",".join(efps.cols),
+             "graphs": json.dumps([[list(edge) for edge in graph] for graph in efps.graphs()]),
+             "energyflow_version": energyflow.__version__, "source_file": shard.name, "source_sha256": digest}
+    _write_cache(cache, efp, label, attrs, efps.specs)
+    log.info("%s: %d jets, %d EFPs in %.1f s (%.0f jets/s)", cache, len(label), efp.shape[1], elapsed,
+             len(label) / max(elapsed, 1e-9))
+    return cache
+
+
+def read_efp_cache(cache: str | Path, start: int | None = None, stop: int | None = None,
+                   fields: tuple[str, ...] = ("efp", "label")) -> dict[str, np.ndarray]:
+    """Rows [start, stop) of a cache's datasets; an unreadable file raises ShardError naming it."""
+    cache = Path(cache)
+    try:
+        with h5py.File(cache, "r") as handle:
+            return {name: handle[name][start:stop] for name in fields}
+    except (OSError, KeyError) as err:
+        raise ShardError(f"{cache}: unreadable EFP cache ({err})") from err
+
+
+def iter_shard_efps(shard_path: str | Path, dmax: int = 5, beta: float = 1.0, chunk: int = 10_000,
+                    n_jobs: int = 1) -> Iterator[np.ndarray]:
+    """The EFPs of one shard in row blocks of at most ``chunk`` jets, computing the cache if needed."""
+    cache = cache_shard_efps(shard_path, dmax, beta, n_jobs=n_jobs)
+    n = len(read_efp_cache(cache, fields=("label",))["label"])
+    for lo in range(0, n, chunk):
+        yield read_efp_cache(cache, lo, lo + chunk)["efp"]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    cache = cache_shard_efps(args.shard, args.dmax, args.beta, n_jobs=args.jobs)
+    print(f"{cache}: {n_efps(args.dmax, args.beta)} EFPs (d <= {args.dmax}, beta = {args.beta:g}) of {args.shard}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``jetscale features --shard FILE [--dmax 5] [--beta 1] [--jobs 1]``."""
+    p = subparsers.add_parser("features", help="EFPs of one jet shard, cached next to it")
+    p.add_argument("--shard", required=True, help="a shard-<i>.h5 file")
+    p.add_argument("--dmax", type=int, default=5, help="maximum EFP degree (1..7; default 5: 102 EFPs)")
+    p.add_argument("--beta", type=float, default=1.0, help="angular exponent beta (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="energyflow worker processes (default 1)")
+    p.set_defaults(func=cmd_features)

@@ -1,0 +1,164 @@
+"""Covariance accumulator, power-law fit of the eigen-spectrum, the spectrum command, its figure and MPI."""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jetscale.data.shards import ShardError, read_shard, shard_name, shard_paths
+from jetscale.features.covariance import (
+    CovarianceAccumulator, constant_features, eigenvalues_desc, standardized_covariance,
+)
+from jetscale.features.efp import cache_shard_efps, efp_cache_path, n_efps
+from jetscale.features.spectrum import dataset_spectrum, default_k_max, fit_spectrum_exponent, register
+from jetscale.plots.spectrum import plot_spectrum
+from test_efp import toy_shard
+
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+
+
+def rows(n=400, d=6, seed=0):
+    """Correlated rows with means far above their spread (a cancellation trap for sum x x^T)."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + 1e4 * np.arange(1, d + 1)
+
+
+def test_merging_parts_gives_the_whole_in_any_order_and_matches_numpy():
+    x = rows()
+    a, b, c = (CovarianceAccumulator.from_batch(part) for part in np.split(x, [50, 230]))
+    whole = CovarianceAccumulator.from_batch(x)
+    streamed = CovarianceAccumulator()
+    for block in np.array_split(x, 7):
+        streamed.update(block)
+    for acc in (a.merge(b).merge(c), a.merge(b.merge(c)), c.merge(a).merge(b), streamed):
+        assert acc.n == 400
+        np.testing.assert_allclose(acc.mean, whole.mean, rtol=1e-13)
+        np.testing.assert_allclose(acc.covariance(), whole.covariance(), rtol=1e-9)
+    np.testing.assert_allclose(whole.covariance(), np.cov(x, rowvar=False), rtol=1e-10)
+    np.testing.assert_allclose(whole.sum_outer, x.T @ x, rtol=1e-12)
+    assert a.n == 50 and a.merge(CovarianceAccumulator()).n == 50  # merge is pure; empty is neutral
+
+
+def test_accumulator_refuses_mismatched_or_bad_rows():
+    acc = CovarianceAccumulator.from_batch(rows(d=4))
+    with pytest.raises(ValueError, match="cannot merge 5 features into an accumulator of 4"):
+        acc.update(rows(d=5))
+    with pytest.raises(ValueError, match="non-finite"):
+        acc.update(np.full((2, 4), np.nan))
+    with pytest.raises(ValueError, match="more than 1 rows"):
+        CovarianceAccumulator.from_batch(rows(n=1)).covariance()
+
+
+def test_standardized_covariance_is_the_correlation_without_constant_features():
+    x = rows(d=5)
+    x[:, 2] = 1.0  # constant (the d = 0 EFP is one)
+    x[:, 4] = 0.0  # an always-empty padding slot
+    acc = CovarianceAccumulator.from_batch(x)
+    assert constant_features(acc).tolist() == [False, False, True, False, True]
+    corr, keep = standardized_covariance(acc)
+    np.testing.assert_allclose(corr, np.corrcoef(x[:, keep], rowvar=False), rtol=1e-9)
+
+
+def test_fit_recovers_the_exponent_of_an_exact_power_law():
+    fit = fit_spectrum_exponent(3.0 * np.arange(1, 41.0) ** -1.3)
+    assert fit["alpha"] == pytest.approx(1.3, abs=1e-12) and fit["amplitude"] == pytest.approx(3.0)
+    assert fit["k_range"] == [2, 20] and fit["n_points"] == 19
+
+
+def test_fit_recovers_alpha_from_gaussian_samples_within_its_interval():
+    d, alpha = 60, 1.3
+    rng = np.random.default_rng(1)
+    rotation = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    x = (rng.normal(size=(40_000, d)) * np.arange(1, d + 1) ** (-alpha / 2)) @ rotation.T
+    acc = CovarianceAccumulator()
+    for block in np.array_split(x, 4):
+        acc.update(block)
+    fit = fit_spectrum_exponent(eigenvalues_desc(acc.covariance()))
+    lo, hi = fit["ci95"]
+    assert lo < alpha < hi and hi - lo < 0.05 and fit["k_range"] == [2, 30]
+
+
+def test_fit_range_stops_at_the_noise_floor_and_bad_ranges_are_refused():
+    lam = np.r_[np.arange(1, 9.0) ** -2, 1e-17, 0.0, -1e-18, 0.0, 0.0, 0.0, 0.0, 0.0]  # 8 real modes of 16
+    assert default_k_max(lam) == 8
+    assert fit_spectrum_exponent(lam)["alpha"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="at least 3 ranks"):
+        fit_spectrum_exponent(lam, k_min=7)
+    with pytest.raises(ValueError, match="<= 0"):
+        fit_spectrum_exponent(lam, k_max=12)
+    with pytest.raises(ValueError, match="descending"):
+        fit_spectrum_exponent(lam[::-1])
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Three toy shards (one- and two-prong jets, 16 constituent slots: d = 64 for constituents)."""
+    directory = tmp_path_factory.mktemp("jets")
+    for i, n in enumerate((50, 60, 40)):
+        toy_shard(directory / shard_name(i), n=n, seed=10 * i, n_max=16)
+    return directory
+
+
+def run_spectrum(*argv):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["spectrum", *map(str, argv)])
+    return args.func(args)
+
+
+def test_spectrum_command_writes_json_npz_and_a_log_log_figure(dataset, tmp_path):
+    assert run_spectrum("--dataset", dataset, "--features", "efp", "--dmax", 4, "--out-dir", tmp_path) == 0
+    assert all(efp_cache_path(dataset / shard_name(i), 4, 1.0).exists() for i in range(3))  # caches computed
+    result = json.loads((tmp_path / "spectrum.json").read_text())
+    assert result["features"] == "efp" and result["n"] == 150 and result["d"] == n_efps(4) and result["n_ranks"] == 1
+    assert result["feature_options"]["dmax"] == 4 and result["source"] == str(dataset)
+    lam = np.asarray(result["eigenvalues"])
+    assert lam.size == result["d"] and np.all(np.diff(lam) <= 1e-12 * lam[0])
+    fit = result["fit"]
+    assert fit["ci95"][0] < fit["alpha"] < fit["ci95"][1] and fit["k_range"][0] == 2
+    assert result["standardized"]["constant_features"] == [0]  # the d = 0 EFP
+    assert len(result["standardized"]["eigenvalues"]) == result["standardized"]["d"] == result["d"] - 1
+    np.testing.assert_allclose(np.load(tmp_path / "spectrum.npz")["eigenvalues"], lam)
+    assert (tmp_path / "spectrum.png").stat().st_size > 0 and (tmp_path / "spectrum.pdf").stat().st_size > 0
+    ax = plot_spectrum(result).axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and "rank" in ax.get_xlabel()
+    assert any("alpha" in text.get_text() for text in ax.get_legend().get_texts())
+
+
+def test_a_missing_dataset_or_unknown_features_are_named(tmp_path):
+    with pytest.raises(ShardError, match="no shard-<i>.h5"):
+        dataset_spectrum(tmp_path)
+    with pytest.raises(ValueError, match="unknown features 'pixels'"):
+        dataset_spectrum(tmp_path, features="pixels")
+
+
+def test_constituent_spectrum_is_that_of_the_flattened_padded_arrays(dataset):
+    flat = np.concatenate([read_shard(path, fields=("constituents",))["constituents"].reshape(-1, 64)
+                           for path in shard_paths(dataset)]).astype(float)
+    result = dataset_spectrum(dataset, "constituents", chunk=17)  # uneven blocks: 50 = 17 + 17 + 16 rows
+    assert result["n"] == 150 and result["d"] == 64 and result["feature_options"]["max_constituents"] == 16
+    expected = np.linalg.eigvalsh(np.cov(flat, rowvar=False))[::-1]
+    np.testing.assert_allclose(result["eigenvalues"], expected, rtol=1e-8, atol=1e-12 * expected[0])
+
+
+def test_two_mpi_ranks_give_the_eigenvalues_of_one(dataset, tmp_path, cli_env):
+    """A real ``mpiexec -n 2`` run over the three shards (rank 0: shards 0 and 2, rank 1: shard 1)."""
+    if not MPIEXEC.exists():
+        pytest.skip(f"no mpiexec next to {sys.executable}")
+    for i in range(3):  # EFP caches made here, so both runs read the same features
+        cache_shard_efps(dataset / shard_name(i), 3)
+    single = dataset_spectrum(dataset, "efp", dmax=3)
+    env = {**cli_env, "OMP_NUM_THREADS": "1"}
+    command = [str(MPIEXEC), "-n", "2", sys.executable, "-m", "jetscale.features.spectrum", "--dataset", str(dataset),
+               "--features", "efp", "--dmax", "3", "--out-dir", str(tmp_path)]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    multi = json.loads((tmp_path / "spectrum.json").read_text())
+    assert multi["n_ranks"] == 2 and multi["n"] == single["n"] == 150 and multi["d"] == single["d"] == n_efps(3)
+    lam = np.asarray(single["eigenvalues"])
+    np.testing.assert_allclose(multi["eigenvalues"], lam, rtol=1e-8, atol=1e-12 * lam[0])
+    assert multi["fit"]["alpha"] == pytest.approx(single["fit"]["alpha"], rel=1e-8)
