@@ -7,7 +7,10 @@ BIN    := $(VENV)/bin
 SWEEP  ?= toy-demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install sweep dry-run benchmark clean-demo
+JET_SHARDS ?= 2
+JETS_PER_SHARD ?= 1000
+
+.PHONY: demo test install sweep dry-run jets benchmark clean-demo
 
 install: $(VENV)/.installed
 
@@ -27,6 +30,10 @@ sweep: install
 
 dry-run: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config sweep=$(SWEEP) -n
+
+# A small jet dataset (Pythia 8 + anti-kT), its EFPs and covariance spectrum.
+jets: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local jets --config jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
 
 # pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
 test: install

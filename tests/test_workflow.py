@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -78,3 +79,22 @@ def test_killed_sweep_resumes_only_the_unfinished_points(tmp_path, cli_env):
     for path, mtime in finished.items():
         assert path.stat().st_mtime_ns == mtime, f"{path.parent.name} was finished and must not rerun"
     assert rerun.stdout.count("localrule train:") + rerun.stderr.count("localrule train:") == 6 - len(finished)
+
+
+def test_jets_target_generates_shards_features_and_spectrum(tmp_path, cli_env):
+    from jetscale.data.shards import load_manifest
+
+    data, results = tmp_path / "data", tmp_path / "results"
+    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--profile", str(REPO / "profiles" / "local"), "jets",
+           "--config", "jet_shards=2", "jets_per_shard=60", f"data_dir={data}", f"results_dir={results}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    dataset = data / "toptag-pythia"
+    manifest = load_manifest(dataset)  # checksums verified
+    assert manifest["total_jets"] == 120 and [s["n_signal"] for s in manifest["shards"]] == [30, 30]
+    assert sorted(p.name for p in dataset.glob("*.efp-d5-b1.h5")) == ["shard-00000.efp-d5-b1.h5", "shard-00001.efp-d5-b1.h5"]
+    spectrum = json.loads((results / "toptag-pythia" / "spectrum" / "efp-d5-b1" / "spectrum.json").read_text())
+    assert spectrum["n"] == 120 and spectrum["d"] == 102 and spectrum["n_ranks"] == 2
+    eigenvalues = np.array(spectrum["eigenvalues"])
+    assert np.all(np.diff(eigenvalues) <= 0) and spectrum["fit"]["alpha"] > 0

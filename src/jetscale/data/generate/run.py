@@ -28,7 +28,7 @@ from jetscale.data.generate.selection import JetCuts, in_window, pack_constituen
 from jetscale.data.generate.settings import (
     GeneratorConfig, JetConfig, as_dict, process_seed, pythia_settings, shard_seed,
 )
-from jetscale.data.shards import shard_attrs, shard_name, write_manifest, write_shard
+from jetscale.data.shards import ShardError, shard_attrs, shard_name, write_manifest, write_shard
 from jetscale.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,10 @@ def is_current(path: Path, settings: dict) -> bool:
             s.get("config", {}).get("generator", {}).pop(key, None)
         return s
 
-    return content(shard_attrs(path).get("settings", {})) == content(settings)
+    try:
+        return content(shard_attrs(path).get("settings", {})) == content(settings)
+    except ShardError:  # unreadable: make it again
+        return False
 
 
 def generate(config: JetConfig, shards: list[int], out_dir: str | Path, ranks: Ranks = Ranks(),
