@@ -7,7 +7,7 @@
 (3) MB on disk per 1k jets, from the shards of (2);
 and, for the ``clustering`` choice in configs/data/jets_pythia.yaml, slowjet vs fastjet jets/s.
 
-    python benchmarks/generate.py [--jets 600] [--repeats 2] [--mpi-shards 4] [--mpi-jets-per-shard 2000]
+    python benchmarks/generate.py [--jets 600] [--repeats 3] [--mpi-shards 4] [--mpi-jets-per-shard 2000]
                                   [--parts bare clustering ranks]
 """
 
@@ -59,8 +59,8 @@ def bare_jets(settings: list[str], n_jets: int, match_top: bool) -> np.ndarray:
                     continue
                 top = event[event[i].iBotCopyId()]
                 decay = [event[k] for k in top.daughterList()]
-                w = [d for d in decay if d.idAbs() == 24][0]
-                b = [d for d in decay if 1 <= d.idAbs() <= 5][0]
+                w = next(d for d in decay if d.idAbs() == 24)
+                b = next(d for d in decay if 1 <= d.idAbs() <= 5)
                 qs = [event[k] for k in event[w.iBotCopyId()].daughterList()]
                 tops.append([(p.eta(), p.phi()) for p in (top, b, *qs)])
         for j in range(slowjet.sizeJet()):
@@ -116,8 +116,11 @@ def compare_clustering(n_jets: int, repeats: int) -> None:
     rates = {}
     for backend in ("slowjet", "fastjet"):
         gen = load_config(overrides=[f"clustering={backend}"]).generator
-        rates[backend] = max(jets_per_s(lambda: [generate_jets(gen, name, n_jets, 7) for name in gen.processes],
-                                        n_jets) for _ in range(repeats))
+
+        def run(gen=gen):
+            return [generate_jets(gen, name, n_jets, 7) for name in gen.processes]
+
+        rates[backend] = max(jets_per_s(run, n_jets) for _ in range(repeats))
     print(f"(+) clustering, {2 * n_jets} jets, best of {repeats}: slowjet {rates['slowjet']:.0f} jets/s, "
           f"fastjet {rates['fastjet']:.0f} jets/s, slowjet / fastjet {rates['slowjet'] / rates['fastjet']:.2f}")
 
@@ -157,7 +160,7 @@ def compare_ranks(shards: int, jets_per_shard: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jets", type=int, default=600, help="jets per class for (1) and the clustering comparison")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mpi-shards", type=int, default=4)
     parser.add_argument("--mpi-jets-per-shard", type=int, default=2000)
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS)

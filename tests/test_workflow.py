@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -58,13 +59,14 @@ def test_killed_sweep_resumes_only_the_unfinished_points(tmp_path, cli_env):
     sweep = tiny_sweep(tmp_path, n_samples=(40, 80, 160), widths=(8, 16), seeds=(0,))
     runs = tmp_path / "results" / "tiny" / "runs"
     cmd = snakemake_cmd(tmp_path, sweep, "--cores", "1", "--until", "train")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env,
-                            start_new_session=True)
+    log = tmp_path / "first-attempt.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=cli_env, start_new_session=True)
     try:
         deadline = time.time() + 300
-        while not list(runs.glob("*/metrics.json")) and time.time() < deadline:
-            time.sleep(0.2)
-        time.sleep(1.5)  # Snakemake records the finished job; the next one (~5 s) is mid-run
+        # kill once Snakemake has recorded the first finished point; the next one (~5 s) is then mid-run
+        while not re.search(r"\b1 of \d+ steps", log.read_text()) and time.time() < deadline:
+            time.sleep(0.1)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and its running job, as a lost allocation would
         proc.wait()

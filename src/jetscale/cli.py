@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:  # input errors: one clear line, no traceback
+    except (ValueError, FileNotFoundError, RuntimeError) as err:  # input or run errors: one clear line
         print(f"jetscale {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -55,7 +55,7 @@ class SlowJetAntiKt:
         self._event = event
         vectors = [self._slowjet.p(j) for j in range(self._slowjet.sizeJet())]
         jets = np.asarray([(v.px(), v.py(), v.pz(), v.e()) for v in vectors], dtype=np.float64).reshape(-1, 4)
-        self._order = _hardest_first(jets)
+        self._order = _hardest_first(jets) if len(jets) > 1 else np.arange(len(jets))
         return jets[self._order]
 
     def constituents(self, jet: int) -> np.ndarray:

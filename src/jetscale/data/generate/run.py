@@ -26,7 +26,12 @@ from jetscale.data.generate.events import events, hadronic_tops, make_pythia, py
 from jetscale.data.generate.ranks import Ranks
 from jetscale.data.generate.selection import JetCuts, in_window, pack_constituents, pt_eta_phi_m, select_jets
 from jetscale.data.generate.settings import (
-    GeneratorConfig, JetConfig, as_dict, process_seed, pythia_settings, shard_seed,
+    GeneratorConfig,
+    JetConfig,
+    as_dict,
+    process_seed,
+    pythia_settings,
+    shard_seed,
 )
 from jetscale.data.shards import ShardError, shard_attrs, shard_name, write_manifest, write_shard
 from jetscale.paths import REPO_ROOT
@@ -76,8 +81,11 @@ def generate_jets(gen: GeneratorConfig, process: str, n_jets: int, seed: int,
            "label": np.full(n_jets, spec.label, dtype=np.int8)}
     filled = 0
     for event in events(pythia) if n_jets else ():
-        jets = pt_eta_phi_m(clusterer.cluster(event))
-        if not in_window(jets, cuts).any():  # most events: skip reading the record
+        p4 = clusterer.cluster(event)
+        if not len(p4):  # no jet above pt_min
+            continue
+        jets = pt_eta_phi_m(p4)
+        if not in_window(jets, cuts).any():  # skip reading the record
             continue
         tops = hadronic_tops(event) if spec.match_top else None
         kept = select_jets(jets, cuts, tops)[: n_jets - filled]
@@ -103,7 +111,8 @@ def interleave(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def git_revision() -> str:
     """``git rev-parse HEAD`` of the jetscale checkout, or "unknown" (no git, not a checkout)."""
     try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown"
@@ -153,13 +162,13 @@ def is_current(path: Path, settings: dict) -> bool:
         return False
 
 
-def generate(config: JetConfig, shards: list[int], out_dir: str | Path, ranks: Ranks = Ranks(),
+def generate(config: JetConfig, shards: list[int], out_dir: str | Path, ranks: Ranks | None = None,
              manifest: bool = True, skip_existing: bool = False) -> list[Path]:
     """This rank's share of ``shards``; then, once every rank succeeded, rank 0 writes the manifest.
 
     A failure on any rank leaves no manifest; the shards already written are complete.
     """
-    out_dir = Path(out_dir)
+    out_dir, ranks = Path(out_dir), ranks or Ranks()
     mine = ranks.share(shards)
     written, error = [], None
     try:

@@ -23,27 +23,34 @@ class JetCuts:
     max_jets: int          # at most this many jets per event, hardest first
 
 
+PT_FLOOR = 1e-12  # GeV: a (never physical) pT = 0 gives |η| ≈ 37 instead of a division by zero
+
+
 def pt_eta_phi(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pT, η, φ) of 4-momenta [..., 4]."""
     p4 = np.asarray(p4, dtype=np.float64)
     pt = np.hypot(p4[..., 0], p4[..., 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(p4[..., 2] / pt)  # ±inf only for pT = 0 (never a jet or a visible hadron)
-    return pt, eta, np.arctan2(p4[..., 1], p4[..., 0])
+    return pt, np.arcsinh(p4[..., 2] / np.maximum(pt, PT_FLOOR)), np.arctan2(p4[..., 1], p4[..., 0])
+
+
+def _rows(*columns: np.ndarray) -> np.ndarray:
+    out = np.empty((*columns[0].shape, len(columns)))
+    for k, column in enumerate(columns):
+        out[..., k] = column
+    return out
 
 
 def pt_eta_phi_e(p4: np.ndarray) -> np.ndarray:
     """Constituent representation [..., 4] (pT, η, φ, E) of 4-momenta [..., 4]."""
-    pt, eta, phi = pt_eta_phi(p4)
-    return np.stack([pt, eta, phi, np.asarray(p4, dtype=np.float64)[..., 3]], axis=-1)
+    return _rows(*pt_eta_phi(p4), np.asarray(p4)[..., 3])
 
 
 def pt_eta_phi_m(p4: np.ndarray) -> np.ndarray:
-    """Jet representation [..., 4] (pT, η, φ, m) of 4-momenta [..., 4]; m = sqrt(max(E² - |p|², 0))."""
+    """Jet representation [..., 4] (pT, η, φ, m) of 4-momenta [..., 4]; m = sqrt(max(E² - pT² - pz², 0))."""
     p4 = np.asarray(p4, dtype=np.float64)
     pt, eta, phi = pt_eta_phi(p4)
-    m2 = p4[..., 3] ** 2 - np.sum(p4[..., :3] ** 2, axis=-1)
-    return np.stack([pt, eta, phi, np.sqrt(np.maximum(m2, 0.0))], axis=-1)
+    m2 = p4[..., 3] ** 2 - pt**2 - p4[..., 2] ** 2
+    return _rows(pt, eta, phi, np.sqrt(np.maximum(m2, 0.0)))
 
 
 def four_momenta(pt_eta_phi_e_rows: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -46,7 +45,7 @@ class GeneratorConfig:
     base_seed: int = MISSING
     sqrt_s: float = MISSING
     pthat_min: float = MISSING
-    pthat_max: Optional[float] = MISSING
+    pthat_max: float | None = MISSING
     mpi: bool = MISSING
     hadronization: bool = MISSING
     common_settings: list[str] = MISSING
