@@ -44,6 +44,7 @@ test: install
 
 benchmark: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/dag_build.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/generate.py
 
 clean-demo:
 	rm -rf results/$(SWEEP)

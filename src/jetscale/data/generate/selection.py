@@ -1,8 +1,8 @@
 """Jet selection and packing: pure numpy functions, no generator state.
 
-Conventions: a 4-momentum is a row ``(px, py, pz, E)`` in GeV; a direction is
-``(η, φ)`` with η = asinh(pz / pT) the pseudorapidity and φ = atan2(py, px) in
-(-π, π]; ΔR = sqrt(Δη² + Δφ²) with Δφ wrapped into [-π, π). Jets are stored as
+Conventions (the kinematics themselves are :mod:`jetscale.data.kinematics`): Pythia's
+4-momenta are rows ``(px, py, pz, E)`` in GeV; a direction is ``(η, φ)`` with η the
+pseudorapidity and φ in (-π, π]; ΔR = sqrt(Δη² + Δφ²) with Δφ wrapped into [-π, π). Jets are stored as
 ``(pT, η, φ, m)`` and constituents as ``(pT, η, φ, E)``, so a constituent's
 4-momentum is ``(pT cos φ, pT sin φ, pT sinh η, E)`` exactly.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from jetscale.data import kinematics
 
 
 @dataclass(frozen=True)
@@ -26,37 +28,23 @@ class JetCuts:
 PT_FLOOR = 1e-12  # GeV: a (never physical) pT = 0 gives |η| ≈ 37 instead of a division by zero
 
 
-def pt_eta_phi(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pT, η, φ) of 4-momenta [..., 4]."""
-    p4 = np.asarray(p4, dtype=np.float64)
-    pt = np.hypot(p4[..., 0], p4[..., 1])
-    return pt, np.arcsinh(p4[..., 2] / np.maximum(pt, PT_FLOOR)), np.arctan2(p4[..., 1], p4[..., 0])
-
-
-def _rows(*columns: np.ndarray) -> np.ndarray:
-    out = np.empty((*columns[0].shape, len(columns)))
-    for k, column in enumerate(columns):
-        out[..., k] = column
-    return out
-
-
 def pt_eta_phi_e(p4: np.ndarray) -> np.ndarray:
     """Constituent representation [..., 4] (pT, η, φ, E) of 4-momenta [..., 4]."""
-    return _rows(*pt_eta_phi(p4), np.asarray(p4)[..., 3])
+    p4 = np.asarray(p4, dtype=np.float64)
+    return kinematics.constituents_from_cartesian(p4[..., 3], p4[..., 0], p4[..., 1], p4[..., 2])
 
 
 def pt_eta_phi_m(p4: np.ndarray) -> np.ndarray:
-    """Jet representation [..., 4] (pT, η, φ, m) of 4-momenta [..., 4]; m = sqrt(max(E² - pT² - pz², 0))."""
+    """Jet representation [..., 4] (pT, η, φ, m) of 4-momenta [..., 4]."""
     p4 = np.asarray(p4, dtype=np.float64)
-    pt, eta, phi = pt_eta_phi(p4)
-    m2 = p4[..., 3] ** 2 - pt**2 - p4[..., 2] ** 2
-    return _rows(pt, eta, phi, np.sqrt(np.maximum(m2, 0.0)))
+    px, py, pz, e = np.moveaxis(p4, -1, 0)
+    return np.stack([*kinematics.pt_eta_phi(px, py, pz), kinematics.invariant_mass(e, px, py, pz)], axis=-1)
 
 
 def four_momenta(pt_eta_phi_e_rows: np.ndarray) -> np.ndarray:
     """Inverse of :func:`pt_eta_phi_e`: (pT, η, φ, E) [..., 4] -> (px, py, pz, E) [..., 4]."""
     pt, eta, phi, e = np.moveaxis(np.asarray(pt_eta_phi_e_rows, dtype=np.float64), -1, 0)
-    return np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), e], axis=-1)
+    return np.stack([*kinematics.cartesian(pt, eta, phi), e], axis=-1)
 
 
 def delta_r(eta1, phi1, eta2, phi2) -> np.ndarray:
@@ -96,8 +84,6 @@ def select_jets(jets: np.ndarray, cuts: JetCuts, tops: np.ndarray | None = None)
 def pack_constituents(p4: np.ndarray, max_constituents: int) -> tuple[np.ndarray, int]:
     """Constituents 4-momenta [m, 4] -> ((pT, η, φ, E) [max_constituents, 4] float32, hardest first,
     zero-padded; the number of real rows, min(m, max_constituents))."""
-    rows = pt_eta_phi_e(np.asarray(p4, dtype=np.float64).reshape(-1, 4))
-    order = np.argsort(-rows[:, 0], kind="stable")[:max_constituents]
-    packed = np.zeros((max_constituents, 4), dtype=np.float32)
-    packed[: len(order)] = rows[order]
-    return packed, len(order)
+    rows = pt_eta_phi_e(np.asarray(p4, dtype=np.float64).reshape(1, -1, 4))
+    packed, counts = kinematics.pack_constituents(rows, np.ones(rows.shape[:2], dtype=bool), max_constituents)
+    return packed[0], int(counts[0])
