@@ -53,7 +53,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from jetscale.data.shards import MANIFEST, ShardError, read_shard, shard_paths
 from jetscale.features.covariance import (
@@ -118,6 +117,8 @@ def fit_spectrum_exponent(eigenvalues, k_min: int = K_MIN, k_max: int | None = N
     dof = k.size - 2
     residual = y - (intercept + slope * x)
     stderr = float(np.sqrt(residual @ residual / dof / np.sum((x - x.mean()) ** 2)))
+    from scipy import stats  # here, not at import: every `jetscale` command registers this module
+
     half = float(stats.t.ppf(0.975, dof)) * stderr
     alpha = float(-slope)
     return {"alpha": alpha, "ci95": [alpha - half, alpha + half], "amplitude": float(np.exp(intercept)),
