@@ -3,17 +3,10 @@
 import numpy as np
 import pytest
 from scipy.optimize import minimize
-from scipy.stats import rankdata
 
 from jetscale.cli import main
 from jetscale.features.efp import cache_shard_efps, read_efp_cache
-
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve = P(score of a random top > score of a random QCD jet) (Mann-Whitney U)."""
-    ranks = rankdata(scores)
-    n_pos, n_neg = labels.sum(), (1 - labels).sum()
-    return float((ranks[labels == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+from jetscale.metrics import roc_auc
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
