@@ -59,10 +59,10 @@ def test_pfn_preprocess_uses_the_jet_axis_across_phi_wrap():
     constituents, mask, _ = make_jets(B)
     p = PFN.preprocess(constituents, mask)  # [B, C, 4]
     assert (p[~mask] == 0).all()
-    dphi = p[..., 2][mask]
+    dphi = p[..., 3][mask]  # features (ln pT, ln E, Δη, Δφ)
     assert dphi.abs().max() < 2.5  # no 2π jumps for a jet sitting on φ = ±π
     weights = constituents[..., 0]
-    assert ((weights * p[..., 1]).sum(1) / weights.sum(1)).abs().max() < 1e-5  # pT-weighted Δη centred
+    assert ((weights * p[..., 2]).sum(1) / weights.sum(1)).abs().max() < 1e-5  # pT-weighted Δη centred
 
 
 def test_pfn_ignores_padding_and_particle_order():

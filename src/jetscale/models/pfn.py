@@ -7,11 +7,9 @@ vector to one logit (BCE-with-logits, 1 = top).  The output is invariant under
 permutations of the real particles and under adding zero-padded rows.
 
 Per-particle features (:meth:`PFN.preprocess`, from the raw batch tensors):
-p_i = (log pT_i, η_i − η_J, Δφ(φ_i, φ_J), log E_i), pT and E in the units of
-the data (GeV).  The jet axis is pT-weighted over the real particles:
-η_J = Σ pT_i η_i / Σ pT_i and φ_J = atan2(Σ pT_i sin φ_i, Σ pT_i cos φ_i)
-(the direction of the summed transverse momentum, safe across φ = ±π);
-Δφ is wrapped into (−π, π].  Padding rows get p_i = 0 and are then masked out.
+p_i = (ln pT_i, ln E_i, Δη_i, Δφ_i) relative to the pT-weighted jet axis, as
+defined once in :mod:`jetscale.models.particle_features` (shared with the
+Particle Transformer).  Padding rows get p_i = 0 and are then masked out.
 No Lightning here.
 
 Layers: Φ sizes (4, w, …, w) with ``depth`` layers, ReLU after each (the latent
@@ -29,9 +27,9 @@ from torch import nn
 from jetscale.data.shards import MAX_CONSTITUENTS
 from jetscale.models.efp_models import count_params, mlp
 from jetscale.models.flops import mlp_train_flops
+from jetscale.models.particle_features import relative_particle_features
 
-N_PARTICLE_FEATURES = 4  # (log pT, Δη, Δφ, log E)
-_TINY = 1e-12
+N_PARTICLE_FEATURES = 4  # (ln pT, ln E, Δη, Δφ): jetscale.models.particle_features
 
 
 class PFN(nn.Module):
@@ -49,15 +47,8 @@ class PFN(nn.Module):
 
     @staticmethod
     def preprocess(constituents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Per-particle features [B, C, 4] relative to the pT-weighted jet axis; zero on padding."""
-        pt, eta, phi, energy = constituents.unbind(-1)  # each [B, C]
-        weight = torch.where(mask, pt, torch.zeros_like(pt))  # [B, C]
-        total = weight.sum(1, keepdim=True).clamp_min(_TINY)  # [B, 1]
-        eta_jet = (weight * eta).sum(1, keepdim=True) / total  # [B, 1]
-        phi_jet = torch.atan2((weight * phi.sin()).sum(1, keepdim=True), (weight * phi.cos()).sum(1, keepdim=True))
-        dphi = torch.atan2(torch.sin(phi - phi_jet), torch.cos(phi - phi_jet))  # [B, C] in (−π, π]
-        features = torch.stack([pt.clamp_min(_TINY).log(), eta - eta_jet, dphi, energy.clamp_min(_TINY).log()], -1)
-        return torch.where(mask.unsqueeze(-1), features, torch.zeros_like(features))  # [B, C, 4]
+        """Per-particle features [B, C, 4] (ln pT, ln E, Δη, Δφ) from the jet axis; zero on padding."""
+        return relative_particle_features(constituents, mask)
 
     def forward(self, constituents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         p = self.preprocess(constituents, mask)  # [B, C, 4]
