@@ -29,6 +29,9 @@ SOLVERS = ("closed_form", "lightning")
 
 
 def fit_closed_form(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
+    if not hasattr(datamodule, "split"):
+        raise ValueError(f"solver=closed_form solves the toy model's ridge readout; task {datamodule.task!r} "
+                         "needs solver=lightning")
     x, y = datamodule.split("train")
     return {"flops": solve_readout(model.net, x, y, cfg.ridge), "steps": 0}
 

@@ -63,6 +63,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from jetscale.data.shards import ShardError, check_layout, load_manifest
+from jetscale.metrics import classification_metrics
 
 CLASSES = (0, 1)  # item order within each interleaved pair: QCD, then top
 CLASS_NAMES = {0: "QCD", 1: "top"}
@@ -307,6 +308,19 @@ class JetDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+    @torch.no_grad()
+    def evaluate(self, net) -> dict[str, float]:
+        """Tagger metrics of ``net`` on the test split: ``test_loss`` is the BCE (see jetscale.metrics)."""
+        was_training = net.training
+        net.eval()
+        logits, labels = [], []
+        for batch in self.test_dataloader():
+            logits.append(net(batch["constituents"], batch["mask"]))
+            labels.append(batch["label"])
+        net.train(was_training)
+        metrics = classification_metrics(torch.cat(logits).numpy(), torch.cat(labels).numpy().astype(int))
+        return {"test_loss": metrics.pop("bce"), **metrics}
 
     def theory_loss(self, width: int, ridge: float) -> None:
         """Jets have no closed-form theory: the table's ``theory_loss`` stays empty."""
