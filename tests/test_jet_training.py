@@ -39,3 +39,11 @@ def test_closed_form_solver_is_refused_for_jets(compose_train, jet_dir, tmp_path
                         "solver=closed_form")
     with pytest.raises(ValueError, match="solver=lightning"):
         train(cfg, tmp_path / "bad")
+
+
+def test_particle_transformer_trains_through_the_same_path(compose_train, jet_dir, tmp_path):
+    cfg = compose_train("experiment=jets_pfn", "model=particle_transformer", f"data.dataset_dir={jet_dir}",
+                        "n_samples=40", "data.n_test=40", "data.batch_size=20", "width=8", "trainer.max_steps=3")
+    metrics = train(cfg, tmp_path / "part")
+    assert metrics["model"] == "particle_transformer" and metrics["steps"] == 3
+    assert np.isfinite(metrics["test_loss"]) and metrics["flops"] > 0

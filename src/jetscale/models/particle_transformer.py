@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from jetscale.data.shards import MAX_CONSTITUENTS
 from jetscale.models.interactions import pair_features
 from jetscale.models.particle_features import relative_particle_features
 
@@ -113,8 +114,9 @@ class ParticleTransformer(nn.Module):
     """
 
     def __init__(self, width: int, depth: int, heads: int, pair_width: int = 16,
-                 n_class_blocks: int = 2, mlp_ratio: int = 4):
+                 n_class_blocks: int = 2, mlp_ratio: int = 4, n_particles: int = MAX_CONSTITUENTS):
         super().__init__()
+        self.n_particles = n_particles  # padded length C of the data, for the FLOP count
         if width < 1 or depth < 0 or heads < 1 or width % heads:
             raise ValueError(f"need width >= 1 divisible by heads >= 1 and depth >= 0, got "
                              f"width={width}, heads={heads}, depth={depth}")
@@ -148,7 +150,9 @@ class ParticleTransformer(nn.Module):
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
-    def train_flops_per_sample(self, n_particles: int) -> float:
+    def train_flops_per_sample(self, n_particles: int | None = None) -> float:
+        """Analytic training FLOPs per jet at padded length ``n_particles`` (default: the constructor's)."""
+        n_particles = self.n_particles if n_particles is None else n_particles
         return part_train_flops_per_sample(n_particles, self.width, self.depth, self.heads, self.pair_width,
                                            self.n_class_blocks, self.mlp_ratio)
 
