@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from jetscale.atomic import atomic_output
 from jetscale.results import TABLE_COLUMNS, read_metrics
 
 SORT_KEYS = ["task", "model", "n_samples", "width", "seed"]
@@ -34,9 +35,6 @@ def build_table(metrics_paths: list[str | Path]) -> pd.DataFrame:
 
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write atomically (temp file + rename), like every other stage output."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return Path(path)

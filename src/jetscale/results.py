@@ -1,7 +1,7 @@
 """The metrics-file contract shared by training, aggregation and the workflow.
 
 Each run writes one JSON object to ``<run_dir>/metrics.json``, atomically (a
-temporary file in the same directory, then ``os.replace``), so a killed job
+temporary file in the same directory, then renamed: ``jetscale.atomic``), so a killed job
 never leaves a metrics file that the workflow would mistake for a finished run.
 Flat scalar keys become table columns (``TABLE_COLUMNS`` first); nested values
 (the resolved config) are kept for provenance only.
@@ -10,9 +10,9 @@ Flat scalar keys become table columns (``TABLE_COLUMNS`` first); nested values
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from jetscale.atomic import atomic_output
 
 TABLE_COLUMNS = [
     "run_id", "task", "model", "width", "n_params", "n_samples", "seed",
@@ -22,18 +22,9 @@ TABLE_COLUMNS = [
 
 def write_json_atomic(path: str | Path, payload: dict) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False, default=float)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "w") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=False, default=float)
+        handle.write("\n")
     return path
 
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from jetscale.atomic import atomic_output
 from jetscale.results import write_json_atomic
 
 FORMAT_VERSION = 1
@@ -85,12 +85,10 @@ def validate_arrays(arrays: dict, source: str = "<arrays>") -> int:
 
 
 def write_shard(path: str | Path, arrays: dict, attrs: dict) -> Path:
-    """Write one shard atomically (``<name>.tmp`` then rename). ``attrs['settings']`` may be a dict."""
+    """Write one shard atomically (``jetscale.atomic``). ``attrs['settings']`` may be a dict."""
     path = Path(path)
     validate_arrays(arrays, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as handle:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
         for name, (dtype, _) in FIELDS.items():
             values = np.asarray(arrays[name], dtype=dtype)
             compress = {}
@@ -100,7 +98,6 @@ def write_shard(path: str | Path, arrays: dict, attrs: dict) -> Path:
         handle.attrs["format_version"] = FORMAT_VERSION
         for key, value in attrs.items():
             handle.attrs[key] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
-    os.replace(tmp, path)
     return path
 
 

@@ -39,8 +39,6 @@ import argparse
 import functools
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +46,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from jetscale.atomic import atomic_output
 from jetscale.data.shards import ShardError, read_shard, sha256_file
 
 log = logging.getLogger(__name__)
@@ -186,19 +185,12 @@ def _compute_shard(shard: Path, n: int, dmax: int, beta: float, n_jobs: int, chu
 
 def _write_cache(cache: Path, efp: np.ndarray, label: np.ndarray, attrs: dict, specs: np.ndarray) -> None:
     """Write the cache file atomically: a temporary file in the same directory, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as handle:
-            handle.create_dataset("efp", data=efp)
-            handle.create_dataset("label", data=np.asarray(label, dtype=np.int8))
-            handle.create_dataset("specs", data=np.asarray(specs, dtype=np.int64))
-            for key, value in attrs.items():
-                handle.attrs[key] = value
-        os.replace(tmp, cache)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(cache) as tmp, h5py.File(tmp, "w") as handle:
+        handle.create_dataset("efp", data=efp)
+        handle.create_dataset("label", data=np.asarray(label, dtype=np.int8))
+        handle.create_dataset("specs", data=np.asarray(specs, dtype=np.int64))
+        for key, value in attrs.items():
+            handle.attrs[key] = value
 
 
 def cache_shard_efps(shard_path: str | Path, dmax: int = 5, beta: float = 1.0, n_jobs: int = 1,

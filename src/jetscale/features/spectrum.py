@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jetscale.atomic import atomic_output
 from jetscale.data.shards import MANIFEST, ShardError, read_shard, shard_paths
 from jetscale.features.covariance import (
     CovarianceAccumulator, allreduce, eigenvalues_desc, standardized_covariance,
@@ -222,10 +223,9 @@ def save_spectrum(result: dict, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     npz = out_dir / "spectrum.npz"
-    tmp = out_dir / ".spectrum.tmp.npz"
-    np.savez(tmp, eigenvalues=np.asarray(result["eigenvalues"]),
-             standardized_eigenvalues=np.asarray(result["standardized"]["eigenvalues"]))
-    os.replace(tmp, npz)
+    with atomic_output(npz) as tmp, open(tmp, "wb") as handle:  # a file object: savez adds no suffix
+        np.savez(handle, eigenvalues=np.asarray(result["eigenvalues"]),
+                 standardized_eigenvalues=np.asarray(result["standardized"]["eigenvalues"]))
     return [write_json_atomic(out_dir / "spectrum.json", result), npz]
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import matplotlib
 
+from jetscale.atomic import atomic_output
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -60,6 +62,7 @@ def save_figure(fig, out_dir: str | Path, name: str, formats=("png", "pdf")) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.{ext}" for ext in formats]
     for path in paths:
-        fig.savefig(path)
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format=path.suffix[1:])
     plt.close(fig)
     return paths
