@@ -32,6 +32,20 @@ def pt_eta_phi(px, py, pz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pt, eta, phi
 
 
+def rapidity(pt: np.ndarray, eta: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """Rapidity y = asinh(pz / m_T) of particles given (pT, eta, E), elementwise.
+
+    m_T^2 = E^2 - pz^2 is floored at pT^2 (m^2 >= 0), which guards against float32
+    rounding making E < |p|; hence y = eta for massless particles. Entries with
+    pT = 0 (padding) give 0.
+    """
+    pt, eta, energy = (np.asarray(a, dtype=np.float64) for a in (pt, eta, energy))
+    pz = pt * np.sinh(eta)
+    m_t = np.sqrt(np.maximum(energy**2 - pz**2, pt**2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(m_t > 0, np.arcsinh(pz / np.where(m_t > 0, m_t, 1.0)), 0.0)
+
+
 def cartesian(pt, eta, phi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(px, py, pz) from (pT, η, φ)."""
     pt, eta, phi = (np.asarray(a, dtype=np.float64) for a in (pt, eta, phi))

@@ -11,7 +11,7 @@ Conventions (stated once, used everywhere in :mod:`jetscale.features`):
   z_i = pT_i / sum_j pT_j and theta_ij = (dy_ij^2 + dphi_ij^2)^(beta/2), dphi taken
   modulo 2 pi by energyflow.
 * energyflow expects (pT, y, phi) per particle, with y the *rapidity*; shards store the
-  pseudorapidity eta. We compute y from the stored (pT, eta, E) with :func:`rapidity`
+  pseudorapidity eta. We compute y from the stored (pT, eta, E) with :func:`jetscale.data.kinematics.rapidity`
   (pz = pT sinh eta, m_T = sqrt(max(E^2 - pz^2, pT^2)), y = asinh(pz / m_T)), so y = eta
   exactly for massless particles and massive constituents get their true rapidity.
 * Zero padding is dropped per jet: only the first ``n_constituents[i]`` rows of jet i
@@ -47,6 +47,7 @@ import h5py
 import numpy as np
 
 from jetscale.atomic import atomic_output
+from jetscale.data.kinematics import rapidity
 from jetscale.data.shards import ShardError, read_shard, sha256_file
 
 log = logging.getLogger(__name__)
@@ -59,20 +60,6 @@ COORDS = "ptyphim"
 ANGLE = "rapidity y from (pT, eta, E)"
 CHUNK = 2000
 """Jets per ``batch_compute`` call (and per progress line) when caching a shard."""
-
-
-def rapidity(pt: np.ndarray, eta: np.ndarray, energy: np.ndarray) -> np.ndarray:
-    """Rapidity y = asinh(pz / m_T) of particles given (pT, eta, E), elementwise.
-
-    m_T^2 = E^2 - pz^2 is floored at pT^2 (m^2 >= 0), which guards against float32
-    rounding making E < |p|; hence y = eta for massless particles. Entries with
-    pT = 0 (padding) give 0.
-    """
-    pt, eta, energy = (np.asarray(a, dtype=np.float64) for a in (pt, eta, energy))
-    pz = pt * np.sinh(eta)
-    m_t = np.sqrt(np.maximum(energy**2 - pz**2, pt**2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(m_t > 0, np.arcsinh(pz / np.where(m_t > 0, m_t, 1.0)), 0.0)
 
 
 def check_options(dmax: int, beta: float) -> None:
