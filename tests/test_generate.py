@@ -17,7 +17,7 @@ from conftest import BIN
 from jetscale.data.generate import register
 from jetscale.data.generate.cli import parse_shards
 from jetscale.data.generate.events import hadronic_tops, make_pythia
-from jetscale.data.generate.ranks import Ranks, launched_by_mpi
+from jetscale.parallel import Ranks, launched_by_mpi
 from jetscale.data.generate.run import generate, generate_jets, generate_shard, interleave
 from jetscale.data.generate.selection import (
     JetCuts,

@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from jetscale.atomic import atomic_output
+from jetscale.parallel import Ranks, current_ranks
 from jetscale.data.shards import MANIFEST, ShardError, read_shard, shard_paths
 from jetscale.features.covariance import (
     CovarianceAccumulator, allreduce, eigenvalues_desc, standardized_covariance,
@@ -71,10 +71,6 @@ NOISE_RTOL = 1e-12
 K_MIN = 2
 CHUNK = 10_000
 """Jets per block when streaming a shard into the accumulator."""
-MPI_ENV = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
-"""Environment variables set by MPI launchers (MPICH/Hydra, Open MPI, PMIx)."""
-
-
 # --------------------------------------------------------------------------- fit
 
 
@@ -157,15 +153,6 @@ def accumulate(shards: list[Path], features: str, **options) -> CovarianceAccumu
     return acc
 
 
-def mpi_comm():
-    """``MPI.COMM_WORLD`` when launched by an MPI launcher, else None (mpi4py is not even imported)."""
-    if not any(name in os.environ for name in MPI_ENV):
-        return None
-    from mpi4py import MPI
-
-    return MPI.COMM_WORLD
-
-
 def spectrum_entry(eigenvalues: np.ndarray, k_min: int, k_max: int | None) -> dict:
     return {"eigenvalues": eigenvalues.tolist(), "noise_floor": noise_floor(eigenvalues),
             "fit": fit_spectrum_exponent(eigenvalues, k_min, k_max)}
@@ -176,7 +163,7 @@ def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, 
                      chunk: int = CHUNK) -> dict:
     """The ``spectrum.json`` payload of a dataset directory (module docstring); same on every rank.
 
-    ``comm``: an mpi4py communicator, or None for :func:`mpi_comm` (one process unless
+    ``comm``: an mpi4py communicator, or None for :func:`jetscale.parallel.current_ranks` (one process unless
     launched by ``mpiexec``). Rank r accumulates shards r, r + size, ...
     """
     if features not in FEATURES:
@@ -187,10 +174,10 @@ def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, 
     shards = shard_paths(dataset)
     if not shards:
         raise ShardError(f"{dataset}: no shard-<i>.h5 files")
-    comm = mpi_comm() if comm is None else comm
-    rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
+    ranks = current_ranks() if comm is None else Ranks(comm.rank, comm.size, comm)
+    comm, size = ranks.comm, ranks.size
     options = {"dmax": dmax, "beta": beta, "chunk": chunk, "n_jobs": n_jobs} if features == "efp" else {"chunk": chunk}
-    acc = accumulate(shards[rank::size], features, **options)
+    acc = accumulate(ranks.share(shards), features, **options)
     if comm is not None:
         acc = allreduce(acc, comm)
     raw = eigenvalues_desc(acc.covariance())
@@ -234,7 +221,7 @@ def save_spectrum(result: dict, out_dir: str | Path) -> list[Path]:
 
 def cmd_spectrum(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    comm = mpi_comm()
+    comm = current_ranks().comm
     try:
         result = dataset_spectrum(args.dataset, args.features, args.dmax, args.beta, args.k_min, args.k_max,
                                   comm=comm, n_jobs=args.jobs)

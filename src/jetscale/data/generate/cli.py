@@ -61,7 +61,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from jetscale.data.generate.ranks import current_ranks
+    from jetscale.parallel import current_ranks
     from jetscale.data.generate.run import generate
     from jetscale.data.generate.settings import load_config
 

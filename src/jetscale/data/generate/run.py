@@ -23,7 +23,7 @@ import numpy as np
 
 from jetscale.data.generate.clustering import antikt
 from jetscale.data.generate.events import events, hadronic_tops, make_pythia, pythia_version
-from jetscale.data.generate.ranks import Ranks
+from jetscale.parallel import Ranks
 from jetscale.data.generate.selection import JetCuts, in_window, pack_constituents, pt_eta_phi_m, select_jets
 from jetscale.data.generate.settings import (
     GeneratorConfig,

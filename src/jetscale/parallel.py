@@ -1,8 +1,9 @@
 """Who does which shard: MPI rank/size under ``mpiexec``/``srun``, else one process doing them all.
 
+Shared by every MPI-aware command (``jetscale generate``, ``jetscale spectrum``).
 mpi4py is imported (which initialises MPI) only when a launcher's environment
 variables say this process is an MPI rank, so a plain or Snakemake-launched
-``jetscale generate`` never touches MPI.
+command never touches MPI.
 """
 
 from __future__ import annotations
