@@ -1,12 +1,17 @@
-"""LightningModule wrapping a plain jet-classifier component (PFN, Particle Transformer).
+"""LightningModule wrapping a plain jet-classifier component (EFP models, PFN, Particle Transformer).
 
-The component maps a batch's ``constituents`` [B, C, 4] and ``mask`` [B, C] to
+The component maps the batch entries named by ``inputs`` (``constituents`` [B, C, 4]
+and ``mask`` [B, C] for particle models, ``efp`` [B, d] for EFP models) to
 logits [B]; the loss is binary cross-entropy with logits against ``label``
 (1 = top), the scaling-law loss of the jet task.
+
+``net_inputs`` and ``objective`` are the whole training recipe, so the packed
+ensemble (:mod:`jetscale.packed`) trains exactly what ``training_step`` trains.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 import lightning as L
@@ -14,20 +19,32 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+PARTICLE_INPUTS = ("constituents", "mask")
+
 
 class JetClassifier(L.LightningModule):
-    def __init__(self, net: nn.Module, optimizer: partial, name: str = "classifier"):
+    def __init__(self, net: nn.Module, optimizer: partial, name: str = "classifier",
+                 inputs: Sequence[str] = PARTICLE_INPUTS):
         super().__init__()
         self.save_hyperparameters(ignore=["net", "optimizer"])  # plain values only: checkpoints load weights_only
-        self.net, self.optimizer_factory, self.name = net, optimizer, name
+        self.net, self.optimizer_factory, self.name, self.inputs = net, optimizer, name, tuple(inputs)
+
+    def net_inputs(self, batch: dict) -> tuple[torch.Tensor, ...]:
+        return tuple(batch[key] for key in self.inputs)
+
+    def objective(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, batch["label"])
 
     def forward(self, batch: dict) -> torch.Tensor:
-        return self.net(batch["constituents"], batch["mask"])  # [B]
+        return self.net(*self.net_inputs(batch))  # [B]
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = F.binary_cross_entropy_with_logits(self(batch), batch["label"])
+        loss = self.objective(self(batch), batch)
         self.log("train_bce", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
+    def make_optimizer(self, params) -> torch.optim.Optimizer:
+        return self.optimizer_factory(params)
+
     def configure_optimizers(self):
-        return self.optimizer_factory(self.net.parameters())
+        return self.make_optimizer(self.net.parameters())

@@ -4,6 +4,10 @@ The objective is the toy model's: (1/B) Σ (y − ŷ)² + λ‖v‖².  Its grad
 is the MSE gradient plus 2λv, so the optimizer runs with weight decay 2λ on the
 readout ("weight decay = ridge"); full-batch training converges to the
 closed-form solution of ``jetscale.models.ridge``.
+
+``net_inputs``, ``objective`` and ``make_optimizer`` are the whole training
+recipe, so the packed ensemble (:mod:`jetscale.packed`) trains exactly what
+``training_step`` trains.
 """
 
 from __future__ import annotations
@@ -21,14 +25,24 @@ class RegressionModule(L.LightningModule):
         self.save_hyperparameters(ignore=["net", "optimizer"])  # plain values only: checkpoints load weights_only
         self.net, self.ridge, self.optimizer_factory, self.name = net, ridge, optimizer, name
 
+    def net_inputs(self, batch) -> tuple[torch.Tensor, ...]:
+        x, _ = batch
+        return (x,)
+
+    def objective(self, prediction: torch.Tensor, batch) -> torch.Tensor:
+        _, y = batch
+        return torch.mean((prediction - y) ** 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
     def training_step(self, batch, batch_idx):
-        x, y = batch
-        mse = torch.mean((self(x) - y) ** 2)
+        mse = self.objective(self.net(*self.net_inputs(batch)), batch)
         self.log("train_mse", mse, prog_bar=True, on_step=True, on_epoch=False)
         return mse
 
+    def make_optimizer(self, params) -> torch.optim.Optimizer:
+        return self.optimizer_factory(params, weight_decay=2 * self.ridge)
+
     def configure_optimizers(self):
-        return self.optimizer_factory(self.net.parameters(), weight_decay=2 * self.ridge)
+        return self.make_optimizer(self.net.parameters())
