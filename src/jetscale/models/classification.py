@@ -29,6 +29,17 @@ class JetClassifier(L.LightningModule):
         self.save_hyperparameters(ignore=["net", "optimizer"])  # plain values only: checkpoints load weights_only
         self.net, self.optimizer_factory, self.name, self.inputs = net, optimizer, name, tuple(inputs)
 
+    def prepare(self, datamodule) -> None:
+        """Data-dependent setup that is not trained (the EFP models' input standardisation, from
+        ``datamodule.feature_moments()`` when the datamodule has it); identical for every run of a point."""
+        moments = getattr(datamodule, "feature_moments", None)
+        if moments is not None and hasattr(self.net, "set_standardization"):
+            self.net.set_standardization(*moments())
+
+    def setup(self, stage: str) -> None:
+        if self.trainer is not None and self.trainer.datamodule is not None:
+            self.prepare(self.trainer.datamodule)
+
     def net_inputs(self, batch: dict) -> tuple[torch.Tensor, ...]:
         return tuple(batch[key] for key in self.inputs)
 

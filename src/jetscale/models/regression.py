@@ -25,6 +25,9 @@ class RegressionModule(L.LightningModule):
         self.save_hyperparameters(ignore=["net", "optimizer"])  # plain values only: checkpoints load weights_only
         self.net, self.ridge, self.optimizer_factory, self.name = net, ridge, optimizer, name
 
+    def prepare(self, datamodule) -> None:
+        """Nothing data-dependent to set up (see ``JetClassifier.prepare``)."""
+
     def net_inputs(self, batch) -> tuple[torch.Tensor, ...]:
         x, _ = batch
         return (x,)
