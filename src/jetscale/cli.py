@@ -1,6 +1,7 @@
 """``jetscale``: one console script, thin subcommands over the library.
 
     jetscale train [HYDRA_OVERRIDES ...]       one sweep point -> <run_dir>/metrics.json
+    jetscale train-packed --run-dir D ... [HYDRA_OVERRIDES ...]  many small points in one process
     jetscale theory --alpha ... --ridge ...    deterministic-equivalent test error (JSON)
     jetscale aggregate METRICS... --out T.csv  metrics files -> results table
     jetscale fit --table T.csv --law joint --out fit.json
@@ -29,10 +30,24 @@ def _print_json(payload: dict) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import jetscale.train
     from jetscale.train import main as hydra_main
 
-    sys.argv = ["jetscale train", *args.overrides]
+    # argv[0] is a runnable file: Lightning's local DDP restarts `python argv[0] argv[1:]` for each extra rank.
+    sys.argv = [jetscale.train.__file__, *args.overrides]
     hydra_main()
+    return 0
+
+
+def cmd_train_packed(args: argparse.Namespace) -> int:
+    import logging
+
+    from jetscale.packed import compose_members, train_packed
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    run_dirs = [Path(d) for d in args.run_dir]
+    for metrics in train_packed(compose_members(run_dirs, args.overrides), run_dirs):
+        print(f"{metrics['run_id']}: test_loss={metrics['test_loss']:.4g}")
     return 0
 
 
@@ -153,6 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one sweep point (Hydra overrides follow)", add_help=False)
     p.add_argument("overrides", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "train-packed", help="train many small points of one architecture in one process (a vectorised ensemble)",
+        description="Train several sweep points that differ only in seed and n_samples as one vectorised "
+                    "ensemble (jetscale.packed), writing <run_dir>/metrics.json per point as `jetscale train` "
+                    "would. Each point's own overrides are read from its run dir's name, a sweep run id such as "
+                    "'n_samples=64,seed=0'; the overrides after the options apply to every point. Points whose "
+                    "metrics.json exists are skipped. Example: jetscale train-packed --run-dir runs/n_samples=64,"
+                    "seed=0 --run-dir runs/n_samples=128,seed=1 experiment=toy_sgd width=16 data.batch_size=32")
+    p.add_argument("--run-dir", action="append", required=True, metavar="DIR",
+                   help="a point's run dir, named by its run id KEY=VALUE,... (repeat: one per point)")
+    p.add_argument("overrides", nargs="*", metavar="HYDRA_OVERRIDES", help="Hydra overrides common to all points")
+    p.set_defaults(func=cmd_train_packed)
 
     p = sub.add_parser("theory", help="deterministic-equivalent test error of the toy model")
     p.add_argument("--alpha", type=float, required=True, help="spectral decay: λ_k = k^-alpha")

@@ -4,7 +4,12 @@ Recipe: seed → datamodule → model → fit (closed-form ridge or Lightning) �
 evaluate → log → write ``<run_dir>/metrics.json`` atomically.  The run
 directory is Hydra's ``hydra.run.dir``; the workflow sets it per point.
 Lightning checkpoints go to ``<run_dir>/checkpoints/`` (never a workflow
-output), and a rerun of the same point resumes from ``last.ckpt``.
+output), and a rerun of the same point resumes from ``last.ckpt``
+(:mod:`jetscale.checkpoints`: corrupt files set aside, SIGTERM/SIGUSR1 →
+checkpoint and exit 75).  The same command runs as one process, as local DDP
+(``trainer.devices=2 trainer.strategy=ddp``) or under torchrun, srun and
+mpiexec (:mod:`jetscale.launch`); only global rank 0 evaluates and writes
+metrics.json.  ``data.batch_size`` is the global batch; FLOPs count it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from jetscale.checkpoints import LAST, Preempted, StopOnSignal, resumable_checkpoint
+from jetscale.launch import detect_launch, trainer_settings
 from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
 from jetscale.results import write_json_atomic
@@ -33,27 +40,35 @@ def fit_closed_form(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: 
         raise ValueError(f"solver=closed_form solves the toy model's ridge readout; task {datamodule.task!r} "
                          "needs solver=lightning")
     x, y = datamodule.split("train")
-    return {"flops": solve_readout(model.net, x, y, cfg.ridge), "steps": 0}
+    return {"flops": solve_readout(model.net, x, y, cfg.ridge), "steps": 0, "epochs": 0}
 
 
 def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
-    """Gradient training with checkpoints; ``cfg.compute`` (FLOPs) sets max_steps if given."""
+    """Gradient training with checkpoints, under whichever launcher started this process.
+
+    ``cfg.compute`` (FLOPs) sets max_steps if given; FLOPs count the global batch.
+    Stops early (checkpoint saved, :class:`~jetscale.checkpoints.Preempted`) on SIGTERM/SIGUSR1.
+    """
     flops_per_step = model.net.train_flops_per_sample() * datamodule.batch_size
     max_steps = cfg.trainer.max_steps
     if cfg.get("compute"):
         max_steps = max(1, int(cfg.compute // flops_per_step))
         log.info("compute budget %.3g FLOPs -> %d steps", cfg.compute, max_steps)
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
-        every_n_train_steps=cfg.checkpoint_every_n_steps,
-    )
-    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[checkpoints], logger=loggers,
-                          default_root_dir=str(run_dir))
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if last.exists():
-        log.info("resuming from %s", last)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)
-    return {"flops": trainer.global_step * flops_per_step, "steps": trainer.global_step}
+    launch = detect_launch()
+    last = run_dir / "checkpoints" / LAST
+    periodic = ModelCheckpoint(dirpath=last.parent, save_last=True, save_top_k=0, enable_version_counter=False,
+                               every_n_train_steps=cfg.checkpoint_every_n_steps)
+    stop_on_signal = StopOnSignal(last)
+    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[periodic, stop_on_signal], logger=loggers,
+                          default_root_dir=str(run_dir), **trainer_settings(cfg.trainer.devices, cfg.trainer.num_nodes, launch))
+    resume = resumable_checkpoint(last, is_rank_zero=trainer.is_global_zero)
+    if resume:
+        log.info("resuming from %s", resume)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    stop_on_signal.raise_if_stopped()
+    steps = trainer.global_step
+    return {"flops": steps * flops_per_step, "steps": steps, "epochs": steps * datamodule.batch_size / cfg.n_samples,
+            "world_size": trainer.world_size, "launcher": launch.launcher, "is_global_zero": trainer.is_global_zero}
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -62,6 +77,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         raise ValueError(f"solver must be one of {SOLVERS}, got {cfg.solver!r}")
     if cfg.get("compute") and cfg.solver != "lightning":
         raise ValueError(f"compute={cfg.compute} sets the steps of a gradient run; solver={cfg.solver} has none")
+    if cfg.solver == "lightning":  # a launcher/config contradiction stops here, before any slow work
+        trainer_settings(cfg.trainer.get("devices"), cfg.trainer.get("num_nodes"), detect_launch())
     start = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
@@ -69,6 +86,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     fit = {"closed_form": fit_closed_form, "lightning": fit_lightning}[cfg.solver]
     loggers = [instantiate(logger_cfg, save_dir=str(run_dir)) for logger_cfg in cfg.logger.values()]
     result = fit(model, datamodule, cfg, run_dir, loggers)
+    if not result.pop("is_global_zero", True):
+        return {}  # DDP: rank 0 evaluates and writes the point's metrics; the other ranks are done
     metrics = {
         "run_id": run_dir.name,
         "task": datamodule.task,
@@ -95,4 +114,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
-    train(cfg, Path(HydraConfig.get().runtime.output_dir))
+    try:
+        train(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except Preempted as stop:
+        log.warning(stop.message)
+        raise
+    except (ValueError, FileNotFoundError) as err:  # bad input (config, data, launcher): one line, exit 2
+        log.error("%s", err)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # Lightning restarts this file for each local DDP rank (see jetscale.cli)
+    main()

@@ -6,6 +6,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from jetscale.data.sampling import training_loader
 from jetscale.data.toy import ToyPowerLaw
 from jetscale.theory.random_features import rf_test_error
 
@@ -13,7 +14,8 @@ from jetscale.theory.random_features import rf_test_error
 class ToyDataModule(L.LightningDataModule):
     """Train/test splits of ``source`` drawn from ``seed`` (nested in ``n_train``).
 
-    ``batch_size=None`` means full-batch training (one step per epoch).
+    ``batch_size`` is the global batch (``None``: full batch, one step per epoch); the
+    training order is :mod:`jetscale.data.sampling`'s resumable stream.
     """
 
     task = "toy"
@@ -36,8 +38,7 @@ class ToyDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         x, y = self.split("train")
         dataset = TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(y).float())
-        order = torch.Generator().manual_seed(self.seed)
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=True, generator=order)
+        return training_loader(dataset, self.batch_size, self.seed, self.trainer)
 
     def evaluate(self, net) -> dict[str, float]:
         """Scaling-law loss of a trained random-feature student.

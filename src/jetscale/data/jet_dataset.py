@@ -62,6 +62,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from jetscale.data.sampling import training_loader
 from jetscale.data.shards import ShardError, check_layout, load_manifest
 from jetscale.metrics import classification_metrics
 
@@ -251,6 +252,10 @@ class JetShardDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
+    def locations(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each item lives: its shard (an index into ``paths``) and its row there, each int64 [len]."""
+        return self._shard, self._row
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         i = range(len(self))[i]  # negative indices; IndexError past the end
         s, row = int(self._shard[i]), int(self._row[i])
@@ -271,11 +276,12 @@ class JetDataModule(L.LightningDataModule):
 
     The train split holds the first ``n_train`` / 2 jets of each class, the test
     split the last ``n_test`` / 2 (reserved, so they never overlap).  Training
-    batches are shuffled by a generator seeded with ``seed``; ``batch_size=None``
-    means full batch.  Checksums are verified once, when the first split is built.
+    batches follow :mod:`jetscale.data.sampling`'s resumable stream seeded with
+    ``seed``; ``batch_size`` is the global batch (``None``: full batch).  Checksums are verified once, when the first split is built.
     """
 
     task = "jets"
+    inputs = ("constituents", "mask")  # the batch entries :meth:`evaluate` passes to the tagger, in order
 
     def __init__(self, dataset_dir: str | Path, n_train: int, n_test: int, batch_size: int | None = 256,
                  num_workers: int = 0, seed: int = 0, verify: bool = True):
@@ -304,7 +310,8 @@ class JetDataModule(L.LightningDataModule):
                           persistent_workers=self.num_workers > 0, **options)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True, generator=torch.Generator().manual_seed(self.seed))
+        return training_loader(self.dataset("train"), self.batch_size, self.seed, self.trainer,
+                               num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
@@ -316,7 +323,7 @@ class JetDataModule(L.LightningDataModule):
         net.eval()
         logits, labels = [], []
         for batch in self.test_dataloader():
-            logits.append(net(batch["constituents"], batch["mask"]))
+            logits.append(net(*(batch[key] for key in self.inputs)))
             labels.append(batch["label"])
         net.train(was_training)
         metrics = classification_metrics(torch.cat(logits).numpy(), torch.cat(labels).numpy().astype(int))

@@ -1,0 +1,93 @@
+"""A run's checkpoints: which one to resume from, and checkpoint-then-stop when the scheduler says so.
+
+* :func:`resumable_checkpoint`: ``last.ckpt`` if it loads; a file that does not
+  (truncated, garbage) is renamed to ``last.ckpt.corrupt-<UTC time>`` by rank 0
+  with a warning and the point starts afresh — one bad file costs one point's
+  progress, never a crash loop.
+* :class:`StopOnSignal`: SIGTERM and SIGUSR1 (what Slurm and PBS send before a
+  walltime or a preemption) make every rank save ``last.ckpt`` after the
+  current step and stop; :func:`jetscale.train.train` then exits with
+  :data:`PREEMPTED_EXIT` (75, ``EX_TEMPFAIL``) and no metrics file, so the
+  workflow reruns the point, which resumes.  The callback also saves
+  ``last.ckpt`` when training ends, whatever ``checkpoint_every_n_steps`` is.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+log = logging.getLogger(__name__)
+
+PREEMPTED_EXIT = 75  # EX_TEMPFAIL: try again
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+LAST = "last.ckpt"
+
+
+class Preempted(SystemExit):
+    """Training stopped on a signal after saving its checkpoint; exit status :data:`PREEMPTED_EXIT`."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path):
+        super().__init__(PREEMPTED_EXIT)
+        self.message = (f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint {checkpoint}; "
+                        "rerun the point to resume")
+
+
+def resumable_checkpoint(path: Path, is_rank_zero: bool = True) -> Path | None:
+    """``path`` if it exists and loads, else None (a corrupt file is set aside by rank 0)."""
+    if not path.exists():
+        return None
+    try:
+        torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file means "start afresh"
+        if is_rank_zero:
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            path.replace(aside)
+            log.warning("%s is unreadable (%s); kept as %s, starting this point afresh",
+                        path, str(err).splitlines()[0], aside.name)
+        return None
+    return path
+
+
+class StopOnSignal(L.Callback):
+    """Save ``checkpoint`` and stop all ranks at the next step end after a stop signal; save it at the end too."""
+
+    def __init__(self, checkpoint: Path, signals: tuple[int, ...] = STOP_SIGNALS):
+        self.checkpoint, self.signals = Path(checkpoint), signals
+        self.received: int | None = None
+        self.stopped_at: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _note(self, signum, frame) -> None:
+        self.received = signum
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # After Lightning's own handlers are installed, so these replace its SIGTERM handling.
+        for signum in self.signals:
+            self._previous[signum] = signal.signal(signum, self._note)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        stop = self.received is not None
+        if trainer.world_size > 1:  # a signal seen by any rank stops all of them at the same step
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+        if stop:
+            trainer.save_checkpoint(self.checkpoint)
+            trainer.should_stop = True
+            self.stopped_at = trainer.global_step
+            self.received = self.received or signal.SIGTERM  # a rank that saw nothing itself
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stopped_at is None:
+            trainer.save_checkpoint(self.checkpoint)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def raise_if_stopped(self) -> None:
+        if self.stopped_at is not None:
+            raise Preempted(self.received, self.stopped_at, self.checkpoint)
