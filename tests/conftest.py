@@ -42,3 +42,13 @@ def cli_env():
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["WANDB_MODE"] = "disabled"
     return env
+
+
+@pytest.fixture(scope="session")
+def tiny_jet_dir(tmp_path_factory):
+    """Two generated shards of 100 jets each (balanced top/QCD), shared by the whole session."""
+    from jetscale.cli import main
+
+    out = tmp_path_factory.mktemp("tiny-jets") / "toptag-pythia"
+    assert main(["generate", "--shards", "0-1", "--jets-per-shard", "100", "--out", str(out)]) == 0
+    return out

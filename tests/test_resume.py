@@ -1,0 +1,115 @@
+"""Interrupted training resumes to the same result: SIGKILL, SIGTERM/SIGUSR1 and corrupt checkpoints,
+with real `jetscale train` processes."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from jetscale.checkpoints import PREEMPTED_EXIT
+from jetscale.train import train
+
+from conftest import BIN
+
+JETS = ["experiment=jets_pfn", "n_samples=120", "data.n_test=60", "data.batch_size=20", "width=16",
+        "trainer.max_steps=60", "checkpoint_every_n_steps=5"]
+TOY = ["experiment=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
+       "trainer.max_steps=40", "checkpoint_every_n_steps=5"]
+COMPARED = ("test_loss", "accuracy", "roc_auc", "steps", "flops", "epochs", "n_params")
+
+
+@pytest.fixture(scope="module")
+def jets_reference(tiny_jet_dir, tmp_path_factory):
+    """The uninterrupted run of the jet point, in this process."""
+    from hydra import compose, initialize_config_dir
+
+    from jetscale.paths import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[*JETS, f"data.dataset_dir={tiny_jet_dir}"])
+    return train(cfg, tmp_path_factory.mktemp("reference") / "point")
+
+
+def start(overrides, run_dir, env):
+    cmd = [str(BIN / "jetscale"), "train", *overrides, f"hydra.run.dir={run_dir}"]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(path, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"training ended before {path.name} appeared:\n{process.stdout.read()}"
+        assert time.monotonic() < deadline, f"no {path} after {timeout} s"
+        time.sleep(0.05)
+
+
+def rerun(overrides, run_dir, env):
+    done = subprocess.run([str(BIN / "jetscale"), "train", *overrides, f"hydra.run.dir={run_dir}"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((run_dir / "metrics.json").read_text()), done.stdout + done.stderr
+
+
+def assert_same_metrics(resumed, reference):
+    for key in COMPARED:
+        assert resumed[key] == pytest.approx(reference[key], rel=1e-6), key
+
+
+def test_sigkill_mid_run_then_rerun_matches_the_uninterrupted_run(tiny_jet_dir, jets_reference, tmp_path, cli_env):
+    overrides = [*JETS, f"data.dataset_dir={tiny_jet_dir}"]
+    run_dir = tmp_path / "point"
+    process = start(overrides, run_dir, cli_env)
+    wait_for(run_dir / "checkpoints" / "last.ckpt", process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (run_dir / "metrics.json").exists()
+    resumed, log = rerun(overrides, run_dir, cli_env)
+    assert "resuming from" in log
+    assert_same_metrics(resumed, jets_reference)
+
+
+def test_sigterm_checkpoints_exits_75_and_the_rerun_matches(tiny_jet_dir, jets_reference, tmp_path, cli_env):
+    overrides = [*JETS, f"data.dataset_dir={tiny_jet_dir}", "checkpoint_every_n_steps=1000"]
+    run_dir = tmp_path / "point"
+    process = start(overrides, run_dir, cli_env)
+    wait_for(run_dir / "csv", process)  # loggers exist: training is about to start
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == PREEMPTED_EXIT, out
+    assert "stopped by SIGTERM at step" in out and (run_dir / "checkpoints" / "last.ckpt").exists()
+    assert not (run_dir / "metrics.json").exists()
+    resumed, log = rerun(overrides, run_dir, cli_env)
+    assert "resuming from" in log
+    assert_same_metrics(resumed, jets_reference)
+
+
+def test_sigusr1_also_checkpoints_and_exits_75(tmp_path, cli_env):
+    run_dir = tmp_path / "point"
+    overrides = [*TOY, "trainer.max_steps=100000", "checkpoint_every_n_steps=100000"]
+    process = start(overrides, run_dir, cli_env)
+    wait_for(run_dir / "csv", process)
+    time.sleep(2)
+    process.send_signal(signal.SIGUSR1)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == PREEMPTED_EXIT, out
+    assert "stopped by SIGUSR1" in out and (run_dir / "checkpoints" / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_checkpoint_is_kept_aside_and_the_point_starts_afresh(compose_train, tmp_path, caplog, damage):
+    cfg = compose_train(*TOY)
+    reference = train(cfg, tmp_path / "reference")
+    run_dir = tmp_path / "point"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    good = (tmp_path / "reference" / "checkpoints" / "last.ckpt").read_bytes()
+    bad = b"not a checkpoint" if damage == "garbage" else good[: len(good) // 2]
+    last.write_bytes(bad)
+    metrics = train(cfg, run_dir)
+    assert metrics["steps"] == 40 and metrics["test_loss"] == pytest.approx(reference["test_loss"], rel=1e-9)
+    kept = list(last.parent.glob("last.ckpt.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == bad
+    assert "starting this point afresh" in caplog.text
