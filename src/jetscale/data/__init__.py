@@ -11,6 +11,7 @@ _LAZY = {
     "ToyPowerLaw": "jetscale.data.toy",
     "JetDataModule": "jetscale.data.jet_dataset",
     "JetShardDataset": "jetscale.data.jet_dataset",
+    "EFPDataModule": "jetscale.data.efp_dataset",
 }
 
 __all__ = sorted(_LAZY)

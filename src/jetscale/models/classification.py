@@ -26,8 +26,9 @@ class JetClassifier(L.LightningModule):
     def __init__(self, net: nn.Module, optimizer: partial, name: str = "classifier",
                  inputs: Sequence[str] = PARTICLE_INPUTS):
         super().__init__()
+        inputs = tuple(inputs)  # a plain tuple, not Hydra's ListConfig, is what the checkpoint records
         self.save_hyperparameters(ignore=["net", "optimizer"])  # plain values only: checkpoints load weights_only
-        self.net, self.optimizer_factory, self.name, self.inputs = net, optimizer, name, tuple(inputs)
+        self.net, self.optimizer_factory, self.name, self.inputs = net, optimizer, name, inputs
 
     def prepare(self, datamodule) -> None:
         """Data-dependent setup that is not trained (the EFP models' input standardisation, from

@@ -1,0 +1,156 @@
+"""EFP features of the jets that :class:`~jetscale.data.jet_dataset.JetDataModule` selects, for the EFP taggers.
+
+**Same jets.** :class:`EFPDataModule` is a :class:`JetDataModule` whose splits hold
+EFP vectors instead of constituents: the train and test jets are chosen by
+:class:`~jetscale.data.jet_dataset.JetShardDataset` (nested, balanced, disjoint),
+in the same item order, so an EFP model and a particle model at the same
+``n_train`` see exactly the same jets.
+
+**Source.** Each selected jet's row is read from its shard's EFP cache
+(``<shard stem>.efp-d<dmax>-b<beta>.h5``, :mod:`jetscale.features.efp`), made
+beforehand by ``jetscale features --shard F --dmax D --beta B`` (or ``make jets``).
+Only the row span of each shard that the split touches is read, and the
+selected rows are kept in memory (``n · E · 4`` bytes: 0.4 kB a jet for E = 102).
+
+**Items** (``default_collate`` stacks them):
+
+=========  ==============  ===================================================
+``efp``    float32 [E]     the jet's EFPs (E = 102 for dmax 5)
+``label``  float32 []      1.0 = top, 0.0 = QCD
+``index``  int64 []        canonical index (as in :class:`JetShardDataset`)
+=========  ==============  ===================================================
+
+**Standardisation.** :meth:`EFPDataModule.feature_moments` gives the mean and
+(population) standard deviation of the training features, computed in float64
+from the cached values; :class:`~jetscale.models.JetClassifier` hands them to the
+net before training.
+
+**Errors** (:class:`~jetscale.data.shards.ShardError`, naming the files): a missing
+cache (with the command that makes it), a cache made from a different shard
+than the manifest lists (``source_sha256`` against the manifest's checksum), a
+cache with other EFP settings or row count, labels that disagree with the shard,
+and an ``n_features`` that is not the caches' EFP count.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from jetscale.data.jet_dataset import JetDataModule, JetShardDataset
+from jetscale.data.shards import MANIFEST, ShardError, load_manifest
+from jetscale.features.efp import efp_cache_path, read_efp_cache
+
+
+def features_command(shard: Path, dmax: int, beta: float) -> str:
+    """The command that (re)makes the EFP cache of ``shard``."""
+    return f"`jetscale features --shard {shard} --dmax {dmax} --beta {beta:g}`"
+
+
+def check_efp_cache(cache: Path, shard: Path, sha256: str, n_jets: int, dmax: int, beta: float) -> None:
+    """Raise ShardError unless ``cache`` exists and holds the d<=``dmax``, ``beta`` EFPs of the
+    ``n_jets`` jets of the shard whose manifest checksum is ``sha256``."""
+    remake = features_command(shard, dmax, beta)
+    if not cache.is_file():
+        raise ShardError(f"{cache}: no EFP cache for {shard}; make it with {remake}")
+    try:
+        with h5py.File(cache, "r") as handle:
+            attrs = dict(handle.attrs)
+            shape = handle["efp"].shape
+    except (OSError, KeyError) as err:
+        raise ShardError(f"{cache}: unreadable EFP cache ({err}); remake it with {remake}") from err
+    if attrs.get("source_sha256") != sha256:
+        raise ShardError(f"{cache}: made from a shard with sha256 {attrs.get('source_sha256')}, but "
+                         f"{shard.parent / MANIFEST} lists {shard} with {sha256}; remake it with {remake}")
+    if attrs.get("dmax") != dmax or attrs.get("beta") != beta or shape[0] != n_jets:
+        raise ShardError(f"{cache}: holds {shape[0]} jets with dmax={attrs.get('dmax')}, beta={attrs.get('beta')}; "
+                         f"expected {n_jets} jets of {shard} with dmax={dmax}, beta={beta:g}; remake it with {remake}")
+
+
+def read_selected_efps(jets: JetShardDataset, checksums: list[str], dmax: int = 5,
+                       beta: float = 1.0) -> np.ndarray:
+    """EFPs of the items of ``jets``, in item order: float64 [len(jets), E], from the checked caches.
+
+    ``checksums[s]`` is the manifest's sha256 of ``jets.paths[s]``.
+    """
+    shard_of, row_of = jets.locations()
+    efp: np.ndarray | None = None
+    for s in np.unique(shard_of):
+        here = np.flatnonzero(shard_of == s)
+        rows = row_of[here]
+        shard = jets.paths[s]
+        cache = efp_cache_path(shard, dmax, beta)
+        check_efp_cache(cache, shard, checksums[s], int(jets.offsets[s + 1] - jets.offsets[s]), dmax, beta)
+        lo = int(rows.min())
+        block = read_efp_cache(cache, lo, int(rows.max()) + 1)
+        if not np.array_equal(block["label"][rows - lo], jets.labels[here]):
+            raise ShardError(f"{cache}: labels disagree with {shard}; remake it with "
+                             f"{features_command(shard, dmax, beta)}")
+        if efp is None:
+            efp = np.empty((len(jets), block["efp"].shape[1]))
+        efp[here] = block["efp"][rows - lo]
+    return efp
+
+
+class EFPDataset(Dataset):
+    """In-memory EFP items (see the module docstring) from float64 features [n, E], labels and indices."""
+
+    def __init__(self, efp: np.ndarray, labels: np.ndarray, indices: np.ndarray):
+        if not len(efp) == len(labels) == len(indices):
+            raise ValueError(f"efp, labels and indices differ in length: {len(efp)}, {len(labels)}, {len(indices)}")
+        self.mean, self.std = efp.mean(axis=0), efp.std(axis=0)  # float64 [E], before the float32 copy
+        self.efp = torch.as_tensor(efp, dtype=torch.float32)
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.float32)
+        self.indices = torch.as_tensor(np.asarray(indices), dtype=torch.int64)
+
+    @property
+    def n_features(self) -> int:
+        return self.efp.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"efp": self.efp[i], "label": self.labels[i], "index": self.indices[i]}
+
+
+class EFPDataModule(JetDataModule):
+    """:class:`JetDataModule`'s train/test jets (loaders, ``evaluate``, ``task``) with EFP items.
+
+    ``n_features``, if given, must equal the caches' EFP count (102, 314, 1000 for
+    ``dmax`` 5, 6, 7): the config passes the same value to the model.
+    """
+
+    inputs = ("efp",)
+
+    def __init__(self, dataset_dir: str | Path, n_train: int, n_test: int, dmax: int = 5, beta: float = 1.0,
+                 n_features: int | None = None, batch_size: int | None = 256, num_workers: int = 0, seed: int = 0,
+                 verify: bool = True):
+        super().__init__(dataset_dir, n_train, n_test, batch_size, num_workers, seed, verify)
+        self.dmax, self.beta, self.n_features = int(dmax), float(beta), n_features
+        self._features: dict[str, EFPDataset] = {}
+
+    def jets(self, split: str) -> JetShardDataset:
+        """The split's jet selection (exactly :class:`JetDataModule`'s)."""
+        return super().dataset(split)
+
+    def dataset(self, split: str) -> EFPDataset:
+        """The ``train`` or ``test`` :class:`EFPDataset`, read once."""
+        if split not in self._features:
+            jets = self.jets(split)
+            checksums = [entry["sha256"] for entry in load_manifest(self.dataset_dir, verify=False)["shards"]]
+            built = EFPDataset(read_selected_efps(jets, checksums, self.dmax, self.beta), jets.labels, jets.indices)
+            if self.n_features is not None and built.n_features != self.n_features:
+                raise ShardError(f"{self.dataset_dir}: the d<={self.dmax} EFP caches hold {built.n_features} features, "
+                                 f"but n_features={self.n_features} (set data.n_features={built.n_features})")
+            self._features[split] = built
+        return self._features[split]
+
+    def feature_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the training EFPs: float64 [E] each."""
+        train = self.dataset("train")
+        return train.mean, train.std
