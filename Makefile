@@ -25,11 +25,14 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(MAKE) sweep SWEEP=$(SWEEP)
 
+# Jet sweeps generate the dataset they read (JET_SHARDS x JETS_PER_SHARD jets) first; toy sweeps ignore it.
+SWEEP_CONFIG = sweep=$(SWEEP) jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
+
 sweep: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config sweep=$(SWEEP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config $(SWEEP_CONFIG)
 
 dry-run: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config sweep=$(SWEEP) -n
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config $(SWEEP_CONFIG) -n
 
 # A small jet dataset (Pythia 8 + anti-kT), its EFPs and covariance spectrum.
 jets: install

@@ -21,6 +21,4 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
-        table=TABLE,
-        fits=FITS,
-        figures=FIGURES,
+        FINAL,

@@ -100,3 +100,32 @@ def test_jets_target_generates_shards_features_and_spectrum(tmp_path, cli_env):
     assert spectrum["n"] == 120 and spectrum["d"] == 102 and spectrum["n_ranks"] == 2
     eigenvalues = np.array(spectrum["eigenvalues"])
     assert np.all(np.diff(eigenvalues) <= 0) and spectrum["fit"]["alpha"] > 0
+
+
+def test_jet_isoflop_sweep_generates_its_data_and_sets_steps_from_compute(tmp_path, cli_env):
+    """From nothing: shards → manifest → EFP caches → EFP-linear points at two FLOP budgets → table (no fits)."""
+    from jetscale.models import EFPLinear
+
+    data, results = tmp_path / "data", tmp_path / "results"
+    sweep = tmp_path / "jets-iso.yaml"
+    budgets = [2.0e6, 6.0e6]
+    sweep.write_text(yaml.safe_dump({
+        "name": "jets-iso", "experiment": "jets_efp_linear",
+        "axes": {"compute": budgets, "n_samples": [40], "seed": [0]},
+        "overrides": {"data.dataset_dir": str(data / "toptag-pythia"), "data.n_test": 40, "data.batch_size": 20},
+        "fit": {"laws": []},
+    }, sort_keys=False))
+    dry = subprocess.run(snakemake_cmd(tmp_path, sweep, "jet_shards=2", "jets_per_shard=40", f"data_dir={data}", "-n"),
+                         capture_output=True, text=True, env=cli_env, timeout=300)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    for rule in ("generate_shard", "jet_manifest", "efp_features", "train", "aggregate"):
+        assert re.search(rf"^{rule}\s+\d+", dry.stdout, re.M), rule
+    assert not re.search(r"^fit_law\s", dry.stdout, re.M)
+    proc = subprocess.run(snakemake_cmd(tmp_path, sweep, "jet_shards=2", "jets_per_shard=40", f"data_dir={data}"),
+                          capture_output=True, text=True, env=cli_env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = pd.read_csv(results / "jets-iso" / "table.csv").sort_values("compute")
+    per_step = EFPLinear(102).train_flops_per_sample() * 20
+    assert table["steps"].tolist() == [int(c // per_step) for c in budgets]
+    assert (table["flops"] <= table["compute"]).all() and (table["flops"] > 0.9 * table["compute"]).all()
+    assert table["model"].eq("efp_linear").all() and table["roc_auc"].between(0, 1).all()

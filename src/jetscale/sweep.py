@@ -111,18 +111,27 @@ def _key(path) -> str:
     return "".join(parts).lstrip(".") or "<top level>"
 
 
-def check_against_config(sweep: Sweep) -> None:
-    """Compose the Hydra config of the largest point; fail on unknown keys or impossible sizes."""
+def compose_point(sweep: Sweep, point: dict):
+    """The training config (``configs/train.yaml`` + the sweep's overrides) of one point."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    largest = {k: max(v) for k, v in sweep.axes.items()}
     try:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="train", overrides=sweep.hydra_overrides(largest))
+            return compose(config_name="train", overrides=sweep.hydra_overrides(point))
     except (HydraException, OmegaConfBaseException) as err:
         raise SweepError(f"sweep config {sweep.source}: the overrides do not fit the training config: {err}") from err
+
+
+def largest_point(sweep: Sweep) -> dict:
+    return {k: max(v) for k, v in sweep.axes.items()}
+
+
+def check_against_config(sweep: Sweep) -> None:
+    """Compose the Hydra config of the largest point; fail on unknown keys or impossible sizes."""
+    largest = largest_point(sweep)
+    cfg = compose_point(sweep, largest)
     if "compute" in sweep.axes and cfg.solver != "lightning":
         raise SweepError(f"sweep config {sweep.source}: axes.compute needs a gradient solver (solver=lightning), "
                          f"but the points use solver={cfg.solver}")

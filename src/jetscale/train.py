@@ -98,6 +98,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         "n_samples": cfg.n_samples,
         "seed": cfg.seed,
         "ridge": cfg.ridge,
+        "compute": cfg.get("compute"),  # the FLOP budget of an IsoFLOP point (None: steps were set directly)
         **result,
         **datamodule.evaluate(model.net),
         "theory_loss": datamodule.theory_loss(cfg.width, cfg.ridge),

@@ -1,5 +1,5 @@
 # Sweep loading, validation and the paths every stage shares.
-from jetscale.sweep import SweepError, load_sweep, run_id, shell_overrides, sweep_path
+from jetscale.sweep import SweepError, compose_point, largest_point, load_sweep, run_id, shell_overrides, sweep_path
 
 try:
     SWEEP = load_sweep(sweep_path(config["sweep"], Path(workflow.basedir) / "configs"))
@@ -14,6 +14,8 @@ TABLE = f"{OUT}/table.csv"
 FITS = f"{OUT}/fits.json"
 FIGURE_NAMES = ["loss_vs_n_samples", "loss_vs_width"]
 FIGURES = expand(f"{OUT}/figures/{{name}}.{{ext}}", name=FIGURE_NAMES, ext=["png", "pdf"])
+# `fit: {laws: []}` (e.g. an IsoFLOP sweep, whose curves are not power laws) stops at the table.
+FINAL = [TABLE, FITS, *FIGURES] if FIT["laws"] else [TABLE]
 
 # Jet datasets (the `jets` target). The generator config is only read here; nothing is generated
 # unless a jet target is asked for.
@@ -52,3 +54,19 @@ def train_overrides(wildcards):
     run_dir = f"{OUT}/runs/{wildcards.run_id}"
     overrides = SWEEP.hydra_overrides(POINTS[wildcards.run_id])
     return shell_overrides(overrides + [f'hydra.run.dir="{run_dir}"'])
+
+
+def training_data(cfg):
+    """Files every point of the sweep reads: a jet dataset's manifest, and its EFP caches for EFP models.
+    When the dataset is this workflow's own (JET_DIR), Snakemake generates them first."""
+    data = cfg.data
+    if "dataset_dir" not in data:
+        return []
+    dataset_dir = str(data.dataset_dir).rstrip("/")
+    needs = [f"{dataset_dir}/manifest.json"]
+    if "dmax" in data and dataset_dir == JET_DIR:  # EFP taggers: the caches the datamodule will read
+        needs += expand(f"{JET_DIR}/shard-{{index}}.efp-d{data.dmax}-b{data.beta:g}.h5", index=JET_INDICES)
+    return needs
+
+
+TRAINING_DATA = training_data(compose_point(SWEEP, largest_point(SWEEP)))

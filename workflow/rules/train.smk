@@ -3,6 +3,8 @@
 
 
 rule train:
+    input:
+        TRAINING_DATA,
     output:
         metrics=f"{OUT}/runs/{{run_id}}/metrics.json",
     log:
