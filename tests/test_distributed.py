@@ -2,6 +2,7 @@
 mpiexec give the single-process metrics (same global batch), and rank 0 alone writes them."""
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -30,12 +31,19 @@ def one_process(tmp_path_factory):
     return train(cfg, tmp_path_factory.mktemp("single") / "point")
 
 
-@pytest.mark.parametrize("launcher", list(LAUNCHERS))
-def test_two_ranks_match_one_process_and_write_one_metrics_file(launcher, one_process, tmp_path, cli_env):
-    prefix, extra = LAUNCHERS[launcher]
-    run_dir = tmp_path / "point"
+def slurm_is_up() -> bool:
+    if not shutil.which("sinfo"):
+        return False
+    state = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+    return state.returncode == 0 and any(s in state.stdout for s in ("idle", "mix"))
+
+
+def run_two_ranks(prefix, extra, run_dir, env):
     cmd = [*prefix, str(BIN / "jetscale"), "train", *POINT, *extra, f"hydra.run.dir={run_dir}"]
-    done = subprocess.run(cmd, env=cli_env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def assert_matches_one_process(done, run_dir, one_process, launcher):
     assert done.returncode == 0, done.stdout + done.stderr
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["launcher"] == ("none" if launcher == "lightning" else launcher)
@@ -44,6 +52,21 @@ def test_two_ranks_match_one_process_and_write_one_metrics_file(launcher, one_pr
     assert metrics["test_loss"] == pytest.approx(one_process["test_loss"], rel=1e-5)
     assert [p.name for p in run_dir.rglob("metrics*.json")] == ["metrics.json"]
     assert done.stdout.count("test_loss=") + done.stderr.count("test_loss=") == 1  # rank 0 alone evaluated
+
+
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_two_ranks_match_one_process_and_write_one_metrics_file(launcher, one_process, tmp_path, cli_env):
+    prefix, extra = LAUNCHERS[launcher]
+    done = run_two_ranks(prefix, extra, tmp_path / "point", cli_env)
+    assert_matches_one_process(done, tmp_path / "point", one_process, launcher)
+
+
+@pytest.mark.slurm
+@pytest.mark.skipif(not slurm_is_up(), reason="no local Slurm (tests/cluster/start_slurm.sh starts one, as root)")
+def test_srun_two_tasks_match_one_process(one_process, tmp_path, cli_env):
+    done = run_two_ranks(["srun", "--nodes=1", "--ntasks-per-node=2", f"--chdir={tmp_path}"], [], tmp_path / "point",
+                         cli_env)
+    assert_matches_one_process(done, tmp_path / "point", one_process, "srun")
 
 
 def test_contradicting_devices_under_mpiexec_is_an_error_not_a_hang(tmp_path, cli_env):
