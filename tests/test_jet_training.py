@@ -5,19 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from jetscale.cli import main
 from jetscale.train import train
 
 
-@pytest.fixture(scope="module")
-def jet_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("jets") / "toptag-pythia"
-    assert main(["generate", "--shards", "0-1", "--jets-per-shard", "80", "--out", str(out)]) == 0
-    return out
-
-
-def test_pfn_trains_on_shards_and_reports_tagger_metrics(compose_train, jet_dir, tmp_path):
-    cfg = compose_train("experiment=jets_pfn", f"data.dataset_dir={jet_dir}", "n_samples=100", "data.n_test=60",
+def test_pfn_trains_on_shards_and_reports_tagger_metrics(compose_train, tiny_jet_dir, tmp_path):
+    cfg = compose_train("experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "n_samples=100", "data.n_test=60",
                         "data.batch_size=50", "width=8", "trainer.max_steps=30", "checkpoint_every_n_steps=10")
     run_dir = tmp_path / "n_samples=100,width=8,seed=0"
     metrics = train(cfg, run_dir)
@@ -34,15 +26,15 @@ def test_pfn_trains_on_shards_and_reports_tagger_metrics(compose_train, jet_dir,
     assert (run_dir / "checkpoints" / "last.ckpt").exists()
 
 
-def test_closed_form_solver_is_refused_for_jets(compose_train, jet_dir, tmp_path):
-    cfg = compose_train("experiment=jets_pfn", f"data.dataset_dir={jet_dir}", "n_samples=40", "data.n_test=20",
+def test_closed_form_solver_is_refused_for_jets(compose_train, tiny_jet_dir, tmp_path):
+    cfg = compose_train("experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "n_samples=40", "data.n_test=20",
                         "solver=closed_form")
     with pytest.raises(ValueError, match="solver=lightning"):
         train(cfg, tmp_path / "bad")
 
 
-def test_particle_transformer_trains_through_the_same_path(compose_train, jet_dir, tmp_path):
-    cfg = compose_train("experiment=jets_pfn", "model=particle_transformer", f"data.dataset_dir={jet_dir}",
+def test_particle_transformer_trains_through_the_same_path(compose_train, tiny_jet_dir, tmp_path):
+    cfg = compose_train("experiment=jets_pfn", "model=particle_transformer", f"data.dataset_dir={tiny_jet_dir}",
                         "n_samples=40", "data.n_test=40", "data.batch_size=20", "width=8", "trainer.max_steps=3")
     metrics = train(cfg, tmp_path / "part")
     assert metrics["model"] == "particle_transformer" and metrics["steps"] == 3

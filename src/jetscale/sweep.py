@@ -60,6 +60,14 @@ def run_id(point: dict) -> str:
     return ",".join(f"{k}={_hydra_value(v)}" for k, v in point.items())
 
 
+def point_overrides(run_id: str) -> list[str]:
+    """Hydra overrides of a sweep run id (``jetscale.sweep.run_id``): ``n_samples=64,seed=0`` → two overrides."""
+    items = run_id.split(",")
+    if not all(key and sep for key, sep, _ in (item.partition("=") for item in items)):
+        raise ValueError(f"run dir name {run_id!r} is not a sweep run id (KEY=VALUE,KEY=VALUE,...)")
+    return items
+
+
 def shell_overrides(overrides: list[str]) -> str:
     return " ".join(shlex.quote(o) for o in overrides)
 

@@ -43,6 +43,15 @@ def fit_closed_form(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: 
     return {"flops": solve_readout(model.net, x, y, cfg.ridge), "steps": 0, "epochs": 0}
 
 
+def step_budget(cfg: DictConfig, flops_per_step: float) -> int:
+    """``trainer.max_steps``, or the steps that ``cfg.compute`` FLOPs buy (at least one)."""
+    if not cfg.get("compute"):
+        return cfg.trainer.max_steps
+    steps = max(1, int(cfg.compute // flops_per_step))
+    log.info("compute budget %.3g FLOPs -> %d steps of %.3g FLOPs", cfg.compute, steps, flops_per_step)
+    return steps
+
+
 def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
     """Gradient training with checkpoints, under whichever launcher started this process.
 
@@ -50,10 +59,7 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     Stops early (checkpoint saved, :class:`~jetscale.checkpoints.Preempted`) on SIGTERM/SIGUSR1.
     """
     flops_per_step = model.net.train_flops_per_sample() * datamodule.batch_size
-    max_steps = cfg.trainer.max_steps
-    if cfg.get("compute"):
-        max_steps = max(1, int(cfg.compute // flops_per_step))
-        log.info("compute budget %.3g FLOPs -> %d steps", cfg.compute, max_steps)
+    max_steps = step_budget(cfg, flops_per_step)
     launch = detect_launch()
     last = run_dir / "checkpoints" / LAST
     periodic = ModelCheckpoint(dirpath=last.parent, save_last=True, save_top_k=0, enable_version_counter=False,
@@ -88,7 +94,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     result = fit(model, datamodule, cfg, run_dir, loggers)
     if not result.pop("is_global_zero", True):
         return {}  # DDP: rank 0 evaluates and writes the point's metrics; the other ranks are done
-    metrics = {
+    metrics = run_metrics(cfg, run_dir, datamodule, model, result)
+    metrics["wall_s"] = time.perf_counter() - start
+    return write_run(cfg, run_dir, metrics, loggers)
+
+
+def run_metrics(cfg: DictConfig, run_dir: Path, datamodule, model, result: dict) -> dict:
+    """A trained point's metrics: identity, size, ``result`` of the fit, test metrics, theory (no ``wall_s``)."""
+    return {
         "run_id": run_dir.name,
         "task": datamodule.task,
         "model": model.name,
@@ -103,13 +116,16 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         **datamodule.evaluate(model.net),
         "theory_loss": datamodule.theory_loss(cfg.width, cfg.ridge),
     }
-    metrics["wall_s"] = time.perf_counter() - start
+
+
+def write_run(cfg: DictConfig, run_dir: Path, metrics: dict, loggers: list) -> dict:
+    """Log the final metrics, add the resolved config and write ``<run_dir>/metrics.json`` atomically."""
     for logger in loggers:
-        logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=result["steps"])
+        logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=metrics["steps"])
         logger.finalize("success")
     metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
     write_json_atomic(run_dir / "metrics.json", metrics)
-    log.info("%s: test_loss=%.4g theory_loss=%.4g", run_dir.name, metrics["test_loss"], metrics["theory_loss"])
+    log.info("%s: test_loss=%.4g theory_loss=%s", run_dir.name, metrics["test_loss"], metrics["theory_loss"])
     return metrics
 
 

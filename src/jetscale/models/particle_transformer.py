@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from jetscale.data.shards import MAX_CONSTITUENTS
 from jetscale.models.interactions import pair_features

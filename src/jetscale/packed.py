@@ -1,0 +1,243 @@
+"""``jetscale train-packed``: many small sweep points trained in one process as a vectorised ensemble.
+
+Most points of a scaling sweep are tiny models that train faster than a process
+starts.  A *pack* trains K points that share everything but ``seed`` and
+``n_samples`` (same model, width, optimizer, batch size and number of steps) at
+once: the K nets are stacked with ``torch.func.stack_module_state`` into
+tensors [K, ...], and one forward under ``torch.vmap`` over the member axis
+runs each member's net (``functional_call``) on its own batch; batches are
+stacked along a new leading axis [K, B, ...].
+
+**Equivalence with separate runs.**  Member k is built exactly as
+``jetscale.train.train`` builds a run — ``seed_everything(seed_k)``, datamodule,
+model, ``prepare(datamodule)`` — so its initial weights, frozen buffers and
+data are a separate run's.  Its training batches come from its own
+``train_dataloader()`` (outside a Trainer: one process, from step 0: the
+endless stream of :mod:`jetscale.data.sampling`, so every batch has the pack's
+batch size).  The loss is Σ_k objective_k, so
+each member's gradient is exactly its own; one optimizer (the module's
+``make_optimizer``) over the stacked tensors then gives every member its
+separate update, because the optimizers allowed here
+(``ELEMENTWISE_OPTIMIZERS``) act on each number independently.  Each member is
+evaluated by copying its slice back into its own net and calling
+``datamodule.evaluate(net)``, the code path of a separate run, and writes
+``<run_dir>/metrics.json`` with the same keys and meanings, plus ``packed`` (K,
+the members trained together); ``flops`` and ``steps`` are per member and
+``wall_s`` is the member's share of the pack's training time plus its own
+evaluation.  Results agree with separate runs up to float rounding (batched
+matrix products may sum in another order).
+
+**Limits.**  No checkpoints inside a pack (a pack is minutes): a killed pack
+restarts from scratch, but a member whose ``metrics.json`` exists is skipped,
+so resuming stays per point.  CPU only (the nets' device); no randomness in
+the forward pass (``vmap`` refuses dropout); elementwise optimizers only.
+Loggers get each member's training loss (``train_loss``, every
+``trainer.log_every_n_steps`` steps) and final metrics after the pack trains.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch.func import functional_call, stack_module_state
+from torch.utils._pytree import tree_map
+
+from jetscale.results import read_metrics
+from jetscale.sweep import point_overrides
+from jetscale.train import run_metrics, step_budget, write_run
+
+log = logging.getLogger(__name__)
+MEMBER_KEYS = ("seed", "n_samples")  # the only config keys that may differ within a pack
+ELEMENTWISE_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop,
+                          torch.optim.Adagrad)
+
+
+@dataclass
+class Member:
+    """One point of a pack: its config, run dir, and (once built) datamodule, LightningModule, batches."""
+
+    cfg: DictConfig
+    run_dir: Path
+    datamodule: L.LightningDataModule | None = None
+    module: L.LightningModule | None = None
+    batches: Iterator | None = field(default=None, repr=False)
+    history: list = field(default_factory=list)  # (step, training loss) every log_every_n_steps
+
+
+# -- configs -----------------------------------------------------------------------------------
+
+def compose_members(run_dirs: list[Path], overrides: list[str]) -> list[DictConfig]:
+    """The training config of each run dir: ``configs/train.yaml`` + common ``overrides`` + its run id's point."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from jetscale.paths import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfgs = []
+        for run_dir in run_dirs:
+            try:
+                cfgs.append(compose(config_name="train", overrides=[*overrides, *point_overrides(run_dir.name)]))
+            except (HydraException, OmegaConfBaseException) as err:
+                raise ValueError(f"cannot compose the config of {run_dir.name}: {err}".replace("\n", " ")) from err
+    return cfgs
+
+
+def _flatten(node, prefix: str = "") -> dict:
+    if isinstance(node, dict):
+        return {k: v for key, value in node.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): node}
+
+
+def config_difference(a: DictConfig, b: DictConfig) -> str | None:
+    """The first dotted key (other than ``MEMBER_KEYS``) whose unresolved value differs, or None."""
+    flat = [_flatten({k: v for k, v in OmegaConf.to_container(c, resolve=False).items() if k not in MEMBER_KEYS})
+            for c in (a, b)]
+    for key in sorted(flat[0].keys() | flat[1].keys()):
+        if flat[0].get(key, "<absent>") != flat[1].get(key, "<absent>"):
+            return key
+    return None
+
+
+def check_packable(cfgs: list[DictConfig], run_dirs: list[Path]) -> None:
+    """Raise ValueError unless the points can share one pack (same everything but ``MEMBER_KEYS``)."""
+    if len(cfgs) != len(run_dirs) or not cfgs:
+        raise ValueError(f"a pack needs one config per run dir, got {len(cfgs)} configs and {len(run_dirs)} run dirs")
+    if len(set(run_dirs)) != len(run_dirs):
+        raise ValueError("a pack lists the same run dir twice")
+    if cfgs[0].solver != "lightning":
+        raise ValueError(f"a pack trains by gradient steps (solver=lightning), got solver={cfgs[0].solver}")
+    for cfg, run_dir in zip(cfgs[1:], run_dirs[1:]):
+        key = config_difference(cfgs[0], cfg)
+        if key is not None:
+            raise ValueError(
+                f"packed runs may differ only in {list(MEMBER_KEYS)}, but {key} differs: "
+                f"{OmegaConf.select(cfgs[0], key)!r} in {run_dirs[0].name} vs {OmegaConf.select(cfg, key)!r} "
+                f"in {run_dir.name}")
+
+
+# -- the pack ----------------------------------------------------------------------------------
+
+def build_member(member: Member) -> None:
+    """Datamodule, model and batches of one point, seeded and in the order of a separate run."""
+    L.seed_everything(member.cfg.seed, workers=True, verbose=False)
+    member.datamodule = instantiate(member.cfg.data)
+    member.module = instantiate(member.cfg.model)
+    member.datamodule.prepare_data()
+    member.datamodule.setup("fit")
+    member.module.prepare(member.datamodule)
+    member.batches = iter(member.datamodule.train_dataloader())  # the endless stream of jetscale.data.sampling
+
+
+def check_batches(members: list[Member]) -> int:
+    """The members' common batch size; ValueError naming the points when they differ."""
+    sizes = {m.run_dir.name: m.datamodule.batch_size for m in members}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"packed runs need one batch size, got {sizes} (data.batch_size=null means full batch, "
+                         "so it follows n_samples): set data.batch_size")
+    return next(iter(sizes.values()))
+
+
+def packed_loss(loss_fn, params: dict, buffers: dict, batches: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Σ_k objective_k, per-member losses [K]) through one vmap over the members' stacked batches.
+
+    Every batch has the pack's batch size (the training stream never yields a short one)."""
+    losses = loss_fn(params, buffers, tree_map(lambda *xs: torch.stack(xs), *batches))  # [K]
+    return losses.sum(), losses.detach()
+
+
+def fit_packed(members: list[Member], steps: int, log_every: int) -> None:
+    """Train the members' nets together for ``steps`` steps; copy each trained slice back into its net."""
+    nets = [m.module.net for m in members]
+    params, buffers = stack_module_state(nets)  # {name: [K, ...]}; params are leaves that require grad
+    recipe = members[0].module  # one recipe: the configs are equal but for MEMBER_KEYS
+    base = copy.deepcopy(nets[0]).to("meta")
+
+    def member_loss(p, b, batch):
+        return recipe.objective(functional_call(base, (p, b), recipe.net_inputs(batch)), batch)
+
+    loss_fn = torch.vmap(member_loss)
+    optimizer = recipe.make_optimizer(list(params.values()))
+    if not isinstance(optimizer, ELEMENTWISE_OPTIMIZERS):
+        raise ValueError(f"a pack needs an elementwise optimizer {[o.__name__ for o in ELEMENTWISE_OPTIMIZERS]}, "
+                         f"got {type(optimizer).__name__}")
+    report_every = max(1, steps // 10)
+    for step in range(steps):
+        total, losses = packed_loss(loss_fn, params, buffers, [next(m.batches) for m in members])
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        if (step + 1) % log_every == 0:
+            for member, loss in zip(members, losses.tolist()):
+                member.history.append((step, loss))
+        if (step + 1) % report_every == 0 or step + 1 == steps:
+            log.info("pack of %d: step %d/%d, train loss mean %.4g, max %.4g",
+                     len(members), step + 1, steps, float(losses.mean()), float(losses.max()))
+    stacked = {**params, **buffers}
+    with torch.no_grad():
+        for k, net in enumerate(nets):
+            for name, tensor in itertools.chain(net.named_parameters(), net.named_buffers()):
+                tensor.copy_(stacked[name][k])
+
+
+def finish_member(member: Member, result: dict, shared_s: float) -> dict:
+    """Evaluate one trained member and write its metrics file (and loggers) as a separate run would."""
+    start = time.perf_counter()
+    cfg, run_dir = member.cfg, member.run_dir
+    loggers = [instantiate(logger_cfg, save_dir=str(run_dir)) for logger_cfg in cfg.logger.values()]
+    for logger in loggers:
+        for step, loss in member.history:
+            logger.log_metrics({"train_loss": loss}, step=step)
+    metrics = run_metrics(cfg, run_dir, member.datamodule, member.module, result)
+    metrics["wall_s"] = shared_s + time.perf_counter() - start
+    write_run(cfg, run_dir, metrics, loggers)
+    for logger in loggers:
+        finish = getattr(logger.experiment, "finish", None)
+        if callable(finish):  # wandb: close this member's run, else the next member's logger would reuse it
+            finish()
+    return metrics
+
+
+def train_packed(cfgs: list[DictConfig], run_dirs: list[Path]) -> list[dict]:
+    """Train the points (``cfgs[k]`` into ``run_dirs[k]``) as one pack; return every point's metrics.
+
+    Points whose ``metrics.json`` exists are not retrained: their metrics are read back.
+    """
+    run_dirs = [Path(d) for d in run_dirs]
+    check_packable(cfgs, run_dirs)
+    done = {d: read_metrics(d / "metrics.json") for d in run_dirs if (d / "metrics.json").exists()}
+    members = [Member(cfg, d) for cfg, d in zip(cfgs, run_dirs) if d not in done]
+    if done:
+        log.info("skipping %d finished points: %s", len(done), ", ".join(d.name for d in done))
+    if members:
+        start = time.perf_counter()
+        for member in members:
+            build_member(member)
+        batch_size = check_batches(members)
+        cfg, net = members[0].cfg, members[0].module.net
+        flops_per_step = net.train_flops_per_sample() * batch_size
+        steps = step_budget(cfg, flops_per_step)
+        if steps < 1:
+            raise ValueError(f"a pack trains a fixed number of steps: set trainer.max_steps >= 1 or compute "
+                             f"(got trainer.max_steps={cfg.trainer.max_steps})")
+        log.info("packing %d runs of %s (width %s): %d steps of batch %d",
+                 len(members), members[0].module.name, cfg.width, steps, batch_size)
+        fit_packed(members, steps, cfg.trainer.get("log_every_n_steps", 50))
+        shared_s = (time.perf_counter() - start) / len(members)
+        for member in members:
+            result = {"flops": steps * flops_per_step, "steps": steps,
+                      "epochs": steps * batch_size / member.cfg.n_samples, "world_size": 1, "launcher": "none",
+                      "packed": len(members)}
+            done[member.run_dir] = finish_member(member, result, shared_s)
+    return [done[d] for d in run_dirs]

@@ -1,0 +1,93 @@
+"""`jetscale train-packed`: a pack of small runs writes the metrics that separate `jetscale train` runs write."""
+
+import json
+
+import pytest
+
+from jetscale.cli import main
+from jetscale.packed import train_packed
+from jetscale.train import train
+
+TOY = ["experiment=toy_sgd", "data.source.latent_dim=50", "width=16", "ridge=1e-2", "data.batch_size=32",
+       "trainer.max_steps=30", "checkpoint_every_n_steps=1000"]
+
+
+def run_id(n_samples: int, seed: int) -> str:
+    return f"n_samples={n_samples},seed={seed}"
+
+
+def separate_and_packed(compose_train, tmp_path, common, points):
+    """Metrics of each point trained alone (``train``) and all of them as one pack (``train_packed``)."""
+    cfgs = [compose_train(*common, f"n_samples={n}", f"seed={s}") for n, s in points]
+    separate = [train(cfg, tmp_path / "separate" / run_id(*p)) for cfg, p in zip(cfgs, points)]
+    packed = train_packed(cfgs, [tmp_path / "packed" / run_id(*p) for p in points])
+    return separate, packed
+
+
+def assert_same_run(separate: dict, packed: dict, tolerances: dict) -> None:
+    """Same keys (plus ``packed``), same values; evaluation metrics within ``tolerances`` (pytest.approx kwargs)."""
+    assert set(packed) == set(separate) | {"packed"}
+    for key, value in separate.items():
+        if key in tolerances:
+            assert packed[key] == pytest.approx(value, **tolerances[key]), key
+        elif key != "wall_s":
+            assert packed[key] == value, key
+
+
+def test_packed_toy_runs_match_separate_runs(compose_train, tmp_path):
+    points = [(n, s) for n in (48, 64) for s in (0, 1)]  # two seeds x two data sizes
+    separate, packed = separate_and_packed(compose_train, tmp_path, TOY, points)
+    for one, many, point in zip(separate, packed, points):
+        assert_same_run(one, many, {"test_loss": {"rel": 1e-5}, "test_mse": {"rel": 1e-5}})
+        assert many["packed"] == 4 and many["steps"] == 30 and many["wall_s"] > 0
+        on_disk = json.loads((tmp_path / "packed" / run_id(*point) / "metrics.json").read_text())
+        assert on_disk == json.loads(json.dumps(many))
+    assert len({m["test_loss"] for m in packed}) == 4  # the members really are different runs
+    assert list((tmp_path / "packed" / run_id(48, 0) / "csv").glob("version_*/metrics.csv"))
+
+
+def test_packed_pfn_runs_match_separate_runs(compose_train, tiny_jet_dir, tmp_path):
+    common = ["experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "data.n_test=40", "data.batch_size=20",
+              "width=8", "trainer.max_steps=8", "checkpoint_every_n_steps=1000"]
+    separate, packed = separate_and_packed(compose_train, tmp_path, common, [(40, 0), (50, 1)])
+    tolerances = {"test_loss": {"rel": 1e-5}, "roc_auc": {"abs": 2e-3}}
+    for one, many in zip(separate, packed):
+        evaluation_only = {k: {"rel": 1e-3, "abs": 1e-3} for k in one if k.startswith(("accuracy", "rejection"))}
+        assert_same_run(one, many, {**evaluation_only, **tolerances})
+        assert many["task"] == "jets" and many["packed"] == 2
+
+
+def test_members_must_share_everything_but_seed_and_n_samples(compose_train, tmp_path):
+    cfgs = [compose_train(*TOY, "width=16"), compose_train(*TOY, "width=8", "seed=1")]
+    with pytest.raises(ValueError, match="width"):
+        train_packed(cfgs, [tmp_path / "a", tmp_path / "b"])
+    assert not list(tmp_path.rglob("metrics.json"))
+
+
+def test_full_batch_points_of_different_sizes_are_refused(compose_train, tmp_path):
+    cfgs = [compose_train(*TOY, "data.batch_size=null", f"n_samples={n}") for n in (48, 64)]
+    with pytest.raises(ValueError, match=r"batch size.*n_samples=48.*set data\.batch_size"):
+        train_packed(cfgs, [tmp_path / run_id(48, 0), tmp_path / run_id(64, 0)])
+
+
+def test_finished_points_are_skipped(compose_train, tmp_path):
+    first, second = tmp_path / run_id(64, 0), tmp_path / run_id(64, 1)
+    cfgs = [compose_train(*TOY, "n_samples=64", f"seed={s}") for s in (0, 1)]
+    [alone] = train_packed(cfgs[:1], [first])
+    written = (first / "metrics.json").read_text()
+    both = train_packed(cfgs, [first, second])
+    assert (first / "metrics.json").read_text() == written  # not retrained
+    assert both[0] == json.loads(written) and both[1]["packed"] == 1 and alone["packed"] == 1
+
+
+def test_cli_writes_one_metrics_file_per_run_dir(tmp_path, capsys):
+    run_dirs = [tmp_path / run_id(64, s) for s in (0, 1)]
+    args = ["train-packed", *(arg for d in run_dirs for arg in ("--run-dir", str(d))), *TOY]
+    assert main(args) == 0
+    for seed, run_dir in enumerate(run_dirs):
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        point = (metrics["run_id"], metrics["seed"], metrics["n_samples"], metrics["packed"])
+        assert point == (run_dir.name, seed, 64, 2)
+    assert capsys.readouterr().out.count("test_loss=") == 2
+    assert main(["train-packed", "--run-dir", str(tmp_path / "adhoc"), *TOY]) == 2
+    assert "not a sweep run id" in capsys.readouterr().err
