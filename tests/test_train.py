@@ -98,3 +98,14 @@ def test_wandb_logger_runs_offline_and_writes_no_api_key(compose_train, tmp_path
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), f"API key leaked into {path}"
+
+
+def test_training_loss_is_logged_every_log_every_n_steps(compose_train, tmp_path):
+    import pandas as pd
+
+    cfg = compose_train("experiment=toy_sgd", "trainer.max_steps=30", "trainer.log_every_n_steps=10",
+                        "data.source.latent_dim=100", "width=16", "n_samples=64")
+    train(cfg, tmp_path / "point")
+    log = pd.read_csv(next((tmp_path / "point" / "csv").glob("version_*/metrics.csv")))
+    logged = log.dropna(subset=["train_mse"])
+    assert logged["step"].tolist() == [9, 19, 29] and (logged["train_mse"] > 0).all()

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from jetscale.models.step_logging import log_training_loss
+
 PARTICLE_INPUTS = ("constituents", "mask")
 
 
@@ -52,7 +54,7 @@ class JetClassifier(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.objective(self(batch), batch)
-        self.log("train_bce", loss, prog_bar=True, on_step=True, on_epoch=False)
+        log_training_loss(self, "train_bce", loss)
         return loss
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:

@@ -18,6 +18,8 @@ import lightning as L
 import torch
 from torch import nn
 
+from jetscale.models.step_logging import log_training_loss
+
 
 class RegressionModule(L.LightningModule):
     def __init__(self, net: nn.Module, ridge: float, optimizer: partial, name: str = "regression"):
@@ -41,7 +43,7 @@ class RegressionModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         mse = self.objective(self.net(*self.net_inputs(batch)), batch)
-        self.log("train_mse", mse, prog_bar=True, on_step=True, on_epoch=False)
+        log_training_loss(self, "train_mse", mse)
         return mse
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
