@@ -48,6 +48,9 @@ test: install
 benchmark: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/dag_build.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/generate.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/packed.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/ddp_throughput.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/lightning_overhead.py
 
 clean-demo:
 	rm -rf results/$(SWEEP)
