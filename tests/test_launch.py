@@ -61,7 +61,9 @@ def test_contradiction_names_what_to_set(devices, num_nodes, wrong):
 
 
 def test_without_a_launcher_devices_pass_through_and_nodes_need_one():
-    assert trainer_settings(2, "auto", Launch()) == {"devices": 2, "num_nodes": 1, "plugins": []}
+    settings = trainer_settings(2, "auto", Launch())
+    assert (settings["devices"], settings["num_nodes"]) == (2, 1)
+    assert type(settings["plugins"][0]).__name__ == "LightningEnvironment"
     with pytest.raises(LaunchError, match="needs a launcher"):
         trainer_settings(1, 2, Launch())
 

@@ -14,7 +14,7 @@ from jetscale.train import train
 from conftest import BIN
 
 JETS = ["experiment=jets_pfn", "n_samples=120", "data.n_test=60", "data.batch_size=20", "width=16",
-        "trainer.max_steps=60", "checkpoint_every_n_steps=5"]
+        "trainer.max_steps=200", "checkpoint_every_n_steps=5"]
 TOY = ["experiment=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
        "trainer.max_steps=40", "checkpoint_every_n_steps=5"]
 COMPARED = ("test_loss", "accuracy", "roc_auc", "steps", "flops", "epochs", "n_params")
@@ -71,11 +71,10 @@ def test_sigkill_mid_run_then_rerun_matches_the_uninterrupted_run(tiny_jet_dir, 
 
 
 def test_sigterm_checkpoints_exits_75_and_the_rerun_matches(tiny_jet_dir, jets_reference, tmp_path, cli_env):
-    overrides = [*JETS, f"data.dataset_dir={tiny_jet_dir}", "checkpoint_every_n_steps=1000"]
+    overrides = [*JETS, f"data.dataset_dir={tiny_jet_dir}"]
     run_dir = tmp_path / "point"
     process = start(overrides, run_dir, cli_env)
-    wait_for(run_dir / "csv", process)  # loggers exist: training is about to start
-    time.sleep(3)
+    wait_for(run_dir / "checkpoints" / "last.ckpt", process)  # step 5: training runs, the handlers are set
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=120)
     assert process.returncode == PREEMPTED_EXIT, out
@@ -88,10 +87,9 @@ def test_sigterm_checkpoints_exits_75_and_the_rerun_matches(tiny_jet_dir, jets_r
 
 def test_sigusr1_also_checkpoints_and_exits_75(tmp_path, cli_env):
     run_dir = tmp_path / "point"
-    overrides = [*TOY, "trainer.max_steps=100000", "checkpoint_every_n_steps=100000"]
+    overrides = [*TOY, "trainer.max_steps=100000"]
     process = start(overrides, run_dir, cli_env)
-    wait_for(run_dir / "csv", process)
-    time.sleep(2)
+    wait_for(run_dir / "checkpoints" / "last.ckpt", process)
     process.send_signal(signal.SIGUSR1)
     out, _ = process.communicate(timeout=120)
     assert process.returncode == PREEMPTED_EXIT, out

@@ -16,7 +16,7 @@ mpiexec     ``PMI_SIZE``/``PMI_RANK`` (MPICH, Intel MPI, Cray         :class:`MP
             ``PMIX_RANK``; ranks per host from ``MPI_LOCALNRANKS``,
             ``OMPI_COMM_WORLD_LOCAL_SIZE``, ``PALS_LOCAL_SIZE`` or
             an MPI shared-memory split
-none        nothing of the above: one process, or Lightning          Lightning's own choice
+none        nothing of the above: one process, or Lightning          ``LightningEnvironment``
             starts ``trainer.devices`` local processes itself
 ==========  =====================================================  ==========================
 
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from lightning.fabric.plugins.environments.lightning import find_free_network_port
 from lightning.pytorch.plugins.environments import MPIEnvironment as LightningMPIEnvironment
-from lightning.pytorch.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
+from lightning.pytorch.plugins.environments import LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment
 
 from jetscale.parallel import launched_by_mpi
 
@@ -146,7 +146,9 @@ def trainer_settings(devices, num_nodes, launch: Launch) -> dict:
         if num_nodes not in (None, AUTO, 1, "1"):
             raise LaunchError(f"trainer.num_nodes={num_nodes} needs a launcher (srun, mpiexec or torchrun) that "
                               "starts the processes on every host; this process was started alone")
-        return {"devices": AUTO if devices is None else devices, "num_nodes": 1, "plugins": []}
+        # Lightning's own environment, stated rather than auto-detected: a job script that runs
+        # `jetscale train` without srun must not be taken for a Slurm task.
+        return {"devices": AUTO if devices is None else devices, "num_nodes": 1, "plugins": [LightningEnvironment()]}
     return {
         "devices": _resolve("devices", devices, launch.ranks_per_node, launch),
         "num_nodes": _resolve("num_nodes", num_nodes, launch.num_nodes, launch),
