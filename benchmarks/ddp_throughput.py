@@ -10,17 +10,13 @@ configurations with the same global batch and the same number of optimizer steps
 
 * ``1 rank x 2 threads``: ``trainer.devices=1``, ``OMP_NUM_THREADS=2`` (torch's default here);
 * ``1 rank x 1 thread``:  ``trainer.devices=1``, ``OMP_NUM_THREADS=1``;
-* ``2 ranks x 1 thread``: ``trainer.devices=2 ++trainer.strategy=ddp`` (gloo), ``OMP_NUM_THREADS=1``
+* ``2 ranks x 1 thread``: ``trainer.devices=2 trainer.strategy=ddp`` (gloo), ``OMP_NUM_THREADS=1``
   per rank — what Lightning's own launcher would choose (cores / ranks) when it is unset.
 
 Batch: in jetscale ``data.batch_size`` is the *global* batch — ``jetscale.data.sampling`` gives
 each of W ranks a stream of its 1/W share and a DataLoader batch of ``batch_size / W`` — so
-both runs use the same ``data.batch_size`` and do the same work per step.  The script does not
-take this on trust: before running it builds the composed datamodule, asks its training loader
-for the per-rank batch at world sizes 1 and 2 (a stand-in Trainer gives rank and world size),
-and sets ``data.batch_size`` so that the global batch is ``--global-batch`` either way (per-process
-semantics, as with Lightning's ``DistributedSampler``, would get ``global / 2`` on 2 ranks).
-Each 2-rank run's ``metrics.json`` must report ``world_size`` 2.
+both runs use the same ``data.batch_size`` and do the same work per step.  Each 2-rank run's
+``metrics.json`` must report ``world_size`` 2.
 
 Throughput = steps x global batch / training time, where training time is Lightning's own
 ``run_training_epoch`` total from a ``SimpleProfiler`` (added with ``++trainer.profiler``; one
@@ -35,12 +31,10 @@ all-reduce, optimizer, callbacks).  Configurations alternate in a rotating order
 ``--rounds`` rounds; medians are reported.
 
 Launchers: ``--launcher lightning`` runs the plain ``jetscale train`` command and lets Lightning
-start the second rank; ``torchrun`` starts both ranks with ``torchrun --standalone``; ``auto``
-(default) tries Lightning's launcher once and, if that command fails, prints its error and
-uses torchrun from then on.
+start the second rank (default); ``torchrun`` starts both ranks with ``torchrun --standalone``.
 
     python benchmarks/ddp_throughput.py [--rounds 3] [--steps 160] [--global-batch 256]
-                                        [--n-samples 2048] [--data DIR] [--launcher auto]
+                                        [--n-samples 2048] [--data DIR] [--launcher lightning]
 """
 
 from __future__ import annotations
@@ -55,12 +49,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
-
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
-
-from jetscale.paths import CONFIG_DIR
 
 BIN = Path(sys.executable).parent
 TARGET = 1.5
@@ -91,26 +79,6 @@ def point(data: Path, args) -> list[str]:
             f"trainer.max_steps={args.steps}"]
 
 
-def rank_batch(overrides: list[str], batch_size: int, world: int) -> int:
-    """The DataLoader batch rank 0 of ``world`` gets from the composed datamodule for ``data.batch_size``."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[*overrides, f"data.batch_size={batch_size}"])
-    datamodule = instantiate(cfg.data)
-    datamodule.trainer = SimpleNamespace(global_rank=0, world_size=world, global_step=0, is_global_zero=True)
-    return datamodule.train_dataloader().batch_size
-
-
-def batch_setting(overrides: list[str], global_batch: int, world: int) -> int:
-    """``data.batch_size`` that makes ``world`` ranks step with ``global_batch`` jets in all."""
-    per_rank = rank_batch(overrides, global_batch, world)
-    if per_rank * world == global_batch:
-        return global_batch  # data.batch_size is the global batch
-    if per_rank == global_batch:
-        return global_batch // world  # data.batch_size is each process's batch
-    raise RuntimeError(f"data.batch_size={global_batch} gives rank 0 of {world} a batch of {per_rank}: "
-                       "neither the global nor the per-process batch")
-
-
 def train_command(launcher: str, ranks: int, batch_size: int, run_dir: Path, data: Path, args) -> list[str]:
     overrides = [
         *point(data, args), f"data.batch_size={batch_size}", f"trainer.devices={ranks}", f"hydra.run.dir={run_dir}",
@@ -118,7 +86,7 @@ def train_command(launcher: str, ranks: int, batch_size: int, run_dir: Path, dat
         f"++trainer.profiler.dirpath={run_dir / 'profile'}", "++trainer.profiler.filename=fit",
     ]
     if ranks > 1:
-        overrides.append("++trainer.strategy=ddp")  # '++': sets the key whether or not the trainer config has it
+        overrides.append("trainer.strategy=ddp")
     jetscale = [str(BIN / "jetscale"), "train", *overrides]
     if ranks > 1 and launcher == "torchrun":
         return [str(BIN / "torchrun"), "--standalone", f"--nproc-per-node={ranks}", "--no-python", *jetscale]
@@ -191,13 +159,13 @@ def main() -> None:
     parser.add_argument("--n-samples", type=int, default=2048, help="training jets")
     parser.add_argument("--data", type=Path, help="existing jet dataset (default: generate one in a temporary dir)")
     parser.add_argument("--jets-per-shard", type=int, default=1200, help="when generating: 2 shards of this size")
-    parser.add_argument("--launcher", choices=["auto", "lightning", "torchrun"], default="auto")
+    parser.add_argument("--launcher", choices=["lightning", "torchrun"], default="lightning")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed to one training command")
     args = parser.parse_args()
     if args.global_batch % 2:
         parser.error("--global-batch must be even (it is split over 2 ranks)")
 
-    launcher = "lightning" if args.launcher == "auto" else args.launcher
+    launcher = args.launcher
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start "
           "(other work on the machine lowers the 2-rank ratio)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,26 +175,17 @@ def main() -> None:
             start = time.perf_counter()
             data = generate(tmp / "jets", args.jets_per_shard)
             print(f"generated 2 x {args.jets_per_shard} jets in {time.perf_counter() - start:.0f} s")
-        batch_size = {world: batch_setting(point(data, args), args.global_batch, world) for world in (1, 2)}
-        meaning = "the global batch" if batch_size[2] == args.global_batch else "each process's batch"
+        batch_size = {world: args.global_batch for world in (1, 2)}  # data.batch_size is the global batch
         print(f"jetscale train experiment=jets_pfn: {args.n_samples} training jets, {args.steps} steps of "
-              f"{args.global_batch} jets; data.batch_size is {meaning}: data.batch_size={batch_size[1]} on 1 rank, "
-              f"{batch_size[2]} on 2 ({args.global_batch // 2} jets per rank); {args.rounds} rounds, rotating order")
+              f"data.batch_size={args.global_batch} jets ({args.global_batch // 2} per rank on 2 ranks); "
+              f"{args.rounds} rounds, rotating order")
         names = list(CONFIGS)
         rates = {name: [] for name in names}
         for r in range(args.rounds):
             for k in range(len(names)):
                 name = names[(r + k) % len(names)]
                 run_dir = tmp / f"round{r}" / name.replace(" ", "")
-                try:
-                    rates[name].append(measure(name, launcher, batch_size, run_dir, data, args))
-                except RunFailed as err:
-                    if CONFIGS[name][0] == 1 or args.launcher != "auto" or launcher != "lightning":
-                        raise
-                    print(f"2 ranks with Lightning's launcher (`jetscale train trainer.devices=2 "
-                          f"++trainer.strategy=ddp`) failed, {err}\n  -> using torchrun --standalone instead")
-                    launcher = "torchrun"
-                    rates[name].append(measure(name, launcher, batch_size, tmp / f"round{r}" / "torchrun", data, args))
+                rates[name].append(measure(name, launcher, batch_size, run_dir, data, args))
     median = {name: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
               for name, runs in rates.items()}
     print(f"2-rank launcher: {launcher}; samples/s, median over rounds:")

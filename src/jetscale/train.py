@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 import hydra
@@ -26,7 +27,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from jetscale.checkpoints import LAST, Preempted, StopOnSignal, resumable_checkpoint
-from jetscale.launch import detect_launch, trainer_settings
+from jetscale.launch import Launch, detect_launch, trainer_settings
 from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
 from jetscale.results import write_json_atomic
@@ -52,7 +53,8 @@ def step_budget(cfg: DictConfig, flops_per_step: float) -> int:
     return steps
 
 
-def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
+def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list, launch: Launch,
+                  layout: dict) -> dict:
     """Gradient training with checkpoints, under whichever launcher started this process.
 
     ``cfg.compute`` (FLOPs) sets max_steps if given; FLOPs count the global batch.
@@ -60,13 +62,12 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     """
     flops_per_step = model.net.train_flops_per_sample() * datamodule.batch_size
     max_steps = step_budget(cfg, flops_per_step)
-    launch = detect_launch()
     last = run_dir / "checkpoints" / LAST
     periodic = ModelCheckpoint(dirpath=last.parent, save_last=True, save_top_k=0, enable_version_counter=False,
                                every_n_train_steps=cfg.checkpoint_every_n_steps)
     stop_on_signal = StopOnSignal(last)
     trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[periodic, stop_on_signal], logger=loggers,
-                          default_root_dir=str(run_dir), **trainer_settings(cfg.trainer.devices, cfg.trainer.num_nodes, launch))
+                          default_root_dir=str(run_dir), **layout)
     resume = resumable_checkpoint(last, is_rank_zero=trainer.is_global_zero)
     if resume:
         log.info("resuming from %s", resume)
@@ -83,13 +84,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         raise ValueError(f"solver must be one of {SOLVERS}, got {cfg.solver!r}")
     if cfg.get("compute") and cfg.solver != "lightning":
         raise ValueError(f"compute={cfg.compute} sets the steps of a gradient run; solver={cfg.solver} has none")
+    fit = {"closed_form": fit_closed_form, "lightning": fit_lightning}[cfg.solver]
     if cfg.solver == "lightning":  # a launcher/config contradiction stops here, before any slow work
-        trainer_settings(cfg.trainer.get("devices"), cfg.trainer.get("num_nodes"), detect_launch())
+        launch = detect_launch()
+        layout = trainer_settings(cfg.trainer.devices, cfg.trainer.num_nodes, launch)  # devices, num_nodes, plugins
+        fit = partial(fit_lightning, launch=launch, layout=layout)
     start = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
-    fit = {"closed_form": fit_closed_form, "lightning": fit_lightning}[cfg.solver]
     loggers = [instantiate(logger_cfg, save_dir=str(run_dir)) for logger_cfg in cfg.logger.values()]
     result = fit(model, datamodule, cfg, run_dir, loggers)
     if not result.pop("is_global_zero", True):
