@@ -111,3 +111,18 @@ def test_corrupt_checkpoint_is_kept_aside_and_the_point_starts_afresh(compose_tr
     kept = list(last.parent.glob("last.ckpt.corrupt-*"))
     assert len(kept) == 1 and kept[0].read_bytes() == bad
     assert "starting this point afresh" in caplog.text
+
+
+def test_random_states_travel_with_the_checkpoint():
+    import random
+
+    import numpy as np
+    import torch
+
+    from jetscale.checkpoints import RandomState
+
+    state = RandomState().state_dict()
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    random.random(), np.random.rand(), torch.rand(1)  # the run goes on drawing
+    RandomState().load_state_dict(state)  # resume
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected

@@ -4,6 +4,10 @@
   (truncated, garbage) is renamed to ``last.ckpt.corrupt-<UTC time>`` by rank 0
   with a warning and the point starts afresh — one bad file costs one point's
   progress, never a crash loop.
+* :class:`RandomState`: the Python, NumPy and torch random states travel in the
+  checkpoint, so a resumed run draws what the uninterrupted one would have
+  (dropout, random augmentations); the data order needs none of them
+  (:mod:`jetscale.data.sampling`).
 * :class:`StopOnSignal`: SIGTERM and SIGUSR1 (what Slurm and PBS send before a
   walltime or a preemption) make every rank save ``last.ckpt`` after the
   current step and stop; :func:`jetscale.train.train` then exits with
@@ -15,11 +19,13 @@
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import time
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 
 log = logging.getLogger(__name__)
@@ -52,6 +58,21 @@ def resumable_checkpoint(path: Path, is_rank_zero: bool = True) -> Path | None:
                         path, str(err).splitlines()[0], aside.name)
         return None
     return path
+
+
+class RandomState(L.Callback):
+    """Saves the global random states with each checkpoint and restores them on resume."""
+
+    def state_dict(self) -> dict:  # plain values and tensors: checkpoints load with weights_only
+        name, keys, position, has_gauss, cached = np.random.get_state()
+        return {"python": random.getstate(), "numpy": [name, keys.tolist(), position, has_gauss, cached],
+                "torch": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        random.setstate(state["python"])
+        name, keys, position, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
+        torch.set_rng_state(state["torch"])
 
 
 class StopOnSignal(L.Callback):

@@ -26,7 +26,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from jetscale.checkpoints import LAST, Preempted, StopOnSignal, resumable_checkpoint
+from jetscale.checkpoints import LAST, Preempted, RandomState, StopOnSignal, resumable_checkpoint
 from jetscale.launch import Launch, detect_launch, trainer_settings
 from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
@@ -66,7 +66,7 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     periodic = ModelCheckpoint(dirpath=last.parent, save_last=True, save_top_k=0, enable_version_counter=False,
                                every_n_train_steps=cfg.checkpoint_every_n_steps)
     stop_on_signal = StopOnSignal(last)
-    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[periodic, stop_on_signal], logger=loggers,
+    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[periodic, stop_on_signal, RandomState()], logger=loggers,
                           default_root_dir=str(run_dir), **layout)
     resume = resumable_checkpoint(last, is_rank_zero=trainer.is_global_zero)
     if resume:
