@@ -65,6 +65,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from jetscale.data.shards import MAX_CONSTITUENTS
+from jetscale.launch import Launch, trainer_settings
 from jetscale.paths import CONFIG_DIR
 from jetscale.train import fit_lightning
 
@@ -201,7 +202,8 @@ def timed_run(variant: str, cfg, batches: list[dict], batch_size: int, warmup: i
                 loop.step(current)
         elif variant == "jetscale":
             loggers = [instantiate(logger_cfg, save_dir=str(run_dir)) for logger_cfg in cfg.logger.values()]
-            fit_lightning(model, datamodule, cfg, run_dir, loggers)
+            layout = trainer_settings(cfg.trainer.devices, cfg.trainer.num_nodes, Launch())
+            fit_lightning(model, datamodule, cfg, run_dir, loggers, launch=Launch(), layout=layout)
         else:
             trainers[variant](run_dir, total).fit(model, datamodule=datamodule)
     if len(data.stamps) < total:
