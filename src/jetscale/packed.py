@@ -53,8 +53,8 @@ from torch.func import functional_call, stack_module_state
 from torch.utils._pytree import tree_map
 
 from jetscale.results import read_metrics
-from jetscale.sweep import point_overrides
-from jetscale.train import run_metrics, step_budget, write_run
+from jetscale.sweep import compose_training_config, point_overrides
+from jetscale.train import gradient_counts, run_metrics, step_budget, write_run
 
 log = logging.getLogger(__name__)
 MEMBER_KEYS = ("seed", "n_samples")  # the only config keys that may differ within a pack
@@ -78,20 +78,7 @@ class Member:
 
 def compose_members(run_dirs: list[Path], overrides: list[str]) -> list[DictConfig]:
     """The training config of each run dir: ``configs/train.yaml`` + common ``overrides`` + its run id's point."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from jetscale.paths import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfgs = []
-        for run_dir in run_dirs:
-            try:
-                cfgs.append(compose(config_name="train", overrides=[*overrides, *point_overrides(run_dir.name)]))
-            except (HydraException, OmegaConfBaseException) as err:
-                raise ValueError(f"cannot compose the config of {run_dir.name}: {err}".replace("\n", " ")) from err
-    return cfgs
+    return [compose_training_config([*overrides, *point_overrides(d.name)], f"run dir {d.name}") for d in run_dirs]
 
 
 def _flatten(node, prefix: str = "") -> dict:
@@ -236,8 +223,7 @@ def train_packed(cfgs: list[DictConfig], run_dirs: list[Path]) -> list[dict]:
         fit_packed(members, steps, cfg.trainer.get("log_every_n_steps", 50))
         shared_s = (time.perf_counter() - start) / len(members)
         for member in members:
-            result = {"flops": steps * flops_per_step, "steps": steps,
-                      "epochs": steps * batch_size / member.cfg.n_samples, "world_size": 1, "launcher": "none",
-                      "packed": len(members)}
+            result = {**gradient_counts(steps, flops_per_step, batch_size, member.cfg.n_samples),
+                      "world_size": 1, "launcher": "none", "packed": len(members)}
             done[member.run_dir] = finish_member(member, result, shared_s)
     return [done[d] for d in run_dirs]

@@ -119,17 +119,23 @@ def _key(path) -> str:
     return "".join(parts).lstrip(".") or "<top level>"
 
 
-def compose_point(sweep: Sweep, point: dict):
-    """The training config (``configs/train.yaml`` + the sweep's overrides) of one point."""
+def compose_training_config(overrides: list[str], context: str):
+    """``configs/train.yaml`` composed with ``overrides``; a SweepError (a ValueError) naming ``context``
+    when the overrides do not fit."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            return compose(config_name="train", overrides=sweep.hydra_overrides(point))
+            return compose(config_name="train", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as err:
-        raise SweepError(f"sweep config {sweep.source}: the overrides do not fit the training config: {err}") from err
+        raise SweepError(f"{context}: the overrides do not fit the training config: {err}") from err
+
+
+def compose_point(sweep: Sweep, point: dict):
+    """The training config (``configs/train.yaml`` + the sweep's overrides) of one point."""
+    return compose_training_config(sweep.hydra_overrides(point), f"sweep config {sweep.source}")
 
 
 def largest_point(sweep: Sweep) -> dict:

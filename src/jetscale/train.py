@@ -73,9 +73,13 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
         log.info("resuming from %s", resume)
     trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     stop_on_signal.raise_if_stopped()
-    steps = trainer.global_step
-    return {"flops": steps * flops_per_step, "steps": steps, "epochs": steps * datamodule.batch_size / cfg.n_samples,
+    return {**gradient_counts(trainer.global_step, flops_per_step, datamodule.batch_size, cfg.n_samples),
             "world_size": trainer.world_size, "launcher": launch.launcher, "is_global_zero": trainer.is_global_zero}
+
+
+def gradient_counts(steps: int, flops_per_step: float, batch_size: int, n_samples: int) -> dict:
+    """``flops``, ``steps`` and ``epochs`` (samples seen / training-set size) of a gradient run."""
+    return {"flops": steps * flops_per_step, "steps": steps, "epochs": steps * batch_size / n_samples}
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
