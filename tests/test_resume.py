@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from jetscale.checkpoints import PREEMPTED_EXIT
+import torch
+
+from jetscale.checkpoints import PREEMPTED_EXIT, deadline_from_env
 from jetscale.train import train
 
 from conftest import BIN
@@ -94,6 +96,27 @@ def test_sigusr1_also_checkpoints_and_exits_75(tmp_path, cli_env):
     out, _ = process.communicate(timeout=120)
     assert process.returncode == PREEMPTED_EXIT, out
     assert "stopped by SIGUSR1" in out and (run_dir / "checkpoints" / "last.ckpt").exists()
+
+
+def test_deadline_checkpoints_exits_75_and_the_rerun_finishes(compose_train, tmp_path, cli_env):
+    """JETSCALE_DEADLINE (set by the PBS job scripts from the walltime) acts like the warning signal."""
+    run_dir = tmp_path / "point"
+    done = subprocess.run([str(BIN / "jetscale"), "train", *TOY, "trainer.max_steps=100000", f"hydra.run.dir={run_dir}"],
+                          env={**cli_env, "JETSCALE_DEADLINE": f"{time.time() + 8:.0f}"}, capture_output=True,
+                          text=True, timeout=120)
+    out = done.stdout + done.stderr
+    assert done.returncode == PREEMPTED_EXIT, out
+    assert "stopped by JETSCALE_DEADLINE=" in out and not (run_dir / "metrics.json").exists()
+    stopped_at = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"]
+    assert 0 < stopped_at < 100000
+    resumed, _ = rerun([*TOY, f"trainer.max_steps={stopped_at + 5}"], run_dir, cli_env)
+    assert resumed["steps"] == stopped_at + 5
+
+
+def test_a_malformed_deadline_is_named():
+    with pytest.raises(ValueError, match="JETSCALE_DEADLINE='tomorrow'"):
+        deadline_from_env({"JETSCALE_DEADLINE": "tomorrow"})
+    assert deadline_from_env({}) is None and deadline_from_env({"JETSCALE_DEADLINE": "12.5"}) == 12.5
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])

@@ -14,11 +14,15 @@
   :data:`PREEMPTED_EXIT` (75, ``EX_TEMPFAIL``) and no metrics file, so the
   workflow reruns the point, which resumes.  The callback also saves
   ``last.ckpt`` when training ends, whatever ``checkpoint_every_n_steps`` is.
+  A *deadline* (:func:`deadline_from_env`: ``JETSCALE_DEADLINE``, unix
+  seconds, which the PBS job scripts set from the walltime) stops it the same
+  way: PBS Pro has no warning signal before the walltime.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import time
@@ -33,15 +37,26 @@ log = logging.getLogger(__name__)
 PREEMPTED_EXIT = 75  # EX_TEMPFAIL: try again
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 LAST = "last.ckpt"
+DEADLINE_ENV = "JETSCALE_DEADLINE"
 
 
 class Preempted(SystemExit):
     """Training stopped on a signal after saving its checkpoint; exit status :data:`PREEMPTED_EXIT`."""
 
-    def __init__(self, signum: int, step: int, checkpoint: Path):
+    def __init__(self, reason: str, step: int, checkpoint: Path):
         super().__init__(PREEMPTED_EXIT)
-        self.message = (f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint {checkpoint}; "
-                        "rerun the point to resume")
+        self.message = f"stopped by {reason} at step {step}; checkpoint {checkpoint}; rerun the point to resume"
+
+
+def deadline_from_env(environ=os.environ) -> float | None:
+    """``JETSCALE_DEADLINE`` (unix seconds) as a float, None when unset or empty."""
+    raw = environ.get(DEADLINE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{DEADLINE_ENV}={raw!r} is not a time in unix seconds (e.g. $(date +%s) + walltime)") from None
 
 
 def resumable_checkpoint(path: Path, is_rank_zero: bool = True) -> Path | None:
@@ -76,7 +91,7 @@ class RandomState(L.Callback):
 
 
 class StopOnSignal(L.Callback):
-    """Save ``checkpoint`` and stop all ranks after a stop signal; save it at the end too.
+    """Save ``checkpoint`` and stop all ranks after a stop signal or past ``deadline``; save it at the end too.
 
     One process acts at the end of the step during which the signal came.  Under
     DDP the ranks agree (an all-reduce: a signal seen by any rank stops all)
@@ -85,14 +100,16 @@ class StopOnSignal(L.Callback):
     for a few more steps.
     """
 
-    def __init__(self, checkpoint: Path, signals: tuple[int, ...] = STOP_SIGNALS, sync_every: int = 10):
+    def __init__(self, checkpoint: Path, signals: tuple[int, ...] = STOP_SIGNALS, sync_every: int = 10,
+                 deadline: float | None = None):
         self.checkpoint, self.signals, self.sync_every = Path(checkpoint), signals, max(1, sync_every)
-        self.received: int | None = None
+        self.deadline = deadline
+        self.reason: str | None = None  # what asked this process to stop: a signal's name or the deadline
         self.stopped_at: int | None = None
         self._previous: dict[int, object] = {}
 
     def _note(self, signum, frame) -> None:
-        self.received = signum
+        self.reason = signal.Signals(signum).name
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # After Lightning's own handlers are installed, so these replace its SIGTERM handling.
@@ -100,7 +117,9 @@ class StopOnSignal(L.Callback):
             self._previous[signum] = signal.signal(signum, self._note)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        stop = self.received is not None
+        if self.reason is None and self.deadline is not None and time.time() >= self.deadline:
+            self.reason = f"{DEADLINE_ENV}={self.deadline:.0f}"
+        stop = self.reason is not None
         if trainer.world_size > 1:  # a signal seen by any rank stops all of them at the same step
             if trainer.global_step % self.sync_every:
                 return
@@ -109,7 +128,7 @@ class StopOnSignal(L.Callback):
             trainer.save_checkpoint(self.checkpoint)
             trainer.should_stop = True
             self.stopped_at = trainer.global_step
-            self.received = self.received or signal.SIGTERM  # a rank that saw nothing itself
+            self.reason = self.reason or "another rank's stop"  # a rank that saw nothing itself
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.stopped_at is None:
@@ -120,4 +139,4 @@ class StopOnSignal(L.Callback):
 
     def raise_if_stopped(self) -> None:
         if self.stopped_at is not None:
-            raise Preempted(self.received, self.stopped_at, self.checkpoint)
+            raise Preempted(self.reason, self.stopped_at, self.checkpoint)

@@ -26,7 +26,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from jetscale.checkpoints import LAST, Preempted, RandomState, StopOnSignal, resumable_checkpoint
+from jetscale.checkpoints import LAST, Preempted, RandomState, StopOnSignal, deadline_from_env, resumable_checkpoint
 from jetscale.launch import Launch, detect_launch, trainer_settings
 from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
@@ -58,14 +58,15 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     """Gradient training with checkpoints, under whichever launcher started this process.
 
     ``cfg.compute`` (FLOPs) sets max_steps if given; FLOPs count the global batch.
-    Stops early (checkpoint saved, :class:`~jetscale.checkpoints.Preempted`) on SIGTERM/SIGUSR1.
+    Stops early (checkpoint saved, :class:`~jetscale.checkpoints.Preempted`) on SIGTERM/SIGUSR1 or past
+    ``JETSCALE_DEADLINE``.
     """
     flops_per_step = model.net.train_flops_per_sample() * datamodule.batch_size
     max_steps = step_budget(cfg, flops_per_step)
     last = run_dir / "checkpoints" / LAST
     periodic = ModelCheckpoint(dirpath=last.parent, save_last=True, save_top_k=0, enable_version_counter=False,
                                every_n_train_steps=cfg.checkpoint_every_n_steps)
-    stop_on_signal = StopOnSignal(last)
+    stop_on_signal = StopOnSignal(last, deadline=deadline_from_env())
     trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[periodic, stop_on_signal, RandomState()], logger=loggers,
                           default_root_dir=str(run_dir), **layout)
     resume = resumable_checkpoint(last, is_rank_zero=trainer.is_global_zero)
