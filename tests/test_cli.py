@@ -42,7 +42,7 @@ def synthetic_runs(tmp_path):
     for n in (100, 200, 400, 800, 1600):
         for w in (8, 16, 32, 64):
             loss = 0.01 + 2.0 * w**-0.5 + 5.0 * n**-0.7
-            paths.append(fake_metrics(tmp_path / f"n_samples={n},width={w},seed=0", n, w, 0, loss))
+            paths.append(fake_metrics(tmp_path / f"n_samples={n}__width={w}__seed=0", n, w, 0, loss))
     return paths
 
 
@@ -99,4 +99,4 @@ def test_sweep_command_lists_points(capsys):
     assert main(["sweep", "toy-demo"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("sweep toy-demo")
-    assert "n_samples=16,width=32,seed=0" in out
+    assert "n_samples=16__width=32__seed=0" in out

@@ -11,7 +11,7 @@ from jetscale.train import train
 def test_pfn_trains_on_shards_and_reports_tagger_metrics(compose_train, tiny_jet_dir, tmp_path):
     cfg = compose_train("experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "n_samples=100", "data.n_test=60",
                         "data.batch_size=50", "width=8", "trainer.max_steps=30", "checkpoint_every_n_steps=10")
-    run_dir = tmp_path / "n_samples=100,width=8,seed=0"
+    run_dir = tmp_path / "n_samples=100__width=8__seed=0"
     metrics = train(cfg, run_dir)
     on_disk = json.loads((run_dir / "metrics.json").read_text())
     assert on_disk["task"] == "jets" and on_disk["model"] == "pfn" and on_disk["steps"] == 30

@@ -13,7 +13,7 @@ TOY = ["experiment=toy_sgd", "data.source.latent_dim=50", "width=16", "ridge=1e-
 
 
 def run_id(n_samples: int, seed: int) -> str:
-    return f"n_samples={n_samples},seed={seed}"
+    return f"n_samples={n_samples}__seed={seed}"
 
 
 def separate_and_packed(compose_train, tmp_path, common, points):

@@ -36,7 +36,7 @@ def test_demo_sweep_expands_to_the_cartesian_product():
 
 
 def test_run_id_is_readable_and_stable():
-    assert run_id({"n_samples": 1000, "width": 64, "seed": 0}) == "n_samples=1000,width=64,seed=0"
+    assert run_id({"n_samples": 1000, "width": 64, "seed": 0}) == "n_samples=1000__width=64__seed=0"
 
 
 def test_point_overrides_include_experiment_fixed_and_axis_values(tmp_path):

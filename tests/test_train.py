@@ -14,7 +14,7 @@ SMALL = ["data.source.latent_dim=50", "n_samples=100", "width=16", "ridge=1e-2",
 
 def test_closed_form_writes_the_metrics_contract(compose_train, tmp_path):
     cfg = compose_train("experiment=toy", *SMALL)
-    run_dir = tmp_path / "n_samples=100,width=16,seed=3"
+    run_dir = tmp_path / "n_samples=100__width=16__seed=3"
     metrics = train(cfg, run_dir)
     on_disk = json.loads((run_dir / "metrics.json").read_text())
     assert on_disk["run_id"] == run_dir.name

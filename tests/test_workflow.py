@@ -41,7 +41,7 @@ def test_tiny_sweep_end_to_end(tmp_path, cli_env):
     table = pd.read_csv(out / "table.csv")
     assert list(table.columns[: len(TABLE_COLUMNS)]) == TABLE_COLUMNS
     assert len(table) == 8
-    assert set(table["run_id"]) == {f"n_samples={n},width={w},seed={s}" for n in (40, 80) for w in (8, 16) for s in (0, 1)}
+    assert set(table["run_id"]) == {f"n_samples={n}__width={w}__seed={s}" for n in (40, 80) for w in (8, 16) for s in (0, 1)}
     assert (table["test_loss"] > 0).all() and (table["theory_loss"] > 0).all()
     fits = json.loads((out / "fits.json").read_text())
     assert set(fits) == {"data", "params", "joint"}
@@ -51,7 +51,7 @@ def test_tiny_sweep_end_to_end(tmp_path, cli_env):
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
     # each run kept Hydra's record of its config beside the metrics
-    assert (out / "runs" / "n_samples=40,width=8,seed=0" / ".hydra" / "overrides.yaml").exists()
+    assert (out / "runs" / "n_samples=40__width=8__seed=0" / ".hydra" / "overrides.yaml").exists()
 
 
 def test_killed_sweep_resumes_only_the_unfinished_points(tmp_path, cli_env):

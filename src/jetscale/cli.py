@@ -2,6 +2,7 @@
 
     jetscale train [HYDRA_OVERRIDES ...]       one sweep point -> <run_dir>/metrics.json
     jetscale train-packed --run-dir D ... [HYDRA_OVERRIDES ...]  many small points in one process
+    jetscale train-bundle --run-dir D ... [HYDRA_OVERRIDES ...]  K points in one scheduler job (per GPU, or packed)
     jetscale theory --alpha ... --ridge ...    deterministic-equivalent test error (JSON)
     jetscale aggregate METRICS... --out T.csv  metrics files -> results table
     jetscale fit --table T.csv --law joint --out fit.json
@@ -161,6 +162,14 @@ def register_jet_commands(sub) -> None:
         register(sub)
 
 
+def register_cluster_commands(sub) -> None:
+    """train-bundle (and the other commands for running sweeps on clusters): each module owns its arguments."""
+    from jetscale.cluster.bundle import register as register_bundle
+
+    for register in (register_bundle,):
+        register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jetscale", description="Neural scaling laws for jet physics.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,9 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train several sweep points that differ only in seed and n_samples as one vectorised "
                     "ensemble (jetscale.packed), writing <run_dir>/metrics.json per point as `jetscale train` "
                     "would. Each point's own overrides are read from its run dir's name, a sweep run id such as "
-                    "'n_samples=64,seed=0'; the overrides after the options apply to every point. Points whose "
-                    "metrics.json exists are skipped. Example: jetscale train-packed --run-dir runs/n_samples=64,"
-                    "seed=0 --run-dir runs/n_samples=128,seed=1 experiment=toy_sgd width=16 data.batch_size=32")
+                    "'n_samples=64__seed=0'; the overrides after the options apply to every point. Points whose "
+                    "metrics.json exists are skipped. Example: jetscale train-packed --run-dir runs/n_samples=64__"
+                    "seed=0 --run-dir runs/n_samples=128__seed=1 experiment=toy_sgd width=16 data.batch_size=32")
     p.add_argument("--run-dir", action="append", required=True, metavar="DIR",
                    help="a point's run dir, named by its run id KEY=VALUE,... (repeat: one per point)")
     p.add_argument("overrides", nargs="*", metavar="HYDRA_OVERRIDES", help="Hydra overrides common to all points")
@@ -226,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_manifest)
 
     register_jet_commands(sub)
+    register_cluster_commands(sub)
 
     p = sub.add_parser("sweep", help="validate a sweep config and list its points")
     p.add_argument("name", help="sweep name (configs/sweep/<name>.yaml) or a path to a .yaml")

@@ -53,11 +53,11 @@ from torch.func import functional_call, stack_module_state
 from torch.utils._pytree import tree_map
 
 from jetscale.results import read_metrics
-from jetscale.sweep import compose_training_config, point_overrides
+from jetscale.sweep import PACK_AXES, compose_training_config, point_overrides
 from jetscale.train import gradient_counts, run_metrics, step_budget, write_run
 
 log = logging.getLogger(__name__)
-MEMBER_KEYS = ("seed", "n_samples")  # the only config keys that may differ within a pack
+MEMBER_KEYS = PACK_AXES  # the only config keys that may differ within a pack
 ELEMENTWISE_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop,
                           torch.optim.Adagrad)
 

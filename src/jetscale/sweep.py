@@ -40,6 +40,7 @@ class Sweep:
     overrides: dict[str, object] = field(default_factory=dict)
     experiment: str | None = None
     fit: dict = field(default_factory=dict)
+    resources: dict = field(default_factory=dict)  # Snakemake resources of the training jobs
     source: str = "<memory>"
 
     def points(self) -> list[dict]:
@@ -55,16 +56,24 @@ class Sweep:
         return {**FIT_DEFAULTS, **self.fit}
 
 
+# The only axes in which the members of a packed ensemble (jetscale.packed) may differ.
+PACK_AXES = ("seed", "n_samples")
+
+# Between the KEY=VALUE items of a run id. Not a comma: Snakemake splits the wildcards it hands to
+# cluster jobs (--target-jobs) at commas. Not "+": it is in exponents (1e+09).
+RUN_ID_SEPARATOR = "__"
+
+
 def run_id(point: dict) -> str:
-    """Readable, stable name of a point, e.g. ``n_samples=1000,width=64,seed=0``."""
-    return ",".join(f"{k}={_hydra_value(v)}" for k, v in point.items())
+    """Readable, stable name of a point, e.g. ``n_samples=1000__width=64__seed=0``."""
+    return RUN_ID_SEPARATOR.join(f"{k}={_hydra_value(v)}" for k, v in point.items())
 
 
 def point_overrides(run_id: str) -> list[str]:
-    """Hydra overrides of a sweep run id (``jetscale.sweep.run_id``): ``n_samples=64,seed=0`` → two overrides."""
-    items = run_id.split(",")
+    """Hydra overrides of a sweep run id (``jetscale.sweep.run_id``): ``n_samples=64__seed=0`` → two overrides."""
+    items = run_id.split(RUN_ID_SEPARATOR)
     if not all(key and sep for key, sep, _ in (item.partition("=") for item in items)):
-        raise ValueError(f"run dir name {run_id!r} is not a sweep run id (KEY=VALUE,KEY=VALUE,...)")
+        raise ValueError(f"run dir name {run_id!r} is not a sweep run id (KEY=VALUE{RUN_ID_SEPARATOR}KEY=VALUE...)")
     return items
 
 
@@ -99,7 +108,8 @@ def load_sweep(path: str | Path, schema: str | Path = SCHEMA, check_config: bool
     validate_structure(raw, path, schema)
     sweep = Sweep(
         name=raw["name"], axes=raw["axes"], overrides=raw.get("overrides") or {},
-        experiment=raw.get("experiment"), fit=raw.get("fit") or {}, source=str(path),
+        experiment=raw.get("experiment"), fit=raw.get("fit") or {}, resources=raw.get("resources") or {},
+        source=str(path),
     )
     if check_config:
         check_against_config(sweep)

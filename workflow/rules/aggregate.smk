@@ -3,14 +3,16 @@
 
 rule aggregate:
     input:
-        METRICS,
+        TRAINED,
     output:
         TABLE,
     log:
         f"{OUT}/logs/aggregate.log",
+    params:
+        metrics=METRICS,
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
-        "jetscale aggregate {input:q} --out {output:q} > {log:q} 2>&1"
+        "jetscale aggregate {params.metrics:q} --out {output:q} > {log:q} 2>&1"

@@ -1,4 +1,5 @@
 # Sweep loading, validation and the paths every stage shares.
+from jetscale.cluster.bundle import bundles
 from jetscale.sweep import SweepError, compose_point, largest_point, load_sweep, run_id, shell_overrides, sweep_path
 
 try:
@@ -10,6 +11,9 @@ OUT = f"{config['results_dir']}/{SWEEP.name}"
 POINTS = {run_id(point): point for point in SWEEP.points()}
 FIT = SWEEP.fit_settings()
 METRICS = expand(f"{OUT}/runs/{{run_id}}/metrics.json", run_id=list(POINTS))
+# bundle_size > 1: rule train_bundle trains K points per scheduler job and the table waits for its flags.
+BUNDLES = bundles(POINTS, config["bundle_size"], pack=config["bundle_pack"]) if config["bundle_size"] > 1 else {}
+TRAINED = expand(f"{OUT}/bundles/{{bundle}}.done", bundle=list(BUNDLES)) if BUNDLES else METRICS
 TABLE = f"{OUT}/table.csv"
 FITS = f"{OUT}/fits.json"
 FIGURE_NAMES = ["loss_vs_n_samples", "loss_vs_width"]
@@ -43,6 +47,7 @@ SPECTRUM_DIR = f"{config['results_dir']}/{JETS.dataset}/spectrum/{EFP_TAG}"
 
 wildcard_constraints:
     run_id="[^/]+",
+    bundle=r"bundle-\d+",
     law="data|params|joint",
     index=r"\d{5}",
     dmax=r"\d",
@@ -54,6 +59,22 @@ def train_overrides(wildcards):
     run_dir = f"{OUT}/runs/{wildcards.run_id}"
     overrides = SWEEP.hydra_overrides(POINTS[wildcards.run_id])
     return shell_overrides(overrides + [f'hydra.run.dir="{run_dir}"'])
+
+
+def bundle_arguments(wildcards):
+    """Shell-quoted `jetscale train-bundle` arguments: each member's run dir, then the overrides common to all
+    (a member's own come from its run dir's name)."""
+    members = BUNDLES[wildcards.bundle]
+    run_dirs = [arg for rid in members for arg in ("--run-dir", f"{OUT}/runs/{rid}")]
+    common = [o for o in SWEEP.hydra_overrides(POINTS[members[0]]) if o.split("=", 1)[0] not in SWEEP.axes]
+    return shell_overrides(["--pack"] * config["bundle_pack"] + run_dirs + common)
+
+
+def launch_prefix(wildcards, resources):
+    """The job's `mpi` resource (e.g. `srun`, or a PBS profile's mpiexec line) and a space; empty when unset.
+    Profiles set it for multi-process (DDP) points; it is a launcher, so it reaches the shell as written."""
+    launcher = resources.get("mpi", "")
+    return f"{launcher} " if launcher else ""
 
 
 def training_data(cfg):

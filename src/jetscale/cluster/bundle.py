@@ -1,0 +1,151 @@
+"""Bundles: K sweep points in one scheduler job, each still its own run dir and metrics file.
+
+Schedulers choke on thousands of tiny jobs, and Snakemake's group jobs run their
+members one after another on Slurm.  With ``bundle_size: K`` (workflow config;
+the cluster profiles set it) the workflow's ``train_bundle`` rule submits one
+job per bundle, and inside it :func:`run_bundle` runs the points side by side:
+
+* one point per device slot: each member process gets its own
+  ``CUDA_VISIBLE_DEVICES`` (the allocation's GPUs, one each); without GPUs,
+  ``--cpu-slots`` members at a time (the job's threads) sharing the job's CPU cores;
+* or, with ``bundle_pack: true``, the whole bundle as one packed ensemble
+  (:mod:`jetscale.packed`), for points that differ only in seed and n_samples
+  (:func:`bundles` then groups them so).
+
+Resume stays per point: a member whose ``metrics.json`` exists is skipped, an
+interrupted one resumes from its ``last.ckpt``, and the bundle's flag file (the
+Snakemake output) appears only when every member has finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jetscale.sweep import PACK_AXES, RUN_ID_SEPARATOR, point_overrides
+
+log = logging.getLogger(__name__)
+PREEMPTED_EXIT = 75  # as jetscale.checkpoints (not imported: that pulls in torch)
+
+
+def bundles(points: dict[str, dict], size: int, pack: bool = False) -> dict[str, list[str]]:
+    """Run ids in bundles of at most ``size``, named ``bundle-000``, ... in sweep order.
+
+    With ``pack``, a bundle only holds points that agree on every axis but ``PACK_AXES``
+    (so it can be trained as one packed ensemble).
+    """
+    if size < 1:
+        raise ValueError(f"bundle_size must be at least 1, got {size}")
+    groups: dict[tuple, list[str]] = {}
+    for rid, point in points.items():
+        key = tuple((k, v) for k, v in point.items() if k not in PACK_AXES) if pack else ()
+        groups.setdefault(key, []).append(rid)
+    chunks = [ids[i:i + size] for ids in groups.values() for i in range(0, len(ids), size)]
+    return {f"bundle-{n:03d}": chunk for n, chunk in enumerate(chunks)}
+
+
+def device_slots(environ=os.environ, cpu_slots: int = 1) -> list[str | None]:
+    """One entry per concurrent member: the allocation's GPUs (``CUDA_VISIBLE_DEVICES``), else ``cpu_slots``
+    CPU slots (None: no device to pin)."""
+    visible = [d.strip() for d in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return visible or [None] * max(1, cpu_slots)
+
+
+@dataclass
+class Member:
+    run_dir: Path
+    command: list[str]
+
+    @property
+    def done(self) -> bool:
+        return (self.run_dir / "metrics.json").exists()
+
+
+def train_command(run_dir: Path, overrides: list[str]) -> list[str]:
+    """``jetscale train`` of one member: common overrides, the point's own (from its run id), its run dir."""
+    # quoted for Hydra: run ids contain "="
+    return ["jetscale", "train", *overrides, *point_overrides(run_dir.name), f'hydra.run.dir="{run_dir}"']
+
+
+def member_env(device: str | None, n_slots: int, environ=os.environ) -> dict:
+    env = dict(environ)
+    if device is not None:
+        env["CUDA_VISIBLE_DEVICES"] = device
+    else:  # CPU slots share the job's cores
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        env["OMP_NUM_THREADS"] = str(max(1, cores // n_slots))
+    return env
+
+
+def run_bundle(members: list[Member], slots: list[str | None], poll_s: float = 0.2) -> dict[Path, int]:
+    """Run the unfinished members, at most one per slot at a time; return each one's exit status.
+
+    Every member runs even when another fails; each writes ``<run_dir>/train.log``.
+    """
+    pending = [m for m in members if not m.done]
+    for m in members:
+        if m.done:
+            log.info("%s: finished before, skipped", m.run_dir.name)
+    free, running, status = list(slots), {}, {}
+    while pending or running:
+        while pending and free:
+            member, device = pending.pop(0), free.pop(0)
+            member.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(member.run_dir / "train.log", "ab") as out:
+                process = subprocess.Popen(member.command, stdout=out, stderr=subprocess.STDOUT,
+                                           env=member_env(device, len(slots)))
+            running[process] = (member, device)
+            log.info("%s: started on %s (pid %d)", member.run_dir.name,
+                     f"CUDA_VISIBLE_DEVICES={device}" if device is not None else "CPU", process.pid)
+        time.sleep(poll_s)
+        for process in [p for p in running if p.poll() is not None]:
+            member, device = running.pop(process)
+            free.append(device)
+            status[member.run_dir] = process.returncode
+            log.info("%s: exit %d", member.run_dir.name, process.returncode)
+    return status
+
+
+def bundle_exit(status: dict[Path, int]) -> int:
+    """0 when every member succeeded; 75 when any was preempted (rerun to resume); else 1."""
+    failed = {d: rc for d, rc in status.items() if rc != 0}
+    if not failed:
+        return 0
+    for run_dir, rc in failed.items():
+        log.error("%s failed (exit %d); see %s", run_dir.name, rc, run_dir / "train.log")
+    return PREEMPTED_EXIT if PREEMPTED_EXIT in failed.values() else 1
+
+
+def cmd_train_bundle(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    run_dirs = [Path(d) for d in args.run_dir]
+    overrides = [o for o in args.overrides if o != "--"]
+    if args.pack:
+        from jetscale.cli import cmd_train_packed
+
+        return cmd_train_packed(argparse.Namespace(run_dir=args.run_dir, overrides=overrides))
+    slots = device_slots(cpu_slots=args.cpu_slots)
+    members = [Member(d, train_command(d, overrides)) for d in run_dirs]
+    return bundle_exit(run_bundle(members, slots))
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train-bundle", help="run several sweep points inside one scheduler job (one per GPU, or packed)",
+        description="Run the points of a bundle side by side inside one allocation: one `jetscale train` per "
+                    "GPU of CUDA_VISIBLE_DEVICES (else --cpu-slots at a time on the CPUs), or with --pack as one "
+                    "packed ensemble. Each point's overrides come from its run dir's name (a sweep run id such "
+                    f"as 'n_samples=64{RUN_ID_SEPARATOR}seed=0'); the overrides after the options apply to all. "
+                    "Finished points are skipped. Exit 0 when all finished, 75 when one was preempted.")
+    p.add_argument("--run-dir", action="append", required=True, metavar="DIR", help="a member's run dir (repeat)")
+    p.add_argument("--cpu-slots", type=int, default=1,
+                   help="members at a time when no GPU is visible (the workflow passes the job's threads)")
+    p.add_argument("--pack", action="store_true", help="train the bundle as one packed ensemble (jetscale.packed)")
+    p.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides common to every member")
+    p.set_defaults(func=cmd_train_bundle)
+

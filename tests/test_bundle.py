@@ -1,0 +1,116 @@
+"""Bundles: K points per scheduler job, one per device slot or packed, resumable per point."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jetscale.cluster.bundle import Member, bundle_exit, bundles, device_slots, run_bundle, train_command
+from jetscale.sweep import run_id
+
+from conftest import REPO
+
+POINTS = {run_id(p): p for p in ({"width": w, "seed": s} for w in (8, 16) for s in (0, 1, 2))}
+
+
+def test_bundles_chunk_in_sweep_order_and_pack_only_compatible_points():
+    plain = bundles(POINTS, 4)
+    assert list(plain) == ["bundle-000", "bundle-001"]
+    assert [rid for members in plain.values() for rid in members] == list(POINTS)
+    assert [len(m) for m in plain.values()] == [4, 2]
+    packed = bundles(POINTS, 4, pack=True)  # seed may differ inside a pack, width may not
+    assert [len(m) for m in packed.values()] == [3, 3]
+    assert all(len({POINTS[rid]["width"] for rid in members}) == 1 for members in packed.values())
+    assert bundles(POINTS, 1) == {f"bundle-{i:03d}": [rid] for i, rid in enumerate(POINTS)}
+    with pytest.raises(ValueError, match="bundle_size must be at least 1, got 0"):
+        bundles(POINTS, 0)
+
+
+def test_device_slots_are_the_allocations_gpus_else_cpu_slots():
+    assert device_slots({"CUDA_VISIBLE_DEVICES": "0,1, 3"}) == ["0", "1", "3"]
+    assert device_slots({"CUDA_VISIBLE_DEVICES": ""}, cpu_slots=2) == [None, None]
+    assert device_slots({}) == [None]
+
+
+def recorder(run_dir: Path) -> Member:
+    """A member whose 'training' records the GPU it was given and when it ran."""
+    script = ('import json, os, sys, time; start = time.time(); time.sleep(0.5); '
+              'json.dump({"device": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start, "end": time.time()}, '
+              'open(sys.argv[1], "w"))')
+    return Member(run_dir, [sys.executable, "-c", script, str(run_dir / "metrics.json")])
+
+
+def test_members_run_one_per_gpu_concurrently_and_finished_ones_are_skipped(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    members = [recorder(tmp_path / f"point-{i}") for i in range(4)]
+    finished = tmp_path / "done-before"
+    finished.mkdir()
+    (finished / "metrics.json").write_text("{}")
+    status = run_bundle([*members, recorder(finished)], device_slots(), poll_s=0.05)
+    assert set(status) == {m.run_dir for m in members} and bundle_exit(status) == 0
+    assert (finished / "metrics.json").read_text() == "{}"  # not rerun
+    runs = [json.loads((m.run_dir / "metrics.json").read_text()) for m in members]
+    assert sorted(r["device"] for r in runs) == ["0", "0", "1", "1"]
+    for a in runs:  # members that overlapped in time had different GPUs; never more than two at once
+        overlapping = [b for b in runs if b["start"] < a["end"] and a["start"] < b["end"]]
+        assert len(overlapping) <= 2 and len({b["device"] for b in overlapping}) == len(overlapping)
+    assert all((m.run_dir / "train.log").exists() for m in members)
+
+
+def test_a_failed_member_fails_the_bundle_and_a_preempted_one_asks_for_a_rerun(tmp_path):
+    def exits(rc, name):
+        return Member(tmp_path / name, [sys.executable, "-c", f"raise SystemExit({rc})"])
+
+    status = run_bundle([exits(0, "ok"), exits(3, "broken")], [None])
+    assert bundle_exit(status) == 1
+    status = run_bundle([exits(75, "preempted"), exits(3, "broken-too")], [None, None])
+    assert bundle_exit(status) == 75
+
+
+def test_train_command_takes_the_points_overrides_from_its_run_dir():
+    cmd = train_command(Path("out/runs/n_samples=64__seed=1"), ["experiment=toy"])
+    assert cmd == ["jetscale", "train", "experiment=toy", "n_samples=64", "seed=1",
+                   'hydra.run.dir="out/runs/n_samples=64__seed=1"']
+
+
+def write_sweep(tmp_path, widths, seeds) -> Path:
+    sweep = {"name": "bundled", "experiment": "toy_sgd", "axes": {"width": widths, "seed": seeds},
+             "overrides": {"data.source.latent_dim": 40, "n_samples": 32, "data.batch_size": 16,
+                           "trainer.max_steps": 20},
+             "fit": {"laws": []}}
+    path = tmp_path / "bundled.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    return path
+
+
+def snakemake(tmp_path, sweep, cli_env, *extra):
+    cmd = [str(Path(sys.executable).parent / "snakemake"), "--profile", "profiles/local", "--config",
+           f"sweep={sweep}", f"results_dir={tmp_path / 'results'}", *extra]
+    done = subprocess.run(cmd, cwd=REPO, env=cli_env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout + done.stderr
+
+
+def test_packed_bundles_of_a_16_point_sweep_run_as_4_jobs_and_resume_per_point(tmp_path, cli_env):
+    sweep = write_sweep(tmp_path, widths=[4, 6, 8, 10], seeds=[0, 1, 2, 3])
+    log = snakemake(tmp_path, sweep, cli_env, "bundle_size=4", "bundle_pack=True")
+    out = tmp_path / "results" / "bundled"
+    assert log.count("rule train_bundle:") == 4 and "rule train:" not in log
+    assert sorted(p.name for p in (out / "bundles").iterdir()) == [f"bundle-00{i}.done" for i in range(4)]
+    metrics = sorted(out.glob("runs/*/metrics.json"))
+    assert len(metrics) == 16 and all(json.loads(m.read_text())["packed"] for m in metrics)
+    assert len((out / "table.csv").read_text().splitlines()) == 17
+
+    # As if the sweep had been cut off while bundle 0 ran: no table, no flag, one member unfinished.
+    # The rerun trains that member alone and leaves every finished metrics file as it was.
+    lost = out / "runs" / "width=4__seed=2" / "metrics.json"
+    kept = {m: m.stat().st_mtime_ns for m in metrics if m != lost}
+    for path in (lost, out / "bundles" / "bundle-000.done", out / "table.csv"):
+        path.unlink()
+    log = snakemake(tmp_path, sweep, cli_env, "bundle_size=4", "bundle_pack=True")
+    assert log.count("rule train_bundle:") == 1 and lost.exists()
+    assert {m: m.stat().st_mtime_ns for m in kept} == kept
+    assert len((out / "table.csv").read_text().splitlines()) == 17
