@@ -128,3 +128,35 @@ def test_jet_isoflop_sweep_generates_its_data_and_sets_steps_from_compute(tmp_pa
     assert table["steps"].tolist() == [int(c // per_step) for c in budgets]
     assert (table["flops"] <= table["compute"]).all() and (table["flops"] > 0.9 * table["compute"]).all()
     assert table["model"].eq("efp_linear").all() and table["roc_auc"].between(0, 1).all()
+
+
+def dry_run_shell(tmp_path, sweep, cli_env, *extra) -> str:
+    proc = subprocess.run(snakemake_cmd(tmp_path, sweep, "-n", "-p", *extra), capture_output=True, text=True,
+                          env=cli_env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_training_resources_rule_defaults_then_sweep_then_profile_and_the_mpi_launcher(tmp_path, cli_env):
+    """The train job's resources: rule defaults < the sweep's `resources:` < a profile's set-resources.
+    The `mpi` resource (srun, a PBS mpiexec line) prefixes `jetscale train`."""
+    plain = dry_run_shell(tmp_path, tiny_sweep(tmp_path, n_samples=(40,), widths=(8,), seeds=(0,)), cli_env)
+    assert "Shell command: jetscale train experiment=toy" in plain and "runtime=30" in plain
+
+    sweep = yaml.safe_load((tmp_path / "tiny.yaml").read_text())
+    sweep["resources"] = {"runtime": 77, "nodes": 2, "mpi": "mpiexec -n 8 --ppn 4"}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
+    multi_node = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env)
+    assert "runtime=77" in multi_node and "nodes=2" in multi_node
+    assert "mpiexec -n 8 --ppn 4 jetscale train experiment=toy" in multi_node
+
+    profile_wins = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, "--set-resources", "train:mpi='srun'",
+                                 "train:runtime=5")
+    assert "srun jetscale train experiment=toy" in profile_wins and "runtime=5," in profile_wins
+
+
+def test_a_bad_bundle_setting_is_refused_naming_the_key(tmp_path, cli_env):
+    sweep = tiny_sweep(tmp_path, n_samples=(40,), widths=(8,), seeds=(0,))
+    proc = subprocess.run(snakemake_cmd(tmp_path, sweep, "bundle_size=0", "-n"), capture_output=True, text=True,
+                          env=cli_env, timeout=300)
+    assert proc.returncode != 0 and "bundle_size" in proc.stdout + proc.stderr
