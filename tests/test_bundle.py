@@ -31,8 +31,9 @@ def test_bundles_chunk_in_sweep_order_and_pack_only_compatible_points():
 
 def test_device_slots_are_the_allocations_gpus_else_cpu_slots():
     assert device_slots({"CUDA_VISIBLE_DEVICES": "0,1, 3"}) == ["0", "1", "3"]
-    assert device_slots({"CUDA_VISIBLE_DEVICES": ""}, cpu_slots=2) == [None, None]
-    assert device_slots({}) == [None]
+    assert device_slots({"CUDA_VISIBLE_DEVICES": ""}, cpu_slots=2) == [None, None]  # GPUs hidden on purpose
+    assert device_slots({}, gpu_count=lambda: 4) == ["0", "1", "2", "3"]  # PBS: every GPU of the node
+    assert device_slots({}) == [None]  # this machine: no GPU
 
 
 def recorder(run_dir: Path) -> Member:

@@ -49,11 +49,23 @@ def bundles(points: dict[str, dict], size: int, pack: bool = False) -> dict[str,
     return {f"bundle-{n:03d}": chunk for n, chunk in enumerate(chunks)}
 
 
-def device_slots(environ=os.environ, cpu_slots: int = 1) -> list[str | None]:
-    """One entry per concurrent member: the allocation's GPUs (``CUDA_VISIBLE_DEVICES``), else ``cpu_slots``
-    CPU slots (None: no device to pin)."""
-    visible = [d.strip() for d in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+def device_slots(environ=os.environ, cpu_slots: int = 1, gpu_count=None) -> list[str | None]:
+    """One entry per concurrent member: the allocation's GPUs, else ``cpu_slots`` CPU slots (None: no device).
+
+    The GPUs are ``CUDA_VISIBLE_DEVICES`` when the scheduler sets it (Slurm with --gpus), else every GPU
+    torch sees (PBS on Polaris sets nothing). ``gpu_count`` replaces torch's count (tests).
+    """
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        visible = [d.strip() for d in environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip()]
+    else:
+        visible = [str(i) for i in range((gpu_count or _torch_gpu_count)())]
     return visible or [None] * max(1, cpu_slots)
+
+
+def _torch_gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
 
 
 @dataclass
