@@ -41,6 +41,7 @@ def cli_env():
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["WANDB_MODE"] = "disabled"
+    env.pop("WANDB_SERVICE", None)  # an in-process wandb run of another test must not leak into subprocesses
     return env
 
 

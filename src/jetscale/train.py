@@ -31,6 +31,7 @@ from jetscale.launch import Launch, detect_launch, trainer_settings
 from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
 from jetscale.results import write_json_atomic
+from jetscale.secrets import redact_secrets
 
 log = logging.getLogger(__name__)
 SOLVERS = ("closed_form", "lightning")
@@ -131,7 +132,7 @@ def write_run(cfg: DictConfig, run_dir: Path, metrics: dict, loggers: list) -> d
     for logger in loggers:
         logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=metrics["steps"])
         logger.finalize("success")
-    metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
+    metrics["config"] = redact_secrets(OmegaConf.to_container(cfg, resolve=True))
     write_json_atomic(run_dir / "metrics.json", metrics)
     log.info("%s: test_loss=%.4g theory_loss=%s", run_dir.name, metrics["test_loss"], metrics["theory_loss"])
     return metrics
