@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SWEEP  ?= toy-demo
+# profiles/<PROFILE>: local, slurm, slurm-local, polaris, aurora
+PROFILE ?= local
 PYTEST_ARGS ?=
 
 JET_SHARDS ?= 2
@@ -29,10 +31,10 @@ demo: install
 SWEEP_CONFIG = sweep=$(SWEEP) jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
 
 sweep: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config $(SWEEP_CONFIG)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG)
 
 dry-run: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local --config $(SWEEP_CONFIG) -n
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG) -n
 
 # A small jet dataset (Pythia 8 + anti-kT), its EFPs and covariance spectrum.
 jets: install

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from conftest import REPO
@@ -144,15 +145,26 @@ def test_training_resources_rule_defaults_then_sweep_then_profile_and_the_mpi_la
     assert "Shell command: jetscale train experiment=toy" in plain and "runtime=30" in plain
 
     sweep = yaml.safe_load((tmp_path / "tiny.yaml").read_text())
-    sweep["resources"] = {"runtime": 77, "nodes": 2, "mpi": "mpiexec -n 8 --ppn 4"}
+    sweep["resources"] = {"runtime": 77, "nodes": 2}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
-    multi_node = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env)
+    multi_node = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, "--set-resources",
+                               "train:mpi='mpiexec -n 8 --ppn 4'")
     assert "runtime=77" in multi_node and "nodes=2" in multi_node
     assert "mpiexec -n 8 --ppn 4 jetscale train experiment=toy" in multi_node
 
     profile_wins = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, "--set-resources", "train:mpi='srun'",
                                  "train:runtime=5")
     assert "srun jetscale train experiment=toy" in profile_wins and "runtime=5," in profile_wins
+
+
+def test_a_sweep_may_not_set_the_unquoted_mpi_launcher(tmp_path):
+    from jetscale.sweep import SweepError, load_sweep
+
+    sweep = yaml.safe_load(tiny_sweep(tmp_path).read_text())
+    sweep["resources"] = {"mpi": "srun; touch pwned"}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(sweep))
+    with pytest.raises(SweepError, match="resources"):
+        load_sweep(tmp_path / "tiny.yaml")
 
 
 def test_a_bad_bundle_setting_is_refused_naming_the_key(tmp_path, cli_env):

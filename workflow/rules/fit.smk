@@ -25,7 +25,7 @@ rule fit_law:
         runtime=30,
     shell:
         "jetscale fit --table {input:q} --law {wildcards.law} {params.group_by} "
-        "--loss-col {params.loss_col} --bootstrap {params.bootstrap} --seed {params.seed} "
+        "--loss-col {params.loss_col:q} --bootstrap {params.bootstrap} --seed {params.seed} "
         "--out {output:q} > {log:q} 2>&1"
 
 
