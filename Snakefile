@@ -17,6 +17,9 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/figures.smk"
 
+# Seconds of work on small files: on a cluster they run where Snakemake runs, not as scheduler jobs.
+localrules: all, jets, aggregate, fit_law, merge_fits, figures
+
 
 rule all:
     default_target: True

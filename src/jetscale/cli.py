@@ -3,6 +3,7 @@
     jetscale train [HYDRA_OVERRIDES ...]       one sweep point -> <run_dir>/metrics.json
     jetscale train-packed --run-dir D ... [HYDRA_OVERRIDES ...]  many small points in one process
     jetscale train-bundle --run-dir D ... [HYDRA_OVERRIDES ...]  K points in one scheduler job (per GPU, or packed)
+    jetscale pbs submit|status|cancel          PBS Pro commands of profiles/polaris, profiles/aurora
     jetscale sync-wandb [RESULTS_DIR ...]      upload offline W&B runs (login node, after wandb login)
     jetscale theory --alpha ... --ridge ...    deterministic-equivalent test error (JSON)
     jetscale aggregate METRICS... --out T.csv  metrics files -> results table
@@ -166,9 +167,10 @@ def register_jet_commands(sub) -> None:
 def register_cluster_commands(sub) -> None:
     """train-bundle (and the other commands for running sweeps on clusters): each module owns its arguments."""
     from jetscale.cluster.bundle import register as register_bundle
+    from jetscale.cluster.pbs import register as register_pbs
     from jetscale.wandb_sync import register as register_sync_wandb
 
-    for register in (register_bundle, register_sync_wandb):
+    for register in (register_bundle, register_pbs, register_sync_wandb):
         register(sub)
 
 

@@ -1,0 +1,447 @@
+"""PBS Pro at ALCF (Polaris, Aurora): the submit, status and cancel commands of the Snakemake profiles.
+
+    jetscale pbs submit --facility polaris JOBSCRIPT    qsub the Snakemake job script, print the job id
+    jetscale pbs status JOBID                           print running | success | failed
+    jetscale pbs cancel JOBID...                        qdel
+    (also ``python -m jetscale.cluster.pbs ...``)
+
+``profiles/polaris`` and ``profiles/aurora`` run them through Snakemake's
+``cluster-generic`` executor.  What differs between the machines is data in
+``profiles/<facility>/facility.yaml`` (system name, ranks per node, CPU binding,
+default filesystems, software environment, queue table); the job script
+template, ``profiles/pbs/jobscript.sh``, is shared.
+
+**submit** reads the job's resources from the ``# properties = {...}`` line that
+Snakemake writes into every job script (what ``snakemake.utils.read_job_properties``
+reads), then checks the request against the facility's queue table *before*
+anything reaches PBS:
+
+==============  =============================================================
+resource        meaning (Snakemake resource of the rule or profile)
+==============  =============================================================
+``nodes``       ``-l select=<nodes>:system=<system>`` (default 1)
+``walltime``    ``"HH:MM:SS"``; else ``runtime`` (minutes, Snakemake's standard)
+``queue``       ``-q``; default the facility's ``default_queue``
+``account``     ``-A`` (alias ``project``); the profiles set it from
+                ``$JETSCALE_PBS_ACCOUNT``. Unset: an error, nothing submitted
+``filesystems`` ``-l filesystems=...``; default the facility's (``home:eagle``)
+==============  =============================================================
+
+The facility's layout reaches the job script as ``qsub -v`` variables
+(``RANKS_PER_NODE``, ``DEPTH``, ``CPU_BIND``, ``MASTER_PORT``, ``JETSCALE_ENV_FILE``,
+``JETSCALE_WALLTIME_S``, ``JETSCALE_DEADLINE_MARGIN_S``): PBS jobs do not inherit the
+submitting shell's environment.  Every value goes to ``qsub`` as one argv item.
+
+**status** asks ``qstat -xf -F json`` (``-x``: finished jobs too) and maps PBS Pro
+states to Snakemake's three words: finished (``F``) with ``Exit_status`` 0 is
+*success*, any other exit status *failed*; queued, running, held, exiting, ...
+are *running*.  A job id qstat does not know (``Unknown Job Id``, exit 153) is
+*failed*, so a job that vanished never keeps the workflow waiting; a qstat that
+cannot reach the server answers *running* (the next poll asks again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from jetscale.paths import REPO_ROOT
+
+PROPERTIES = re.compile(r"^# properties = (.*)$", re.M)  # the line Snakemake writes into every job script
+ACCOUNT_ENV = "JETSCALE_PBS_ACCOUNT"
+ENV_FILE_ENV = "JETSCALE_ENV_FILE"  # set on the submit host (even empty), it replaces the facility's env_file
+STATUSES = ("running", "success", "failed")
+FINISHED_STATES = {"F", "X"}  # F: finished (qstat -x), X: finished subjob
+UNKNOWN_JOB_EXIT = 153  # PBSE_UNKJOBID (15001) as qstat's exit status
+NAME_MAX = 236  # PBS Pro's longest job name
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+FILESYSTEMS = re.compile(r"^[A-Za-z0-9_]+(:[A-Za-z0-9_]+)*$")
+
+
+class PBSError(ValueError):
+    """A job that must not be submitted (bad request, unknown queue, missing project), with the reason."""
+
+
+# --------------------------------------------------------------------------- walltimes
+
+
+def parse_walltime(value) -> int:
+    """Walltime ``HH:MM:SS`` -> seconds (``"01:30:00"`` -> 5400). PBS would also take ``MM:SS`` and ``SS``;
+    they are refused here, so that ``"01:00"`` or ``60`` never mean a minute by accident."""
+    match = re.fullmatch(r"(\d+):([0-5]\d):([0-5]\d)", str(value).strip()) if isinstance(value, str) else None
+    if not match:
+        raise PBSError(f"walltime {value!r} is not \"HH:MM:SS\" (or give runtime in minutes)")
+    hours, minutes, seconds = (int(g) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def format_walltime(seconds: int) -> str:
+    """Seconds -> ``HH:MM:SS`` (hours may exceed 24: ``"72:00:00"``)."""
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+# --------------------------------------------------------------------------- facility
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue's limits; a routing queue (``prod``) also lists the execution queues it routes to by size."""
+
+    name: str
+    nodes: tuple[int, int]
+    walltime: tuple[int, int]  # seconds
+    routes: tuple[Queue, ...] = ()
+    rerunnable: bool = False  # qsub -r y: PBS requeues the job after a preemption (same job id)
+
+    def describe(self) -> str:
+        lo, hi = (format_walltime(t) for t in self.walltime)
+        return f"{self.name} ({self.nodes[0]}-{self.nodes[1]} nodes, {lo}-{hi})"
+
+    def takes(self, nodes: int, walltime: int) -> bool:
+        try:
+            self.check(nodes, walltime)
+        except PBSError:
+            return False
+        return True
+
+    def check(self, nodes: int, walltime: int) -> None:
+        """Raise :class:`PBSError` naming this queue and the limit the request breaks."""
+        lo, hi = self.nodes
+        if not lo <= nodes <= hi:
+            raise PBSError(f"queue {self.name} takes {lo}-{hi} nodes (at most {hi}), the job asks for {nodes}")
+        lo, hi = self.walltime
+        if not lo <= walltime <= hi:
+            raise PBSError(f"queue {self.name} takes walltimes {format_walltime(lo)}-{format_walltime(hi)} "
+                           f"(at most {format_walltime(hi)}), the job asks for {format_walltime(walltime)}")
+        if self.routes:
+            route = next((r for r in self.routes if r.nodes[0] <= nodes <= r.nodes[1]), None)
+            if route is None:
+                raise PBSError(f"queue {self.name} routes no queue for {nodes} nodes")
+            try:
+                route.check(nodes, walltime)
+            except PBSError as err:
+                raise PBSError(f"queue {self.name} routes {nodes} nodes to {route.name}: {err}") from None
+
+
+@dataclass(frozen=True)
+class Facility:
+    """One machine's PBS settings (``profiles/<name>/facility.yaml``)."""
+
+    name: str
+    system: str
+    filesystems: str
+    ranks_per_node: int
+    depth: int
+    cpu_bind: str
+    default_queue: str
+    queues: dict[str, Queue]
+    env_file: Path | None = None
+    master_port: int = 29500
+    deadline_margin_s: int = 300
+    log_dir: str = "logs/pbs"
+    forward_env: tuple[str, ...] = ()
+    source: str = "<memory>"
+
+    def queue(self, name: str) -> Queue:
+        if name not in self.queues:
+            raise PBSError(f"{self.source}: unknown queue {name!r}; {self.name} has " + ", ".join(self.queues))
+        return self.queues[name]
+
+
+def facility_path(name: str) -> Path:
+    """``polaris`` -> ``<repo>/profiles/polaris/facility.yaml``; a path to a ``.yaml`` file is taken as is."""
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        return Path(name)
+    return REPO_ROOT / "profiles" / name / "facility.yaml"
+
+
+def _queue(name: str, raw: dict, where: str) -> Queue:
+    try:
+        nodes = tuple(int(n) for n in raw["nodes"])
+        walltime = tuple(parse_walltime(t) for t in raw["walltime"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise PBSError(f"{where}: queue {name} needs nodes: [min, max] and walltime: [HH:MM:SS, HH:MM:SS] ({err})")
+    if len(nodes) != 2 or len(walltime) != 2 or nodes[0] > nodes[1] or walltime[0] > walltime[1]:
+        raise PBSError(f"{where}: queue {name}: nodes and walltime must be [min, max] with min <= max")
+    routes = tuple(_queue(r, spec, where) for r, spec in (raw.get("routes") or {}).items())
+    return Queue(name, nodes, walltime, routes, bool(raw.get("rerunnable", False)))
+
+
+def load_facility(name_or_path: str) -> Facility:
+    path = facility_path(name_or_path)
+    if not path.is_file():
+        raise PBSError(f"no facility file {path} (give a facility name such as polaris, or a path)")
+    raw = yaml.safe_load(path.read_text()) or {}
+    required = ("system", "filesystems", "ranks_per_node", "depth", "cpu_bind", "default_queue", "queues")
+    missing = [key for key in required if key not in raw]
+    if missing:
+        raise PBSError(f"{path}: missing {', '.join(missing)}")
+    queues = {name: _queue(name, spec, str(path)) for name, spec in raw["queues"].items()}
+    env_file = raw.get("env_file")
+    facility = Facility(
+        name=raw.get("name", path.parent.name), system=str(raw["system"]), filesystems=str(raw["filesystems"]),
+        ranks_per_node=int(raw["ranks_per_node"]), depth=int(raw["depth"]), cpu_bind=str(raw["cpu_bind"]),
+        default_queue=str(raw["default_queue"]), queues=queues,
+        env_file=(path.parent / env_file).resolve() if env_file else None,
+        master_port=int(raw.get("master_port", 29500)), deadline_margin_s=int(raw.get("deadline_margin_s", 300)),
+        log_dir=str(raw.get("log_dir", "logs/pbs")), forward_env=tuple(raw.get("forward_env") or ()),
+        source=str(path))
+    facility.queue(facility.default_queue)
+    return facility
+
+
+# --------------------------------------------------------------------------- one job
+
+
+def job_properties(jobscript_text: str) -> dict:
+    """The job's properties (rule, wildcards, resources, ...) from its Snakemake job script."""
+    match = PROPERTIES.search(jobscript_text)
+    if not match:
+        raise PBSError("the job script has no '# properties = {...}' line; is it a Snakemake job script?")
+    return json.loads(match.group(1))
+
+
+def job_name(properties: dict) -> str:
+    """``train.n_samples-16__width-8``: the rule and its wildcard values, in characters PBS accepts."""
+    parts = [properties.get("rule") or properties.get("groupid") or "job"]
+    parts += [str(v) for v in (properties.get("wildcards") or {}).values()]
+    name = re.sub(r"[^A-Za-z0-9_.+-]", "-", ".".join(parts))
+    return (name if name[:1].isalpha() else f"j{name}")[:NAME_MAX]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one job asks PBS for."""
+
+    name: str
+    nodes: int
+    walltime: int  # seconds
+    queue: str
+    account: str
+    filesystems: str
+
+
+def _unset(value) -> bool:
+    """An account left at the profile's ``$JETSCALE_PBS_ACCOUNT`` (unset variable) or a ``<placeholder>``."""
+    text = str(value or "").strip()
+    return not text or text.startswith(("$", "<"))
+
+
+def job_request(properties: dict, facility: Facility, environ=os.environ) -> Request:
+    resources = properties.get("resources") or {}
+    nodes = resources.get("nodes", 1)
+    if isinstance(nodes, bool) or not str(nodes).isdigit() or int(nodes) < 1:
+        raise PBSError(f"resources nodes={nodes!r}: need a whole number >= 1")
+    nodes = int(nodes)
+    if resources.get("walltime") not in (None, ""):
+        walltime = parse_walltime(resources["walltime"])
+    elif isinstance(resources.get("runtime"), (int, float)) and resources["runtime"] > 0:
+        walltime = int(round(resources["runtime"] * 60))
+    else:
+        raise PBSError("the job has neither a walltime (HH:MM:SS) nor a runtime (minutes) resource")
+
+    account = next((resources[k] for k in ("account", "project") if not _unset(resources.get(k))), None)
+    account = account if account is not None else environ.get(ACCOUNT_ENV, "")
+    if _unset(account):
+        raise PBSError(f"no PBS project to charge: export {ACCOUNT_ENV}=<your ALCF project> before snakemake "
+                       "(the profile's default-resources read it); nothing was submitted")
+    account = str(account).strip()
+    filesystems = str(resources.get("filesystems") or facility.filesystems)
+    queue = str(resources.get("queue") or facility.default_queue)
+    if not SAFE_VALUE.match(account):
+        raise PBSError(f"account {account!r}: only letters, digits and _ . + - are allowed")
+    if not FILESYSTEMS.match(filesystems):
+        raise PBSError(f"filesystems {filesystems!r}: expected names joined by ':', e.g. home:eagle")
+    return Request(job_name(properties), nodes, walltime, queue, account, filesystems)
+
+
+def check_request(request: Request, facility: Facility) -> Queue:
+    """The request's queue if it takes the request; else :class:`PBSError` with the queue, its limit and the
+    queues that would take it."""
+    queue = facility.queue(request.queue)
+    try:
+        queue.check(request.nodes, request.walltime)
+    except PBSError as err:
+        fits = [q.describe() for q in facility.queues.values() if q.takes(request.nodes, request.walltime)]
+        hint = f"; queues that take it: {', '.join(fits)}" if fits else ""
+        raise PBSError(f"{facility.name}: {err} (job {request.name}){hint}. Nothing was submitted") from None
+    return queue
+
+
+def job_variables(request: Request, facility: Facility, environ=os.environ) -> dict[str, str]:
+    """What the job script needs, for ``qsub -v`` (PBS jobs do not inherit the submit host's environment)."""
+    env_file = environ[ENV_FILE_ENV] if ENV_FILE_ENV in environ else str(facility.env_file or "")
+    variables = {
+        ENV_FILE_ENV: env_file,
+        "RANKS_PER_NODE": str(facility.ranks_per_node),
+        "DEPTH": str(facility.depth),
+        "CPU_BIND": facility.cpu_bind,
+        "MASTER_PORT": str(facility.master_port),
+        "JETSCALE_WALLTIME_S": str(request.walltime),
+        "JETSCALE_DEADLINE_MARGIN_S": str(facility.deadline_margin_s),
+    }
+    variables.update({name: environ[name] for name in facility.forward_env if environ.get(name)})
+    for name, value in variables.items():
+        if any(c in value for c in ",'\"\n"):  # qsub -v splits at commas; quotes would need PBS's own escaping
+            raise PBSError(f"{name}={value!r}: a value passed with qsub -v may not contain commas, quotes or newlines")
+    return variables
+
+
+def qsub_command(jobscript: str | Path, facility: Facility, request: Request, queue: Queue, workdir: Path,
+                 environ=os.environ) -> list[str]:
+    """The qsub argv of one job (nothing here goes through a shell)."""
+    log_dir = (workdir / facility.log_dir).resolve()
+    variables = job_variables(request, facility, environ)
+    command = [
+        "qsub",
+        "-N", request.name,
+        "-A", request.account,
+        "-q", request.queue,
+        "-l", f"select={request.nodes}:system={facility.system}",
+        "-l", "place=scatter",
+        "-l", f"walltime={format_walltime(request.walltime)}",
+        "-l", f"filesystems={request.filesystems}",
+        "-j", "oe",
+        "-k", "doe",  # output written straight to -o while the job runs
+        "-o", str(log_dir / f"{request.name}.log"),
+        "-v", ",".join(f"{k}={v}" for k, v in variables.items()),
+    ]
+    if queue.rerunnable:
+        command += ["-r", "y"]
+    return [*command, str(jobscript)]
+
+
+def submit(jobscript: str | Path, facility: Facility, environ=os.environ, workdir: Path | None = None,
+           run=subprocess.run) -> str:
+    """Check the job against the facility's queues, qsub it, return the PBS job id."""
+    properties = job_properties(Path(jobscript).read_text())
+    request = job_request(properties, facility, environ)
+    queue = check_request(request, facility)
+    workdir = Path.cwd() if workdir is None else workdir
+    command = qsub_command(jobscript, facility, request, queue, workdir, environ)
+    (workdir / facility.log_dir).mkdir(parents=True, exist_ok=True)
+    proc = run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PBSError(f"qsub refused job {request.name} (exit {proc.returncode}): {proc.stderr.strip()}")
+    job_id = proc.stdout.strip().splitlines()[0].strip() if proc.stdout.strip() else ""
+    if not job_id:
+        raise PBSError(f"qsub printed no job id for {request.name}")
+    return job_id
+
+
+# --------------------------------------------------------------------------- status, cancel
+
+
+def _qstat_jobs(text: str) -> dict:
+    """``Jobs`` of ``qstat -F json``; some PBS Pro versions write invalid escapes, so fall back to the fields."""
+    try:
+        return json.loads(text, strict=False).get("Jobs") or {}
+    except json.JSONDecodeError:
+        state = re.search(r'"job_state"\s*:\s*"(\w)"', text)
+        status = re.search(r'"Exit_status"\s*:\s*(-?\d+)', text)
+        if not state:
+            return {}
+        job = {"job_state": state.group(1)}
+        if status:
+            job["Exit_status"] = int(status.group(1))
+        return {"?": job}
+
+
+def status_from_qstat(text: str, job_id: str) -> str:
+    """running | success | failed from the output of ``qstat -xf -F json <job_id>``."""
+    jobs = _qstat_jobs(text)
+    job = jobs.get(job_id)
+    if job is None:  # qstat may print a longer or shorter form of the id: match on the sequence number
+        seq = job_id.split(".")[0]
+        matches = [j for key, j in jobs.items() if key.split(".")[0] == seq or key == "?"]
+        job = matches[0] if len(matches) == 1 else None
+    if job is None:
+        return "failed"  # qstat answered, but not about this job
+    if job.get("job_state") in FINISHED_STATES:
+        try:
+            return "success" if int(job.get("Exit_status")) == 0 else "failed"
+        except (TypeError, ValueError):
+            return "failed"  # finished without an exit status: deleted before it ran
+    return "running"
+
+
+def status(job_id: str, run=subprocess.run) -> str:
+    proc = run(["qstat", "-xf", "-F", "json", job_id], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return status_from_qstat(proc.stdout, job_id)
+    if proc.returncode == UNKNOWN_JOB_EXIT or "unknown job id" in proc.stderr.lower():
+        return "failed"  # purged from the history or never known: it will not finish any more
+    print(f"jetscale pbs status: qstat exit {proc.returncode} for {job_id}: {proc.stderr.strip()}; "
+          "taken as running, asking again at the next poll", file=sys.stderr)
+    return "running"
+
+
+def cancel(job_ids: list[str], run=subprocess.run) -> int:
+    return run(["qdel", *job_ids]).returncode
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    print(submit(args.jobscript, load_facility(args.facility)))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    print(status(args.job_id))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    return cancel(args.job_ids)
+
+
+def add_commands(sub) -> None:
+    """``submit``, ``status``, ``cancel`` under ``sub`` (``jetscale pbs`` or ``python -m jetscale.cluster.pbs``)."""
+    p = sub.add_parser("submit", help="check a Snakemake job script's resources against the queues, qsub it, "
+                                      "print the job id")
+    p.add_argument("--facility", required=True,
+                   help="polaris, aurora (profiles/<name>/facility.yaml) or a path to a facility .yaml")
+    p.add_argument("jobscript", help="the job script Snakemake wrote (it carries the job's resources)")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("status", help="print running, success or failed for a PBS job id (qstat -xf -F json)")
+    p.add_argument("job_id")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("cancel", help="qdel the given PBS job ids")
+    p.add_argument("job_ids", nargs="+")
+    p.set_defaults(func=cmd_cancel)
+
+
+def register(sub) -> None:
+    """Add ``jetscale pbs submit|status|cancel`` to ``jetscale``'s subparsers."""
+    p = sub.add_parser("pbs", help="PBS Pro (ALCF Polaris, Aurora): submit, status, cancel for Snakemake",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_commands(p.add_subparsers(dest="pbs_command", required=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jetscale.cluster.pbs", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_commands(parser.add_subparsers(dest="pbs_command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:  # as jetscale.cli: one clear line, exit 2
+        print(f"jetscale pbs {args.pbs_command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
