@@ -11,9 +11,7 @@
 #   python -m venv --system-site-packages "$JETSCALE_VENV"   # keeps the module's torch and mpi4py
 #   source "$JETSCALE_VENV/bin/activate"
 #   pip install --no-deps -e .          # pyproject pins the CPU torch wheel: never install it here
-#   # pyproject.toml's dependencies but torch, mpich, mpi4py (the module's), plus wandb:
-#   pip install lightning hydra-core omegaconf snakemake numpy scipy pandas matplotlib jsonschema \
-#       pyyaml threadpoolctl h5py tables pythia8mc==8.317.2 fastjet six wandb
+#   pip install -r envs/facility-requirements.txt   # pyproject's dependencies but torch, mpich, mpi4py
 #   pip install --no-deps energyflow==1.4.0 wasserstein==1.1.0
 #   wandb login                         # once; the key goes to ~/.netrc, never into this file
 #

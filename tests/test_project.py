@@ -25,3 +25,16 @@ def test_conda_env_lists_every_dependency_of_the_package():
         name = re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0]
         assert re.search(rf"^\s*-\s*{re.escape(name)}\b", env, re.M), f"{name} missing from envs/local.yaml"
     assert "torch==2.13.0" in env and "torch==2.13.0" in project["dependencies"]
+
+
+def test_facility_requirements_are_pyprojects_less_torch_and_mpi():
+    """envs/{polaris,aurora,perlmutter}.sh install envs/facility-requirements.txt on top of the site's
+    torch and MPI: it must list every other dependency, and never torch, mpich or mpi4py."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    lines = [l.strip() for l in (REPO / "envs" / "facility-requirements.txt").read_text().splitlines()]
+    listed = {l for l in lines if l and not l.startswith("#")}
+    site = {"torch", "mpich", "mpi4py"}
+    expected = {r for r in project["dependencies"] if re.split(r"[<>=\[ ;]", r, maxsplit=1)[0] not in site}
+    assert listed == expected | set(project["optional-dependencies"]["wandb"])
+    for env in ("polaris", "aurora", "perlmutter"):
+        assert "pip install -r envs/facility-requirements.txt" in (REPO / "envs" / f"{env}.sh").read_text(), env
