@@ -244,11 +244,13 @@ def test_job_script_exports_the_layout_and_a_deadline_in_a_clean_environment(tmp
 
 
 def toy_sweep(tmp_path, n_samples=(16, 32), widths=(8, 16)) -> Path:
+    """Gradient-trained toy points (the `mpi` launcher applies to them; closed-form points run without it)."""
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump({
-        "name": "toy", "experiment": "toy",
+        "name": "toy", "experiment": "toy_sgd",
         "axes": {"n_samples": list(n_samples), "width": list(widths)},
-        "overrides": {"data.source.latent_dim": 64}, "fit": {"laws": []},
+        "overrides": {"data.source.latent_dim": 64, "data.batch_size": 16, "trainer.max_steps": 10},
+        "fit": {"laws": []},
     }, sort_keys=False))
     return path
 

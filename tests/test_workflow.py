@@ -147,14 +147,19 @@ def test_training_resources_rule_defaults_then_sweep_then_profile_and_the_mpi_la
     sweep = yaml.safe_load((tmp_path / "tiny.yaml").read_text())
     sweep["resources"] = {"runtime": 77, "nodes": 2}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
-    multi_node = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, "--set-resources",
-                               "train:mpi='mpiexec -n 8 --ppn 4'")
-    assert "runtime=77" in multi_node and "nodes=2" in multi_node
-    assert "mpiexec -n 8 --ppn 4 jetscale train experiment=toy" in multi_node
+    launcher = ("--set-resources", "train:mpi='mpiexec -n 8 --ppn 4'")
+    closed_form = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, *launcher)
+    assert "runtime=77" in closed_form and "nodes=2" in closed_form
+    assert "Shell command: jetscale train experiment=toy" in closed_form  # no ranks to launch: no prefix
+
+    sweep.update(experiment="toy_sgd", overrides={"data.source.latent_dim": 100})
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
+    multi_node = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, *launcher)
+    assert "mpiexec -n 8 --ppn 4 jetscale train experiment=toy_sgd" in multi_node
 
     profile_wins = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, "--set-resources", "train:mpi='srun'",
                                  "train:runtime=5")
-    assert "srun jetscale train experiment=toy" in profile_wins and "runtime=5," in profile_wins
+    assert "srun jetscale train experiment=toy_sgd" in profile_wins and "runtime=5," in profile_wins
 
 
 def test_a_sweep_may_not_set_the_unquoted_mpi_launcher(tmp_path):

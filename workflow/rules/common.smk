@@ -71,9 +71,10 @@ def bundle_arguments(wildcards):
 
 
 def launch_prefix(wildcards, resources):
-    """The job's `mpi` resource (e.g. `srun`, or a PBS profile's mpiexec line) and a space; empty when unset.
-    Profiles set it for multi-process (DDP) points; it is a launcher, so it reaches the shell as written."""
-    launcher = resources.get("mpi", "")
+    """The job's `mpi` resource (e.g. `srun`, or a PBS profile's mpiexec line) and a space; empty when unset
+    or when the sweep's solver has no ranks (closed form). Profiles set it for multi-process (DDP) points; it
+    is a launcher, so it reaches the shell as written (which is why sweeps may not set it)."""
+    launcher = resources.get("mpi", "") if RUNS_ON_RANKS else ""
     return f"{launcher} " if launcher else ""
 
 
@@ -90,4 +91,7 @@ def training_data(cfg):
     return needs
 
 
-TRAINING_DATA = training_data(compose_point(SWEEP, largest_point(SWEEP)))
+LARGEST_POINT_CONFIG = compose_point(SWEEP, largest_point(SWEEP))
+TRAINING_DATA = training_data(LARGEST_POINT_CONFIG)
+# Only gradient training has ranks; a closed-form point under a launcher would be solved once per rank.
+RUNS_ON_RANKS = LARGEST_POINT_CONFIG.solver == "lightning"
