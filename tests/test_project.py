@@ -38,3 +38,12 @@ def test_facility_requirements_are_pyprojects_less_torch_and_mpi():
     assert listed == expected | set(project["optional-dependencies"]["wandb"])
     for env in ("polaris", "aurora", "perlmutter"):
         assert "pip install -r envs/facility-requirements.txt" in (REPO / "envs" / f"{env}.sh").read_text(), env
+
+
+def test_no_top_level_module_shadows_the_standard_library():
+    """Lightning reruns src/jetscale/train.py as a script for each extra DDP rank, which puts
+    src/jetscale/ first on sys.path: a jetscale/secrets.py there once broke torch's own imports."""
+    import sys
+
+    names = {p.stem for p in (REPO / "src" / "jetscale").iterdir() if p.suffix == ".py" or p.is_dir()}
+    assert not names & set(sys.stdlib_module_names)

@@ -9,7 +9,7 @@ import uuid
 import yaml
 
 from conftest import REPO
-from jetscale.secrets import redact_secrets
+from jetscale.redaction import redact_secrets
 from jetscale.train import train
 
 TAG = uuid.uuid4().hex

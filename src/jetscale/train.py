@@ -31,7 +31,7 @@ from jetscale.launch import Launch, detect_launch, trainer_settings
 from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
 from jetscale.results import write_json_atomic
-from jetscale.secrets import redact_secrets
+from jetscale.redaction import redact_secrets
 
 log = logging.getLogger(__name__)
 SOLVERS = ("closed_form", "lightning")

@@ -1,4 +1,7 @@
-"""Secrets never reach a results file: values of secret-named environment variables are redacted."""
+"""Secrets never reach a results file: values of secret-named environment variables are redacted.
+
+(Not named `secrets.py`: Lightning reruns train.py as a script for each DDP rank, which puts this package
+first on sys.path, where it would shadow the standard library's `secrets`.)"""
 
 from __future__ import annotations
 
