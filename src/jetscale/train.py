@@ -24,6 +24,7 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from jetscale.checkpoints import LAST, Preempted, RandomState, StopOnSignal, deadline_from_env, resumable_checkpoint
@@ -132,6 +133,8 @@ def write_run(cfg: DictConfig, run_dir: Path, metrics: dict, loggers: list) -> d
     for logger in loggers:
         logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=metrics["steps"])
         logger.finalize("success")
+        if isinstance(logger, WandbLogger):  # one W&B run per point, also when train() is called in-process
+            logger.experiment.finish()
     metrics["config"] = redact_secrets(OmegaConf.to_container(cfg, resolve=True))
     write_json_atomic(run_dir / "metrics.json", metrics)
     log.info("%s: test_loss=%.4g theory_loss=%s", run_dir.name, metrics["test_loss"], metrics["theory_loss"])
