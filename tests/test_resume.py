@@ -2,6 +2,7 @@
 with real `jetscale train` processes."""
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -117,6 +118,26 @@ def test_a_malformed_deadline_is_named():
     with pytest.raises(ValueError, match="JETSCALE_DEADLINE='tomorrow'"):
         deadline_from_env({"JETSCALE_DEADLINE": "tomorrow"})
     assert deadline_from_env({}) is None and deadline_from_env({"JETSCALE_DEADLINE": "12.5"}) == 12.5
+
+
+def test_inside_a_slurm_job_the_deadline_is_its_end_time_less_a_margin():
+    ends = {"42": 10_000.0}
+    assert deadline_from_env({"SLURM_JOB_ID": "42"}, ends.get) == 9_700.0
+    assert deadline_from_env({"SLURM_JOB_ID": "42", "JETSCALE_DEADLINE_MARGIN_S": "60"}, ends.get) == 9_940.0
+    assert deadline_from_env({"SLURM_JOB_ID": "7"}, ends.get) is None  # unlimited or unknown: no deadline
+    assert deadline_from_env({"SLURM_JOB_ID": "42", "JETSCALE_DEADLINE": "5"}, ends.get) == 5.0  # explicit wins
+
+
+@pytest.mark.slurm
+@pytest.mark.skipif(not shutil.which("srun") or subprocess.run(["sinfo"], capture_output=True).returncode != 0,
+                    reason="no local Slurm (tests/cluster/start_slurm.sh starts one, as root)")
+def test_the_slurm_end_time_comes_from_squeue(cli_env):
+    """A real 3-minute job: its deadline is within seconds of now + 3 min - 300 s."""
+    code = "from jetscale.checkpoints import deadline_from_env; print(deadline_from_env())"
+    done = subprocess.run(["srun", "-n1", "-t", "3", str(BIN / "python"), "-c", code], env=cli_env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip()) == pytest.approx(time.time() + 180 - 300, abs=30)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])

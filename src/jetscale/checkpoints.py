@@ -48,15 +48,39 @@ class Preempted(SystemExit):
         self.message = f"stopped by {reason} at step {step}; checkpoint {checkpoint}; rerun the point to resume"
 
 
-def deadline_from_env(environ=os.environ) -> float | None:
-    """``JETSCALE_DEADLINE`` (unix seconds) as a float, None when unset or empty."""
+def deadline_from_env(environ=os.environ, slurm_end_time=None) -> float | None:
+    """When training must stop and save (unix seconds), or None.
+
+    ``JETSCALE_DEADLINE`` if set (the PBS job scripts set it); else, inside a Slurm job, the job's end
+    time less ``JETSCALE_DEADLINE_MARGIN_S`` (default 300 s). Slurm's ``--signal=USR1@T`` does the same
+    job, but for a single-process point it also kills the Snakemake around it, and where Slurm tracks
+    processes by cgroup the checkpoint then races a SIGKILL; the deadline needs no signal.
+    ``slurm_end_time`` replaces the squeue query (tests).
+    """
     raw = environ.get(DEADLINE_ENV, "").strip()
-    if not raw:
+    if raw:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{DEADLINE_ENV}={raw!r} is not a time in unix seconds (e.g. $(date +%s) + walltime)"
+                             ) from None
+    job_id = environ.get("SLURM_JOB_ID")
+    if not job_id:
         return None
+    end = (slurm_end_time or _slurm_end_time)(job_id)
+    return None if end is None else end - float(environ.get("JETSCALE_DEADLINE_MARGIN_S", 300))
+
+
+def _slurm_end_time(job_id: str) -> float | None:
+    """The job's end time from squeue (local time, e.g. 2026-11-26T02:10:00); None if unknown or unlimited."""
+    import subprocess
+    from datetime import datetime
+
     try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{DEADLINE_ENV}={raw!r} is not a time in unix seconds (e.g. $(date +%s) + walltime)") from None
+        done = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%e"], capture_output=True, text=True, timeout=30)
+        return datetime.fromisoformat(done.stdout.strip()).timestamp()
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
 
 
 def resumable_checkpoint(path: Path, is_rank_zero: bool = True) -> Path | None:
