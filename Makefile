@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 JET_SHARDS ?= 2
 JETS_PER_SHARD ?= 1000
 
-.PHONY: demo test install sweep dry-run jets benchmark clean-demo
+.PHONY: demo test install sweep dry-run resume jets benchmark clean-demo
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,12 @@ sweep: install
 
 dry-run: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG) -n
+
+# Resume a sweep whose Snakemake was killed: unlocks only a stale lock, reruns only unfinished points.
+# RESUME_ARGS=--cancel-orphans also cancels the killed run's Slurm jobs that are still queued.
+RESUME_ARGS ?=
+resume: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jetscale resume --profile profiles/$(PROFILE) $(RESUME_ARGS) -- --config $(SWEEP_CONFIG)
 
 # A small jet dataset (Pythia 8 + anti-kT), its EFPs and covariance spectrum.
 jets: install

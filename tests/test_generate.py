@@ -178,6 +178,8 @@ def test_shard_ranges_and_rank_shares():
     assert Ranks(rank=1, size=3).share(list(range(8))) == [1, 4, 7]
     assert launched_by_mpi({"PMI_SIZE": "2", "PMI_RANK": "0"}) and launched_by_mpi({"OMPI_COMM_WORLD_SIZE": "4"})
     assert not launched_by_mpi({"PATH": "/bin"})
+    # Snakemake's Slurm plugin: `srun -n1 snakemake` leaves PMI_SIZE=1 (and a PMI_FD the rule never gets)
+    assert not launched_by_mpi({"PMI_SIZE": "1", "PMI_RANK": "0", "PMI_FD": "11"})
 
 
 def test_a_rejected_pythia_setting_is_named():

@@ -4,6 +4,7 @@
     jetscale train-packed --run-dir D ... [HYDRA_OVERRIDES ...]  many small points in one process
     jetscale train-bundle --run-dir D ... [HYDRA_OVERRIDES ...]  K points in one scheduler job (per GPU, or packed)
     jetscale pbs submit|status|cancel          PBS Pro commands of profiles/polaris, profiles/aurora
+    jetscale resume --profile P [-- SNAKEMAKE_ARGS]  unlock a stale lock, rerun only unfinished points
     jetscale sync-wandb [RESULTS_DIR ...]      upload offline W&B runs (login node, after wandb login)
     jetscale theory --alpha ... --ridge ...    deterministic-equivalent test error (JSON)
     jetscale aggregate METRICS... --out T.csv  metrics files -> results table
@@ -168,9 +169,10 @@ def register_cluster_commands(sub) -> None:
     """train-bundle (and the other commands for running sweeps on clusters): each module owns its arguments."""
     from jetscale.cluster.bundle import register as register_bundle
     from jetscale.cluster.pbs import register as register_pbs
+    from jetscale.cluster.resume import register as register_resume
     from jetscale.wandb_sync import register as register_sync_wandb
 
-    for register in (register_bundle, register_pbs, register_sync_wandb):
+    for register in (register_bundle, register_pbs, register_resume, register_sync_wandb):
         register(sub)
 
 

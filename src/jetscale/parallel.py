@@ -19,7 +19,15 @@ MPI_ENV_VARS = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_
 POLL_S = 0.05  # waiting ranks sleep between polls instead of spinning a core
 
 
+MPI_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
 def launched_by_mpi(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this process is one of several MPI ranks. A world of one needs no MPI, and must not
+    touch it: Snakemake's Slurm plugin runs each job as ``srun -n1 ... snakemake``, whose PMI
+    variables (PMI_SIZE=1, PMI_FD) reach the rule's command without the PMI socket, so MPI_Init fails."""
+    if any(environ.get(name, "").strip() == "1" for name in MPI_SIZE_VARS):
+        return False
     return any(name in environ for name in MPI_ENV_VARS)
 
 
