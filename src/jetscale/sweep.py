@@ -48,9 +48,13 @@ class Sweep:
         keys = list(self.axes)
         return [dict(zip(keys, values)) for values in itertools.product(*self.axes.values())]
 
-    def hydra_overrides(self, point: dict) -> list[str]:
+    def common_overrides(self) -> list[str]:
+        """The overrides every point shares: the experiment and the fixed overrides (an axis key wins)."""
         fixed = [f"experiment={self.experiment}"] if self.experiment else []
-        return fixed + [f"{k}={_hydra_value(v)}" for k, v in {**self.overrides, **point}.items()]
+        return fixed + [f"{k}={_hydra_value(v)}" for k, v in self.overrides.items() if k not in self.axes]
+
+    def hydra_overrides(self, point: dict) -> list[str]:
+        return self.common_overrides() + [f"{k}={_hydra_value(v)}" for k, v in point.items()]
 
     def fit_settings(self) -> dict:
         return {**FIT_DEFAULTS, **self.fit}

@@ -64,10 +64,8 @@ def train_overrides(wildcards):
 def bundle_arguments(wildcards):
     """Shell-quoted `jetscale train-bundle` arguments: each member's run dir, then the overrides common to all
     (a member's own come from its run dir's name)."""
-    members = BUNDLES[wildcards.bundle]
-    run_dirs = [arg for rid in members for arg in ("--run-dir", f"{OUT}/runs/{rid}")]
-    common = [o for o in SWEEP.hydra_overrides(POINTS[members[0]]) if o.split("=", 1)[0] not in SWEEP.axes]
-    return shell_overrides(["--pack"] * config["bundle_pack"] + run_dirs + common)
+    run_dirs = [arg for rid in BUNDLES[wildcards.bundle] for arg in ("--run-dir", f"{OUT}/runs/{rid}")]
+    return shell_overrides(["--pack"] * config["bundle_pack"] + run_dirs + SWEEP.common_overrides())
 
 
 def launch_prefix(wildcards, resources):
