@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 JET_SHARDS ?= 2
 JETS_PER_SHARD ?= 1000
 
-.PHONY: demo test install sweep dry-run resume jets benchmark clean-demo
+.PHONY: demo test install sweep dry-run resume jets paper benchmark clean-demo
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,13 @@ resume: install
 # A small jet dataset (Pythia 8 + anti-kT), its EFPs and covariance spectrum.
 jets: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local jets --config jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
+
+# The paper figures (results/paper/$(SCALE)/: figures 1-5, report.md, numbers.json) and every sweep and
+# jet dataset they need (configs/paper/$(SCALE).yaml). SCALE=small: 2 cores, under 30 minutes from nothing;
+# SCALE=full: a cluster (PROFILE=slurm, polaris or aurora; see the README for its node-hours).
+SCALE ?= small
+paper: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) paper --config paper_scale=$(SCALE)
 
 # pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
 test: install

@@ -1,5 +1,6 @@
 # jetscale workflow: sweep -> train (one job per point) -> aggregate -> fit -> figures;
-# `jets` target: generate shards -> manifest -> EFP features -> covariance spectrum.
+# `jets` target: generate shards -> manifest -> EFP features -> covariance spectrum;
+# `paper` target: the sweeps of a paper scale -> figures 1-5 and report.md (workflow/rules/paper.smk).
 # Pick a sweep with `--config sweep=<name>` (configs/sweep/<name>.yaml);
 # where jobs run is set by the profile (`--profile profiles/local`).
 from snakemake.utils import min_version, validate
@@ -16,9 +17,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper.smk"
 
 # Seconds of work on small files: on a cluster they run where Snakemake runs, not as scheduler jobs.
-localrules: all, jets, aggregate, fit_law, merge_fits, figures
+localrules: all, jets, aggregate, fit_law, merge_fits, figures, paper
 
 
 rule all:

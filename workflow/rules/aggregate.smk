@@ -1,15 +1,15 @@
-# All metrics files of the sweep -> one results table (one row per run).
+# All metrics files of a sweep -> one results table (one row per run).
 
 
 rule aggregate:
     input:
-        TRAINED,
+        lambda wildcards: plan(wildcards.sweep).trained,
     output:
-        TABLE,
+        f"{RESULTS}/{{sweep}}/table.csv",
     log:
-        f"{OUT}/logs/aggregate.log",
+        f"{RESULTS}/{{sweep}}/logs/aggregate.log",
     params:
-        metrics=METRICS,
+        metrics=lambda wildcards: plan(wildcards.sweep).metrics,
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,95 +1,189 @@
-# Sweep loading, validation and the paths every stage shares.
+# Sweeps, jet datasets and paper scale: loading, validation and the paths every stage shares.
+# Every sweep-level path has a {sweep} wildcard (results/<sweep>/...) and every jet-data path a {dataset}
+# wildcard (data/jets/<dataset>/...), so one DAG can hold the main sweep and all sweeps of the paper.
+import functools
+import re
+from types import SimpleNamespace
+
 from jetscale.cluster.bundle import bundles
-from jetscale.sweep import SweepError, compose_point, largest_point, load_sweep, run_id, shell_overrides, sweep_path
-
-try:
-    SWEEP = load_sweep(sweep_path(config["sweep"], Path(workflow.basedir) / "configs"))
-except SweepError as err:
-    raise WorkflowError(str(err)) from None
-
-OUT = f"{config['results_dir']}/{SWEEP.name}"
-POINTS = {run_id(point): point for point in SWEEP.points()}
-FIT = SWEEP.fit_settings()
-METRICS = expand(f"{OUT}/runs/{{run_id}}/metrics.json", run_id=list(POINTS))
-# bundle_size > 1: rule train_bundle trains K points per scheduler job and the table waits for its flags.
-BUNDLES = bundles(POINTS, config["bundle_size"], pack=config["bundle_pack"]) if config["bundle_size"] > 1 else {}
-TRAINED = expand(f"{OUT}/bundles/{{bundle}}.done", bundle=list(BUNDLES)) if BUNDLES else METRICS
-TABLE = f"{OUT}/table.csv"
-FITS = f"{OUT}/fits.json"
-FIGURE_NAMES = ["loss_vs_n_samples", "loss_vs_width"]
-FIGURES = expand(f"{OUT}/figures/{{name}}.{{ext}}", name=FIGURE_NAMES, ext=["png", "pdf"])
-# `fit: {laws: []}` (e.g. an IsoFLOP sweep, whose curves are not power laws) stops at the table.
-FINAL = [TABLE, FITS, *FIGURES] if FIT["laws"] else [TABLE]
-
-# Jet datasets (the `jets` target). The generator config is only read here; nothing is generated
-# unless a jet target is asked for.
 from jetscale.data.generate.settings import ConfigError, load_config
+from jetscale.paper.config import (
+    PAPER_FIGURES, PaperConfigError, efp_tag, load_paper_config, paper_dir, spectrum_path, sweep_name, table_path,
+)
+from jetscale.sweep import (
+    SweepError, check_against_config, compose_point, largest_point, load_sweep, run_id, shell_overrides,
+    sweep_path,
+)
+
+CONFIGS = Path(workflow.basedir) / "configs"
+RESULTS = config["results_dir"]
+DATA_DIR = config["data_dir"]
+TRAIN_DEFAULTS = {"mem_mb": 2000, "runtime": 30}  # training-job resources; a sweep's `resources:` wins
+
+
+def _checked(load, *args, **kwargs):
+    try:
+        return load(*args, **kwargs)
+    except (SweepError, ConfigError, PaperConfigError) as err:
+        raise WorkflowError(str(err)) from None
+
+
+# ---------------------------------------------------------------- jet datasets (data/jets/<dataset>/)
 
 
 def jets_config_path(name):
-    return Path(name) if name.endswith((".yaml", ".yml")) else Path(workflow.basedir) / "configs" / "data" / f"{name}.yaml"
+    return Path(name) if name.endswith((".yaml", ".yml")) else CONFIGS / "data" / f"{name}.yaml"
 
 
-JET_OVERRIDES_LIST = [f"{key}={config[key]}" for key in ("jets_per_shard",) if config.get(key)]
+def jet_dataset(config_name, overrides):
+    """A jet dataset this workflow generates: its generator settings and the overrides that shape it."""
+    settings = _checked(load_config, jets_config_path(config_name), overrides)
+    return SimpleNamespace(settings=settings, overrides=" ".join(overrides),
+                           indices=[f"{i:05d}" for i in range(settings.generator.n_shards)])
+
+
+MAIN_JET_OVERRIDES = [f"jets_per_shard={config['jets_per_shard']}"] if config.get("jets_per_shard") else []
 if config.get("jet_shards"):
-    JET_OVERRIDES_LIST.append(f"n_shards={config['jet_shards']}")
-try:
-    JETS = load_config(jets_config_path(config["jets_config"]), JET_OVERRIDES_LIST)
-except ConfigError as err:
-    raise WorkflowError(str(err)) from None
-JET_OVERRIDES = " ".join(JET_OVERRIDES_LIST)
-JET_DIR = f"{config['data_dir']}/{JETS.dataset}"
-JET_INDICES = [f"{i:05d}" for i in range(JETS.generator.n_shards)]
-JET_SHARDS = expand(f"{JET_DIR}/shard-{{index}}.h5", index=JET_INDICES)
-EFP_TAG = f"efp-d{config['efp_dmax']}-b{config['efp_beta']:g}"
-JET_EFPS = expand(f"{JET_DIR}/shard-{{index}}.{EFP_TAG}.h5", index=JET_INDICES)
-SPECTRUM_DIR = f"{config['results_dir']}/{JETS.dataset}/spectrum/{EFP_TAG}"
+    MAIN_JET_OVERRIDES.append(f"n_shards={config['jet_shards']}")
+MAIN_JETS = jet_dataset(config["jets_config"], MAIN_JET_OVERRIDES)
+# The paper scale (configs/paper/<paper_scale>.yaml): its jet dataset and sweeps join the DAG.
+PAPER = _checked(load_paper_config, config["paper_scale"], CONFIGS)
+PAPER_JETS = jet_dataset(PAPER.jets.config, [f"n_shards={PAPER.jets.n_shards}",
+                                             f"jets_per_shard={PAPER.jets.jets_per_shard}"])
+JET_DATASETS = {MAIN_JETS.settings.dataset: MAIN_JETS}
+if PAPER.jets.dataset in JET_DATASETS and PAPER_JETS.overrides != MAIN_JETS.overrides:
+    raise WorkflowError(f"{PAPER.source}: jets.dataset {PAPER.jets.dataset!r} is also the workflow's jet dataset "
+                        f"({config['jets_config']}, {MAIN_JETS.overrides or 'its own sizes'}) with other sizes; "
+                        "give the paper's dataset its own name")
+JET_DATASETS.setdefault(PAPER.jets.dataset, PAPER_JETS)
+JET_DIR = f"{DATA_DIR}/{MAIN_JETS.settings.dataset}"
+EFP_TAG = efp_tag(config["efp_dmax"], config["efp_beta"])
+
+
+def jet_shards(dataset, suffix=".h5"):
+    return expand(f"{DATA_DIR}/{dataset}/shard-{{index}}{suffix}", index=JET_DATASETS[dataset].indices)
+
+
+def training_data(cfg):
+    """Files every point of a sweep reads: a jet dataset's manifest, and its EFP caches for EFP models.
+    When the dataset is one this workflow makes (JET_DATASETS), Snakemake generates them first."""
+    data = cfg.data
+    if "dataset_dir" not in data:
+        return []
+    dataset_dir = str(data.dataset_dir).rstrip("/")
+    needs = [f"{dataset_dir}/manifest.json"]
+    dataset = dataset_dir.removeprefix(f"{DATA_DIR}/")
+    if "dmax" in data and dataset in JET_DATASETS:  # EFP taggers: the caches the datamodule will read
+        needs += jet_shards(dataset, f".{efp_tag(data.dmax, data.beta)}.h5")
+    return needs
+
+
+# ---------------------------------------------------------------- sweeps (results/<sweep>/)
+
+
+def sweep_named(name, must_match_file=False):
+    sweep = _checked(load_sweep, sweep_path(name, CONFIGS), check_config=False)
+    if must_match_file and sweep.name != Path(sweep.source).stem:
+        raise WorkflowError(f"{sweep.source}: name {sweep.name!r} must equal the file name for the paper to find "
+                            f"its table (results/<name>/table.csv)")
+    return sweep
+
+
+MAIN_SWEEP = sweep_named(config["sweep"])
+SWEEPS = {MAIN_SWEEP.name: MAIN_SWEEP}
+for _name in PAPER.sweeps():
+    _sweep = sweep_named(_name, must_match_file=True)
+    if SWEEPS.setdefault(_sweep.name, _sweep).source != _sweep.source:
+        raise WorkflowError(f"two sweeps are named {_sweep.name!r}: {SWEEPS[_sweep.name].source} and {_sweep.source}")
+
+
+# The paper's jet sweeps must train on the paper's dataset, which this workflow generates.
+PAPER_JET_DIR = f"{DATA_DIR}/{PAPER.jets.dataset}"
+PAPER_JET_SWEEPS = {sweep_name(entry) for entry in PAPER.jet_sweeps()}
+
+
+@functools.cache
+def plan(name):
+    """Everything the rules need about sweep ``name``, worked out when a rule first asks (composing a sweep's
+    Hydra config takes a fraction of a second, so sweeps no target needs cost nothing)."""
+    sweep = SWEEPS[name]
+    _checked(check_against_config, sweep)
+    points = {run_id(point): point for point in sweep.points()}
+    largest = compose_point(sweep, largest_point(sweep))
+    if name in PAPER_JET_SWEEPS and str(largest.data.get("dataset_dir", "")).rstrip("/") != PAPER_JET_DIR:
+        raise WorkflowError(f"{sweep.source}: data.dataset_dir is {largest.data.get('dataset_dir')!r}, but the paper "
+                            f"scale {PAPER.source} trains its jet sweeps on {PAPER_JET_DIR!r} (jets.dataset under "
+                            "data_dir)")
+    out = f"{RESULTS}/{name}"
+    # bundle_size > 1: rule train_bundle trains K points per scheduler job and the table waits for its flags.
+    bundled = bundles(points, config["bundle_size"], pack=config["bundle_pack"]) if config["bundle_size"] > 1 else {}
+    metrics = expand(f"{out}/runs/{{run_id}}/metrics.json", run_id=list(points))
+    return SimpleNamespace(
+        sweep=sweep, points=points, bundles=bundled, metrics=metrics, fit=sweep.fit_settings(),
+        trained=expand(f"{out}/bundles/{{bundle}}.done", bundle=list(bundled)) if bundled else metrics,
+        training_data=training_data(largest),
+        # Only gradient training has ranks; a closed-form point under a launcher would be solved once per rank.
+        runs_on_ranks=largest.solver == "lightning",
+        largest=largest,
+    )
+
+
+def sweep_outputs(name):
+    """The main products of sweep ``name``: its table, and its fits and figures unless `fit: {laws: []}`
+    (e.g. an IsoFLOP sweep, whose curves are not power laws)."""
+    out, laws = f"{RESULTS}/{name}", plan(name).fit["laws"]
+    figures = expand(f"{out}/figures/{{figure}}.{{ext}}", figure=SWEEP_FIGURES, ext=["png", "pdf"])
+    return [f"{out}/table.csv", f"{out}/fits.json", *figures] if laws else [f"{out}/table.csv"]
+
+
+SWEEP_FIGURES = ["loss_vs_n_samples", "loss_vs_width"]
+FINAL = sweep_outputs(MAIN_SWEEP.name)
 
 wildcard_constraints:
+    sweep="|".join(re.escape(name) for name in SWEEPS),
+    dataset="|".join(re.escape(name) for name in JET_DATASETS),
     run_id="[^/]+",
     bundle=r"bundle-\d+",
     law="data|params|joint",
     index=r"\d{5}",
     dmax=r"\d",
     beta=r"[0-9.]+",
+    scale="[^/]+",
 
 
 def train_overrides(wildcards):
     """Shell-quoted Hydra overrides of one point (its run dir included)."""
-    run_dir = f"{OUT}/runs/{wildcards.run_id}"
-    overrides = SWEEP.hydra_overrides(POINTS[wildcards.run_id])
+    run_dir = f"{RESULTS}/{wildcards.sweep}/runs/{wildcards.run_id}"
+    overrides = SWEEPS[wildcards.sweep].hydra_overrides(plan(wildcards.sweep).points[wildcards.run_id])
     return shell_overrides(overrides + [f'hydra.run.dir="{run_dir}"'])
 
 
 def bundle_arguments(wildcards):
     """Shell-quoted `jetscale train-bundle` arguments: each member's run dir, then the overrides common to all
     (a member's own come from its run dir's name)."""
-    run_dirs = [arg for rid in BUNDLES[wildcards.bundle] for arg in ("--run-dir", f"{OUT}/runs/{rid}")]
-    return shell_overrides(["--pack"] * config["bundle_pack"] + run_dirs + SWEEP.common_overrides())
+    out = f"{RESULTS}/{wildcards.sweep}"
+    members = plan(wildcards.sweep).bundles[wildcards.bundle]
+    run_dirs = [arg for rid in members for arg in ("--run-dir", f"{out}/runs/{rid}")]
+    return shell_overrides(["--pack"] * config["bundle_pack"] + run_dirs + SWEEPS[wildcards.sweep].common_overrides())
 
 
 def launch_prefix(wildcards, resources):
     """The job's `mpi` resource (e.g. `srun`, or a PBS profile's mpiexec line) and a space; empty when unset
     or when the sweep's solver has no ranks (closed form). Profiles set it for multi-process (DDP) points; it
     is a launcher, so it reaches the shell as written (which is why sweeps may not set it)."""
-    launcher = resources.get("mpi", "") if RUNS_ON_RANKS else ""
+    launcher = resources.get("mpi", "") if plan(wildcards.sweep).runs_on_ranks else ""
     return f"{launcher} " if launcher else ""
 
 
-def training_data(cfg):
-    """Files every point of the sweep reads: a jet dataset's manifest, and its EFP caches for EFP models.
-    When the dataset is this workflow's own (JET_DIR), Snakemake generates them first."""
-    data = cfg.data
-    if "dataset_dir" not in data:
-        return []
-    dataset_dir = str(data.dataset_dir).rstrip("/")
-    needs = [f"{dataset_dir}/manifest.json"]
-    if "dmax" in data and dataset_dir == JET_DIR:  # EFP taggers: the caches the datamodule will read
-        needs += expand(f"{JET_DIR}/shard-{{index}}.efp-d{data.dmax}-b{data.beta:g}.h5", index=JET_INDICES)
-    return needs
+def training_resources():
+    """Resources of the training rules: TRAIN_DEFAULTS, then the sweep's own `resources:` (a profile's
+    set-resources still wins). Every key any sweep sets is declared; a sweep that does not set it gets the
+    default, or leaves it unset (None)."""
+    keys = dict.fromkeys([*TRAIN_DEFAULTS, *(key for sweep in SWEEPS.values() for key in sweep.resources)])
+    return {key: _sweep_resource(key) for key in keys}
 
 
-LARGEST_POINT_CONFIG = compose_point(SWEEP, largest_point(SWEEP))
-TRAINING_DATA = training_data(LARGEST_POINT_CONFIG)
-# Only gradient training has ranks; a closed-form point under a launcher would be solved once per rank.
-RUNS_ON_RANKS = LARGEST_POINT_CONFIG.solver == "lightning"
+def _sweep_resource(key):
+    def value(wildcards):
+        return SWEEPS[wildcards.sweep].resources.get(key, TRAIN_DEFAULTS.get(key))
+    return value

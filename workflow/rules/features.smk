@@ -1,13 +1,14 @@
-# EFP features cached next to each shard, and the data-covariance spectrum over the dataset.
+# EFP features cached next to each shard, and the data-covariance spectra of a dataset
+# (results/<dataset>/spectrum/efp-d<dmax>-b<beta>/ and .../constituents/).
 
 
 rule efp_features:
     input:
-        f"{JET_DIR}/shard-{{index}}.h5",
+        f"{DATA_DIR}/{{dataset}}/shard-{{index}}.h5",
     output:
-        f"{JET_DIR}/shard-{{index}}.efp-d{{dmax}}-b{{beta}}.h5",
+        f"{DATA_DIR}/{{dataset}}/shard-{{index}}.efp-d{{dmax}}-b{{beta}}.h5",
     log:
-        f"{JET_DIR}/logs/features/shard-{{index}}.efp-d{{dmax}}-b{{beta}}.log",
+        f"{DATA_DIR}/{{dataset}}/logs/features/shard-{{index}}.efp-d{{dmax}}-b{{beta}}.log",
     threads: 1
     resources:
         mem_mb=2000,
@@ -16,29 +17,50 @@ rule efp_features:
         "jetscale features --shard {input:q} --dmax {wildcards.dmax} --beta {wildcards.beta} > {log:q} 2>&1"
 
 
-rule spectrum:
+SPECTRUM_FILES = ["spectrum.json", "spectrum.npz", "spectrum.png", "spectrum.pdf"]
+
+
+rule efp_spectrum:
     input:
-        manifest=f"{JET_DIR}/manifest.json",
-        efps=JET_EFPS,
+        manifest=f"{DATA_DIR}/{{dataset}}/manifest.json",
+        efps=lambda wildcards: jet_shards(wildcards.dataset, f".efp-d{wildcards.dmax}-b{wildcards.beta}.h5"),
     output:
-        json=f"{SPECTRUM_DIR}/spectrum.json",
-        figures=multiext(f"{SPECTRUM_DIR}/spectrum", ".npz", ".png", ".pdf"),
+        expand(f"{RESULTS}/{{{{dataset}}}}/spectrum/efp-d{{{{dmax}}}}-b{{{{beta}}}}/{{file}}", file=SPECTRUM_FILES),
     log:
-        f"{JET_DIR}/logs/spectrum.log",
+        f"{DATA_DIR}/{{dataset}}/logs/spectrum-efp-d{{dmax}}-b{{beta}}.log",
     params:
-        data=JET_DIR,
-        out=SPECTRUM_DIR,
-        dmax=config["efp_dmax"],
-        beta=config["efp_beta"],
+        data=lambda wildcards: f"{DATA_DIR}/{wildcards.dataset}",
+        out=lambda wildcards, output: str(Path(output[0]).parent),
     threads: 2
     resources:
         mem_mb=2000,
         runtime=60,
     shell:
-        "mpiexec -n {threads} jetscale spectrum --dataset {params.data:q} --features efp --dmax {params.dmax} "
-        "--beta {params.beta} --out-dir {params.out:q} > {log:q} 2>&1"
+        "mpiexec -n {threads} jetscale spectrum --dataset {params.data:q} --features efp --dmax {wildcards.dmax} "
+        "--beta {wildcards.beta} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
+rule constituent_spectrum:
+    input:
+        manifest=f"{DATA_DIR}/{{dataset}}/manifest.json",
+        shards=lambda wildcards: jet_shards(wildcards.dataset),
+    output:
+        expand(f"{RESULTS}/{{{{dataset}}}}/spectrum/constituents/{{file}}", file=SPECTRUM_FILES),
+    log:
+        f"{DATA_DIR}/{{dataset}}/logs/spectrum-constituents.log",
+    params:
+        data=lambda wildcards: f"{DATA_DIR}/{wildcards.dataset}",
+        out=lambda wildcards, output: str(Path(output[0]).parent),
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "mpiexec -n {threads} jetscale spectrum --dataset {params.data:q} --features constituents "
+        "--out-dir {params.out:q} > {log:q} 2>&1"
+
+
+# `snakemake jets`: the workflow's own jet dataset (jets_config), its EFPs and their spectrum.
 rule jets:
     input:
-        rules.spectrum.output,
+        f"{RESULTS}/{MAIN_JETS.settings.dataset}/spectrum/{EFP_TAG}/spectrum.json",

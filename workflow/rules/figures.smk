@@ -3,14 +3,14 @@
 
 rule figures:
     input:
-        table=TABLE,
-        fits=FITS,
+        table=f"{RESULTS}/{{sweep}}/table.csv",
+        fits=f"{RESULTS}/{{sweep}}/fits.json",
     output:
-        FIGURES,
+        expand(f"{RESULTS}/{{{{sweep}}}}/figures/{{figure}}.{{ext}}", figure=SWEEP_FIGURES, ext=["png", "pdf"]),
     log:
-        f"{OUT}/logs/figures.log",
+        f"{RESULTS}/{{sweep}}/logs/figures.log",
     params:
-        outdir=f"{OUT}/figures",
+        outdir=lambda wildcards: f"{RESULTS}/{wildcards.sweep}/figures",
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,4 +1,4 @@
-# Scaling-law fits of the table: data law per width, params law per n_samples, joint law on all.
+# Scaling-law fits of a sweep's table: data law per width, params law per n_samples, joint law on all.
 from jetscale.sweep import LAW_GROUP_BY
 
 
@@ -7,18 +7,22 @@ def group_by_option(wildcards):
     return f"--group-by {column}" if column else ""
 
 
+def fit_setting(key):
+    return lambda wildcards: plan(wildcards.sweep).fit[key]
+
+
 rule fit_law:
     input:
-        TABLE,
+        f"{RESULTS}/{{sweep}}/table.csv",
     output:
-        f"{OUT}/fits/{{law}}.json",
+        f"{RESULTS}/{{sweep}}/fits/{{law}}.json",
     log:
-        f"{OUT}/logs/fit/{{law}}.log",
+        f"{RESULTS}/{{sweep}}/logs/fit/{{law}}.log",
     params:
         group_by=group_by_option,
-        bootstrap=FIT["bootstrap"],
-        loss_col=FIT["loss_col"],
-        seed=FIT["seed"],
+        bootstrap=fit_setting("bootstrap"),
+        loss_col=fit_setting("loss_col"),
+        seed=fit_setting("seed"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -31,11 +35,11 @@ rule fit_law:
 
 rule merge_fits:
     input:
-        expand(f"{OUT}/fits/{{law}}.json", law=FIT["laws"]),
+        lambda wildcards: expand(f"{RESULTS}/{wildcards.sweep}/fits/{{law}}.json", law=plan(wildcards.sweep).fit["laws"]),
     output:
-        FITS,
+        f"{RESULTS}/{{sweep}}/fits.json",
     log:
-        f"{OUT}/logs/fit/merge.log",
+        f"{RESULTS}/{{sweep}}/logs/fit/merge.log",
     threads: 1
     shell:
         "jetscale merge-fits {input:q} --out {output:q} > {log:q} 2>&1"

@@ -1,18 +1,19 @@
 # Jet generation: one job per shard (Pythia 8 + anti-kT), then the checksummed manifest.
 # Shards are written atomically, so a killed job never leaves a shard that a later stage accepts.
+# {dataset} is one of JET_DATASETS: the workflow's own (jets_config) and the paper scale's.
 
 
 rule generate_shard:
     output:
-        f"{JET_DIR}/shard-{{index}}.h5",
+        f"{DATA_DIR}/{{dataset}}/shard-{{index}}.h5",
     log:
-        f"{JET_DIR}/logs/generate/shard-{{index}}.log",
+        f"{DATA_DIR}/{{dataset}}/logs/generate/shard-{{index}}.log",
     benchmark:
-        f"{JET_DIR}/benchmarks/generate/shard-{{index}}.tsv"
+        f"{DATA_DIR}/{{dataset}}/benchmarks/generate/shard-{{index}}.tsv"
     params:
-        config=JETS.source,
-        overrides=JET_OVERRIDES,
-        out=JET_DIR,
+        config=lambda wildcards: JET_DATASETS[wildcards.dataset].settings.source,
+        overrides=lambda wildcards: JET_DATASETS[wildcards.dataset].overrides,
+        out=lambda wildcards: f"{DATA_DIR}/{wildcards.dataset}",
     threads: 1
     resources:
         mem_mb=2000,
@@ -24,14 +25,13 @@ rule generate_shard:
 
 rule jet_manifest:
     input:
-        JET_SHARDS,
+        lambda wildcards: jet_shards(wildcards.dataset),
     output:
-        f"{JET_DIR}/manifest.json",
+        f"{DATA_DIR}/{{dataset}}/manifest.json",
     log:
-        f"{JET_DIR}/logs/manifest.log",
+        f"{DATA_DIR}/{{dataset}}/logs/manifest.log",
     params:
-        out=JET_DIR,
-        dataset=JETS.dataset,
+        out=lambda wildcards: f"{DATA_DIR}/{wildcards.dataset}",
     threads: 1
     shell:
-        "jetscale manifest {params.out:q} --dataset {params.dataset:q} > {log:q} 2>&1"
+        "jetscale manifest {params.out:q} --dataset {wildcards.dataset:q} > {log:q} 2>&1"

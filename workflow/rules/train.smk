@@ -1,43 +1,44 @@
 # One `jetscale train` job per sweep point. Only metrics.json is an output:
 # checkpoints in the run dir survive a rerun, which resumes from last.ckpt.
-# Resources: these defaults < the sweep's `resources:` < a profile's set-resources.
+# Resources: TRAIN_DEFAULTS < the sweep's `resources:` < a profile's set-resources.
 
 
 rule train:
     input:
-        TRAINING_DATA,
+        lambda wildcards: plan(wildcards.sweep).training_data,
     output:
-        metrics=f"{OUT}/runs/{{run_id}}/metrics.json",
+        metrics=f"{RESULTS}/{{sweep}}/runs/{{run_id}}/metrics.json",
     log:
-        f"{OUT}/logs/train/{{run_id}}.log",
+        f"{RESULTS}/{{sweep}}/logs/train/{{run_id}}.log",
     benchmark:
-        f"{OUT}/benchmarks/train/{{run_id}}.tsv"
+        f"{RESULTS}/{{sweep}}/benchmarks/train/{{run_id}}.tsv"
     params:
         overrides=train_overrides,
         launch=launch_prefix,
     threads: 1
     resources:
-        **{"mem_mb": 2000, "runtime": 30, **SWEEP.resources},
+        **training_resources(),
     shell:
         "{params.launch}jetscale train {params.overrides} > {log:q} 2>&1"
 
 
 # bundle_size > 1: K points per scheduler job (jetscale.cluster.bundle), one per GPU of the allocation or
-# packed; without GPUs, `threads` points at a time (set-threads in a profile). The points' metrics.json files are not outputs here, so a rerun of an interrupted bundle never
-# deletes the finished ones: it skips them and resumes the others. The flag appears when all have finished.
+# packed; without GPUs, `threads` points at a time (set-threads in a profile). The points' metrics.json files
+# are not outputs here, so a rerun of an interrupted bundle never deletes the finished ones: it skips them and
+# resumes the others. The flag appears when all have finished.
 rule train_bundle:
     input:
-        TRAINING_DATA,
+        lambda wildcards: plan(wildcards.sweep).training_data,
     output:
-        touch(f"{OUT}/bundles/{{bundle}}.done"),
+        touch(f"{RESULTS}/{{sweep}}/bundles/{{bundle}}.done"),
     log:
-        f"{OUT}/logs/train_bundle/{{bundle}}.log",
+        f"{RESULTS}/{{sweep}}/logs/train_bundle/{{bundle}}.log",
     benchmark:
-        f"{OUT}/benchmarks/train_bundle/{{bundle}}.tsv"
+        f"{RESULTS}/{{sweep}}/benchmarks/train_bundle/{{bundle}}.tsv"
     params:
         arguments=bundle_arguments,
     threads: 1
     resources:
-        **{"mem_mb": 2000, "runtime": 30, **SWEEP.resources},
+        **training_resources(),
     shell:
         "jetscale train-bundle --cpu-slots {threads} {params.arguments} > {log:q} 2>&1"

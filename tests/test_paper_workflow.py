@@ -1,0 +1,119 @@
+"""The workflow's `paper` target: one DAG from nothing (jets, spectra, every sweep) to the paper figures,
+and the paper scale files it reads (jetscale.paper.config)."""
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import REPO
+from jetscale.paper.config import (
+    PAPER_FIGURES, PaperConfigError, load_paper_config, paper_config_path, spectrum_path, sweep_name, table_path,
+)
+from jetscale.sweep import load_sweep, sweep_path
+
+
+def dry_run(tmp_path, env, *config):
+    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "2",
+           "paper", "--config", f"results_dir={tmp_path / 'results'}", f"data_dir={tmp_path / 'data'}", *config]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    stats = stdout.split("Job stats:", 1)[1]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.M) if rule != "total"}
+
+
+def test_paper_target_plans_every_sweep_the_jets_and_both_spectra(tmp_path, cli_env):
+    paper = load_paper_config("small")
+    # the scale's jet sweeps train on the scale's dataset, which lives under data_dir: point them at tmp
+    proc = dry_run(tmp_path, cli_env, "data_dir=data/jets", "paper_scale=small")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    n_points = sum(len(load_sweep(sweep_path(name)).points()) for name in paper.sweeps())
+    assert counts == {
+        "generate_shard": paper.jets.n_shards, "jet_manifest": 1, "efp_features": paper.jets.n_shards,
+        "efp_spectrum": 1, "constituent_spectrum": 1,
+        "train": n_points, "aggregate": len(paper.sweeps()), "paper": 1,
+    }
+    for name in paper.sweeps():
+        assert str(table_path(tmp_path / "results", name)) in proc.stdout
+    assert f"data/jets/{paper.jets.dataset}/shard-{paper.jets.n_shards - 1:05d}.h5" in proc.stdout
+    for figure in PAPER_FIGURES:
+        assert f"results/paper/small/{figure}.pdf" in proc.stdout
+
+
+def tiny_scale(tmp_path, dataset_dir="data/jets/tiny-jets", dataset="tiny-jets"):
+    """A paper scale in tmp whose sweeps are tmp files (one jet sweep, one toy sweep)."""
+    jets = tmp_path / "paper-tiny-jets.yaml"
+    jets.write_text(yaml.safe_dump({
+        "name": "paper-tiny-jets", "experiment": "jets_pfn", "axes": {"n_samples": [40, 80], "seed": [0]},
+        "overrides": {"data.dataset_dir": dataset_dir, "data.n_test": 40}}))
+    toy = tmp_path / "paper-tiny-toy.yaml"
+    toy.write_text(yaml.safe_dump({
+        "name": "paper-tiny-toy", "experiment": "toy", "axes": {"n_samples": [40], "width": [8, 16], "seed": [0]},
+        "overrides": {"data.source.latent_dim": 100}}))
+    scale = tmp_path / "tiny.yaml"
+    scale.write_text(yaml.safe_dump({
+        "scale": "tiny", "jets": {"config": "jets_pythia", "dataset": dataset, "n_shards": 2, "jets_per_shard": 100},
+        "efp": {"dmax": 3, "beta": 1}, "sweeps": {"classifiers": {"pfn": str(jets)}, "width": str(jets),
+                                                   "isoflop": str(jets), "toy": str(toy)}}))
+    return scale
+
+
+def test_a_scale_of_tmp_files_plans_its_own_dataset(tmp_path, cli_env):
+    proc = dry_run(tmp_path, cli_env, "data_dir=data/jets", f"paper_scale={tiny_scale(tmp_path)}")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    assert counts["generate_shard"] == 2 and counts["train"] == 2 + 2 and counts["aggregate"] == 2
+    assert "results/tiny-jets/spectrum/efp-d3-b1/spectrum.json" in proc.stdout
+
+
+def test_a_paper_jet_sweep_on_another_dataset_is_refused_naming_both(tmp_path, cli_env):
+    proc = dry_run(tmp_path, cli_env, "data_dir=data/jets",
+                   f"paper_scale={tiny_scale(tmp_path, dataset_dir='data/jets/elsewhere')}")
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert "paper-tiny-jets.yaml" in message and "data/jets/elsewhere" in message and "data/jets/tiny-jets" in message
+
+
+def test_the_paper_dataset_may_not_reuse_the_workflow_datasets_name_with_other_sizes(tmp_path, cli_env):
+    proc = dry_run(tmp_path, cli_env, "data_dir=data/jets", "jet_shards=3",
+                   f"paper_scale={tiny_scale(tmp_path, 'data/jets/toptag-pythia', 'toptag-pythia')}")
+    assert proc.returncode != 0
+    assert "toptag-pythia" in proc.stdout + proc.stderr and "its own name" in proc.stdout + proc.stderr
+
+
+def test_scale_files_are_checked_naming_file_and_key(tmp_path):
+    with pytest.raises(PaperConfigError, match=r"known scales: \[.*'small'"):
+        load_paper_config("nonexistent")
+    good = yaml.safe_load(paper_config_path("small").read_text())
+    for change, message in [
+        ({"colour": "red"}, r"unknown key\(s\) \['colour'\]"),
+        ({"scale": "other"}, "must equal the file name"),
+        ({"jets": {**good["jets"], "n_shards": "many"}}, "jets.n_shards must be int"),
+        ({"sweeps": {**good["sweeps"], "toy": None}}, "sweeps.toy must be str"),
+        ({"extrapolation": {"holdout": 0}}, "holdout must be >= 1"),
+    ]:
+        path = tmp_path / "small.yaml"
+        path.write_text(yaml.safe_dump({**good, **change}))
+        with pytest.raises(PaperConfigError, match=message) as err:
+            load_paper_config(path)
+        assert str(path) in str(err.value)
+
+
+def test_every_scale_names_existing_sweeps_whose_name_is_their_file():
+    for path in sorted((REPO / "configs" / "paper").glob("*.yaml")):
+        paper = load_paper_config(path)
+        for entry in paper.sweeps():
+            sweep = load_sweep(sweep_path(entry), check_config=False)
+            assert sweep.name == sweep_name(entry), f"{path}: {entry}"
+
+
+def test_path_conventions():
+    assert table_path("r", "a/b/pfn.yaml") == table_path("r", "pfn")
+    assert str(spectrum_path("r", "ds", "efp", 5, 1.0)).endswith("r/ds/spectrum/efp-d5-b1/spectrum.json")
+    assert str(spectrum_path("r", "ds", "constituents")).endswith("r/ds/spectrum/constituents/spectrum.json")
+    with pytest.raises(ValueError, match="unknown spectrum features"):
+        spectrum_path("r", "ds", "pixels")
