@@ -1,7 +1,9 @@
-"""Covariance accumulator, power-law fit of the eigen-spectrum, the spectrum command, its figure and MPI."""
+"""Covariance accumulator, power-law fit of the eigen-spectrum, the label projection, the spectrum command,
+its figure and MPI."""
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -9,14 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jetscale.data.shards import ShardError, read_shard, shard_name, shard_paths
+from jetscale.data.shards import ShardError, read_shard, shard_name, shard_paths, write_shard
+from jetscale.data.toy import ToyPowerLaw
 from jetscale.features.covariance import (
-    CovarianceAccumulator, constant_features, eigenvalues_desc, standardized_covariance,
+    CovarianceAccumulator, constant_features, eigenvalues_desc, eigh_desc, split_target, standardized_covariance,
 )
 from jetscale.features.efp import cache_shard_efps, efp_cache_path, n_efps
-from jetscale.features.spectrum import dataset_spectrum, default_k_max, fit_spectrum_exponent, register
+from jetscale.features.spectrum import (
+    dataset_spectrum, default_k_max, fit_spectrum_exponent, fit_target_power, register, spectrum_entry,
+)
 from jetscale.plots.spectrum import plot_spectrum
-from test_efp import toy_shard
+from test_efp import toy_jets, toy_shard
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 
@@ -82,6 +87,49 @@ def test_fit_recovers_alpha_from_gaussian_samples_within_its_interval():
     assert lo < alpha < hi and hi - lo < 0.05 and fit["k_range"] == [2, 30]
 
 
+def test_split_target_gives_the_feature_accumulator_and_the_label_cross_covariance():
+    x = rows(d=5)
+    y = x @ np.arange(1.0, 6.0) * 1e-4 + np.random.default_rng(2).normal(size=len(x))
+    joint = CovarianceAccumulator()
+    for block in np.array_split(np.column_stack([x, y]), 3):
+        joint.update(block)
+    acc, cross, var_y = split_target(joint)
+    full = np.cov(np.column_stack([x, y]), rowvar=False)
+    np.testing.assert_allclose(acc.covariance(), full[:5, :5], rtol=1e-9)
+    np.testing.assert_allclose(cross, full[:5, 5], rtol=1e-9)
+    assert var_y == pytest.approx(full[5, 5], rel=1e-12) and acc.d == 5
+    values, vectors = eigh_desc(full)
+    np.testing.assert_allclose(values, eigenvalues_desc(full), rtol=1e-12)
+    np.testing.assert_allclose(full @ vectors[:, 0], values[0] * vectors[:, 0], rtol=1e-9)
+
+
+def test_tail_sum_fit_recovers_the_exponent_of_a_truncated_power_law():
+    t = 0.3 * np.arange(1, 81.0) ** -(1 + 0.7)  # the sums stop at K = 80: a straight-line fit would be biased
+    fit = fit_target_power(t, 2, 40, n_boot=0)
+    assert fit["exponent"] == pytest.approx(0.7, abs=1e-4) and fit["amplitude"] == pytest.approx(0.3, rel=1e-3)
+    assert fit["n_modes"] == 80 and fit["ci95"] == [None, None]
+    naive = -np.polyfit(np.log(np.arange(2, 41)), np.log(np.cumsum(t[::-1])[::-1][1:40]), 1)[0]
+    assert naive > 0.8  # what the truncation does to a plain log-log fit of the tail sums
+
+
+@pytest.mark.parametrize("alpha, r", [(1.3, 0.4), (1.0, 0.75)])
+def test_label_projection_recovers_alpha_and_r_of_the_toy_teacher(alpha, r):
+    """Rotated toy data: covariance k^-alpha, teacher power lambda_k wbar_k^2 = k^-(1 + 2 alpha r), label noise."""
+    d, n = 60, 40_000
+    x, y = ToyPowerLaw(alpha, r, d, noise=0.5).sample(n, seed=3)
+    rotation = np.linalg.qr(np.random.default_rng(1).normal(size=(d, d)))[0]
+    acc, cross, var_y = split_target(CovarianceAccumulator.from_batch(np.column_stack([x @ rotation.T, y])))
+    entry = spectrum_entry(acc.covariance(), 2, None, cross, var_y, n)
+    projection = entry["label_projection"]
+    assert entry["fit"]["alpha"] == pytest.approx(alpha, abs=0.02)
+    lo, hi = projection["r_ci95"]
+    assert lo < r < hi and hi - lo < 0.2 and projection["r"] == pytest.approx(r, abs=0.05)
+    assert projection["fit"]["exponent"] == pytest.approx(2 * alpha * r, abs=0.12)
+    assert projection["alpha"] == entry["fit"]["alpha"] and projection["noise_dominated_from"] is None
+    assert projection["explained_variance"] == pytest.approx(var_y - 0.5, rel=0.02)  # all but the label noise
+    assert len(projection["target_power"]) == d and projection["noise_level"] == pytest.approx(0.5 / n, rel=0.05)
+
+
 def test_fit_range_stops_at_the_noise_floor_and_bad_ranges_are_refused():
     lam = np.r_[np.arange(1, 9.0) ** -2, 1e-17, 0.0, -1e-18, 0.0, 0.0, 0.0, 0.0, 0.0]  # 8 real modes of 16
     assert default_k_max(lam) == 8
@@ -124,9 +172,20 @@ def test_spectrum_command_writes_json_npz_and_a_log_log_figure(dataset, tmp_path
     assert len(result["standardized"]["eigenvalues"]) == result["standardized"]["d"] == result["d"] - 1
     np.testing.assert_allclose(np.load(tmp_path / "spectrum.npz")["eigenvalues"], lam)
     assert (tmp_path / "spectrum.png").stat().st_size > 0 and (tmp_path / "spectrum.pdf").stat().st_size > 0
-    ax = plot_spectrum(result).axes[0]
+    for entry in (result, result["standardized"]):
+        projection = entry["label_projection"]
+        t = np.asarray(projection["target_power"])
+        assert 0 < t.size <= len(entry["eigenvalues"]) and np.all(t >= 0)
+        assert projection["explained_variance"] == pytest.approx(t.sum())
+        assert projection["label_variance"] == pytest.approx(np.var(np.r_[[0] * 75, [1] * 75], ddof=1))
+        assert projection["fit"]["k_range"] == entry["fit"]["k_range"] and np.isfinite(projection["r"])
+        assert all(np.isfinite(projection["r_ci95"]))
+    np.testing.assert_allclose(np.load(tmp_path / "spectrum.npz")["standardized_target_power"],
+                               result["standardized"]["label_projection"]["target_power"])
+    ax, right = plot_spectrum(result).axes
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and "rank" in ax.get_xlabel()
     assert any("alpha" in text.get_text() for text in ax.get_legend().get_texts())
+    assert right.get_yscale() == "log" and any("r$ =" in text.get_text() for text in right.get_legend().get_texts())
 
 
 def test_a_missing_dataset_or_unknown_features_are_named(tmp_path):
@@ -143,6 +202,19 @@ def test_constituent_spectrum_is_that_of_the_flattened_padded_arrays(dataset):
     assert result["n"] == 150 and result["d"] == 64 and result["feature_options"]["max_constituents"] == 16
     expected = np.linalg.eigvalsh(np.cov(flat, rowvar=False))[::-1]
     np.testing.assert_allclose(result["eigenvalues"], expected, rtol=1e-8, atol=1e-12 * expected[0])
+
+
+def test_a_dataset_of_one_label_has_no_label_projection(tmp_path, caplog):
+    """E.g. a JetNet import of top jets only: Cov(x, y) = 0, so the projection is skipped with a note."""
+    constituents, counts = toy_jets(30, 1, 8, seed=5)
+    jet = np.zeros((30, 4), np.float32)
+    write_shard(tmp_path / shard_name(0), {"constituents": constituents, "n_constituents": counts, "jet": jet,
+                                           "label": np.ones(30)}, {"generator": "toy", "seed": 5})
+    with caplog.at_level(logging.INFO, logger="jetscale.features.spectrum"):
+        result = dataset_spectrum(tmp_path, "constituents")
+    assert result["label_projection"] is None and result["standardized"]["label_projection"] is None
+    assert "same label" in caplog.text and result["fit"]["alpha"] > 0
+    assert plot_spectrum(result).axes[0].get_xscale() == "log"
 
 
 def test_two_mpi_ranks_give_the_eigenvalues_of_one(dataset, tmp_path, cli_env):
@@ -162,3 +234,6 @@ def test_two_mpi_ranks_give_the_eigenvalues_of_one(dataset, tmp_path, cli_env):
     lam = np.asarray(single["eigenvalues"])
     np.testing.assert_allclose(multi["eigenvalues"], lam, rtol=1e-8, atol=1e-12 * lam[0])
     assert multi["fit"]["alpha"] == pytest.approx(single["fit"]["alpha"], rel=1e-8)
+    t = np.asarray(single["standardized"]["label_projection"]["target_power"])
+    np.testing.assert_allclose(multi["standardized"]["label_projection"]["target_power"], t, rtol=1e-6,
+                               atol=1e-9 * t.max())

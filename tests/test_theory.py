@@ -5,7 +5,10 @@ import pytest
 
 from jetscale.data.toy import ToyPowerLaw
 from jetscale.models.ridge import simulate_excess_error
-from jetscale.theory import classify_regime, rf_test_error
+from jetscale.theory import (
+    VARIANCE_EXPONENT, bahri_regimes, classify_regime, data_exponent, rf_test_error, spectrum_test_error,
+    width_exponent,
+)
 from jetscale.theory.spectrum import power_law_spectrum, teacher_power
 
 
@@ -123,3 +126,49 @@ def test_classify_regime_names_and_exponents():
     assert (reg.name, reg.n_exponent) == ("noise-mitigated", pytest.approx(0.5))
     with pytest.raises(ValueError, match="N < P"):
         classify_regime(1.5, 0.3, 1.0, 0.0, 100, 100)
+
+
+def test_any_spectrum_gives_the_power_law_answer_and_infinite_width_is_plain_ridge():
+    alpha, r, m = 1.5, 0.4, 500
+    lam, u2 = power_law_spectrum(alpha, m), teacher_power(alpha, r, m)
+    for width in (50, 400):
+        expected = rf_test_error(alpha, r, width, 200, 1e-3, m, 0.1)
+        assert spectrum_test_error(lam, u2, width, 200, 1e-3, 0.1) == expected
+    plain = spectrum_test_error(lam, u2, np.inf, 300, 1e-3)
+    assert plain.test_error == pytest.approx(rf_test_error(alpha, r, 10**12, 300, 1e-3, m).test_error, rel=1e-6)
+    assert plain.kappa1 == plain.kappa2
+    ridgeless = spectrum_test_error(lam[:50], u2[:50], np.inf, 200, 0.0, noise=0.3)  # d = 50 < P: OLS
+    assert ridgeless.bias == pytest.approx(0.0, abs=1e-12) and ridgeless.variance == pytest.approx(0.3 * 50 / 150)
+    with pytest.raises(ValueError, match="diverges"):
+        spectrum_test_error(lam[:50], u2[:50], np.inf, 50, 0.0)
+    with pytest.raises(ValueError, match="one length"):
+        spectrum_test_error(lam, u2[:10], np.inf, 50, 0.0)
+
+
+@pytest.mark.parametrize("alpha, r", [(1.5, 0.3), (1.2, 2.0), (2.0, 0.75)])
+def test_limit_exponents_match_the_slopes_of_the_deterministic_equivalent(alpha, r):
+    """Ridgeless, M = 2e5 modes: slope in P at N = inf is 2 alpha min(r, 1), in N at P = inf 2 alpha min(r, 1/2)."""
+    sizes = [100, 200, 400, 800]
+    in_p = [rf_test_error(alpha, r, np.inf, p, 0.0, 200_000).test_error for p in sizes]
+    in_n = [rf_test_error(alpha, r, n, 1e10, 0.0, 200_000).test_error for n in sizes]
+    assert -slope(sizes, in_p) == pytest.approx(data_exponent(alpha, r), abs=0.1)
+    assert -slope(sizes, in_n) == pytest.approx(width_exponent(alpha, r), abs=0.1)
+    assert data_exponent(alpha, r) == 2 * alpha * min(r, 1) and width_exponent(alpha, r) == 2 * alpha * min(r, 0.5)
+
+
+def test_variance_limited_regimes_fall_as_one_over_the_other_resource():
+    """Bahri et al.: E_g(N, P) - E_g(N, inf) ~ 1/P for P >> N, E_g(N, P) - E_g(inf, P) ~ 1/N for N >> P."""
+    alpha, r, m, ridge, small, large = 1.5, 0.25, 8000, 1e-6, 16, [512, 1024, 2048, 4096]
+    def error(n, p):
+        return rf_test_error(alpha, r, n, p, ridge, m).test_error
+
+    in_p = [error(small, p) - error(small, 1e12) for p in large]
+    in_n = [error(n, small) - error(1e12, small) for n in large]
+    assert -slope(large, in_p) == pytest.approx(VARIANCE_EXPONENT, abs=0.05)
+    assert -slope(large, in_n) == pytest.approx(VARIANCE_EXPONENT, abs=0.05)
+    regimes = bahri_regimes(alpha, r)
+    assert list(regimes) == ["resolution_N", "variance_P", "resolution_P", "variance_N"]
+    assert regimes["resolution_N"].exponent == width_exponent(alpha, r) and regimes["variance_N"].axis == "width"
+    assert regimes["resolution_P"].limited_by == "n_samples" and regimes["variance_P"].exponent == 1.0
+    with pytest.raises(ValueError, match="alpha and r"):
+        data_exponent(1.0, 0.0)

@@ -18,6 +18,10 @@ MPI (:func:`allreduce`): every rank accumulates its own rows; two ``Allreduce`` 
 (of n mean, then of each rank's M2 re-centred on the global mean) give every rank the
 global accumulator. The sample covariance is M2 / (n - ddof), ddof = 1 by default
 (as ``numpy.cov``).
+
+Label cross-covariance: accumulate the rows [x, y] (the label appended as a last column,
+O(d) more memory); :func:`split_target` then gives the accumulator of x alone, the
+cross-covariance Cov(x, y) [d] and Var(y) -- the same pass, the same MPI reduction.
 """
 
 from __future__ import annotations
@@ -127,6 +131,22 @@ def allreduce(acc: CovarianceAccumulator, comm) -> CovarianceAccumulator:
 def eigenvalues_desc(matrix: np.ndarray) -> np.ndarray:
     """Eigenvalues of a symmetric matrix in descending order (``numpy.linalg.eigvalsh``)."""
     return np.linalg.eigvalsh(np.asarray(matrix, dtype=np.float64))[::-1].copy()
+
+
+def eigh_desc(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues [d] (descending) and unit eigenvectors [d, d] (column k for eigenvalue k) of a symmetric matrix."""
+    values, vectors = np.linalg.eigh(np.asarray(matrix, dtype=np.float64))
+    return values[::-1].copy(), vectors[:, ::-1].copy()
+
+
+def split_target(acc: CovarianceAccumulator, ddof: int = 1) -> tuple[CovarianceAccumulator, np.ndarray, float]:
+    """Accumulator of rows [x, y] -> (accumulator of x, Cov(x, y) [d], Var(y)), both with ``ddof``."""
+    if acc.d is None or acc.d < 2:
+        raise ValueError(f"split_target needs rows [x, y] with at least one feature, got d = {acc.d}")
+    if acc.n <= ddof:
+        raise ValueError(f"covariance needs more than {ddof} rows, have {acc.n}")
+    features = CovarianceAccumulator(acc.n, acc.mean[:-1].copy(), acc.m2[:-1, :-1].copy())
+    return features, acc.m2[:-1, -1] / (acc.n - ddof), float(acc.m2[-1, -1] / (acc.n - ddof))
 
 
 def constant_features(acc: CovarianceAccumulator) -> np.ndarray:

@@ -13,10 +13,25 @@ the ranks under ``mpiexec`` and writes, in ``--out-dir``:
        "eigenvalues": [...],          # covariance of the raw features, descending
        "noise_floor": lambda_1 * NOISE_RTOL,
        "fit": {"alpha", "ci95", "amplitude", "k_range", "n_points", "stderr", "method"},
+       "label_projection": {...} | null,   # below; null (logged) when every jet has one label
+                                           # or the tail-sum fit has too few modes
        "standardized": {"eigenvalues": [...], "noise_floor", "fit": {...}, "d": kept features,
-                        "constant_features": [indices dropped]}}
+                        "constant_features": [indices dropped], "label_projection": {...} | null}}
 
-* ``spectrum.npz`` (``eigenvalues``, ``standardized_eigenvalues``) and
+  ``label_projection`` (:func:`label_projection`)::
+
+      {"target_power": [t_1, ..., t_K],     # t_k = (v_k . c)^2 / lambda_k, ranks above the noise floor
+       "label_variance": Var(y), "explained_variance": sum_k t_k,
+       "noise_level": (Var(y) - sum_k t_k) / n,   # expected spurious t_k from n finite jets
+       "noise_dominated_from": first fitted rank whose tail sum is < 3x its noise, or null,
+       "fit": {"exponent": 2 alpha r, "ci95", "amplitude", "k_range", "n_modes": K, "n_boot",
+               "method"},                  # tail-sum fit, below
+       "direct_fit": {"exponent": 1 + 2 alpha r, "ci95", "amplitude", "k_range", "n_points",
+                      "stderr", "method"},  # plain log-log fit of t_k, for comparison
+       "alpha": the alpha of this entry's eigenvalue fit, "r": exponent / (2 alpha), "r_ci95": [lo, hi]}
+
+* ``spectrum.npz`` (``eigenvalues``, ``standardized_eigenvalues``, and ``target_power``,
+  ``standardized_target_power`` when labels vary) and
   ``spectrum.{png,pdf}`` (:mod:`jetscale.plots.spectrum`).
 
 Choices (documented once):
@@ -36,6 +51,29 @@ Choices (documented once):
   numerical noise floor lambda_1 * NOISE_RTOL. ``ci95`` is the t-interval from the
   residual standard error: it measures how well a straight line describes the chosen
   range, not the sampling noise of the covariance nor the choice of range.
+* Label projection. The same pass accumulates the cross-covariance c = Cov(x, y) of the
+  features with the label y (1 top, 0 QCD; :func:`~jetscale.features.covariance.split_target`).
+  With eigenpairs (lambda_k, v_k) of the covariance, t_k = (v_k . c)^2 / lambda_k is the label's
+  power in mode k -- lambda_k wbar_k^2 for the population least-squares weights
+  wbar = Sigma^-1 c, the toy model's teacher power k^-(1 + 2 alpha r)
+  (:mod:`jetscale.theory.spectrum`) -- so sum_k t_k is the variance that the best linear
+  function of x explains. It is computed for the raw covariance and for the standardized
+  features (c_j / std_j against the correlation matrix). Toy-model predictions
+  (:mod:`jetscale.paper.spectrum_theory`) use the *standardized* entry: the linear EFP tagger
+  standardizes its inputs, and ridge/gradient training is not invariant under rescaling
+  features, so the spectrum that such a learner sees is that of the correlation matrix.
+* Label-projection fit (:func:`fit_target_power`). Single t_k scatter by orders of magnitude
+  (one projection each, and nearly degenerate modes mix), so the fit is to the tail sums
+  S_k = sum_{j >= k} t_j, which average many modes and are invariant under mixing among the
+  modes they contain: S_k ~ k^-(2 alpha r). The sum stops at the last mode K above the
+  noise floor, which bends S_k down near K, so the model is the truncated sum
+  S_k = A sum_{j=k}^{K} j^-(1 + s) (not a straight line), fitted by least squares in log S_k
+  over the eigenvalue fit's rank range, s = 2 alpha r. ``ci95`` of s is a residual bootstrap
+  (``N_BOOT`` resamples, seed 0): the log residuals of t_k about the fitted power law, resampled
+  over the modes k_min..K, give new t_k and tail sums that are refitted. r = s / (2 alpha) with
+  alpha from this entry's eigenvalue fit; ``r_ci95`` propagates both by sampling (s from the
+  bootstrap, alpha from its t-distribution). The least-squares t_k of n jets carry spurious
+  power ~ ``noise_level`` each; ``noise_dominated_from`` flags a fit range that reaches it.
 
 MPI: when launched under ``mpiexec`` (detected from the launcher's environment), rank r
 of K takes shards r, r + K, ...; only rank 0 writes. ``python -m jetscale.features.spectrum``
@@ -57,7 +95,7 @@ from jetscale.atomic import atomic_output
 from jetscale.parallel import Ranks, current_ranks
 from jetscale.data.shards import MANIFEST, ShardError, read_shard, shard_paths
 from jetscale.features.covariance import (
-    CovarianceAccumulator, allreduce, eigenvalues_desc, standardized_covariance,
+    CovarianceAccumulator, allreduce, eigh_desc, split_target, standardized_covariance,
 )
 from jetscale.features.efp import ANGLE, MEASURE, NORMED, iter_shard_efps
 from jetscale.results import write_json_atomic
@@ -69,6 +107,10 @@ NOISE_RTOL = 1e-12
 """Eigenvalues <= lambda_1 * NOISE_RTOL are numerical noise (float64 eigvalsh errors are
 ~ d * 2.2e-16 * lambda_1) and never enter the default fit range."""
 K_MIN = 2
+N_BOOT = 200
+"""Residual-bootstrap resamples of the label-projection fit."""
+TAIL_EXPONENT_BOUNDS = (-0.95, 12.0)
+"""Search interval of the tail-sum exponent s = 2 alpha r."""
 CHUNK = 10_000
 """Jets per block when streaming a shard into the accumulator."""
 # --------------------------------------------------------------------------- fit
@@ -109,18 +151,145 @@ def fit_spectrum_exponent(eigenvalues, k_min: int = K_MIN, k_max: int | None = N
     if np.any(values <= 0):
         raise ValueError(f"eigenvalues at ranks {k[values <= 0][:5].tolist()} are <= 0; choose k_max below "
                          f"{k[values <= 0][0]}")
-    x, y = np.log(k), np.log(values)
+    ols = loglog_fit(k, values)
+    return {"alpha": -ols["slope"], "ci95": [-ols["slope"] - ols["half"], -ols["slope"] + ols["half"]],
+            "amplitude": ols["amplitude"], "k_range": [k_min, k_max], "n_points": int(k.size),
+            "stderr": ols["stderr"],
+            "method": "least squares of log(lambda_k) on log(k); t-interval from the residual standard error"}
+
+
+def loglog_fit(k: np.ndarray, values: np.ndarray) -> dict:
+    """Least squares of log(values) on log(k): ``{"slope", "amplitude", "stderr", "dof", "half"}``,
+    ``half`` the half-width of the 95 % t-interval of the slope from the residual standard error."""
+    x, y = np.log(np.asarray(k, dtype=float)), np.log(np.asarray(values, dtype=float))
     slope, intercept = np.polyfit(x, y, 1)
-    dof = k.size - 2
+    dof = x.size - 2
     residual = y - (intercept + slope * x)
     stderr = float(np.sqrt(residual @ residual / dof / np.sum((x - x.mean()) ** 2)))
     from scipy import stats  # here, not at import: every `jetscale` command registers this module
 
-    half = float(stats.t.ppf(0.975, dof)) * stderr
-    alpha = float(-slope)
-    return {"alpha": alpha, "ci95": [alpha - half, alpha + half], "amplitude": float(np.exp(intercept)),
-            "k_range": [k_min, k_max], "n_points": int(k.size), "stderr": stderr,
-            "method": "least squares of log(lambda_k) on log(k); t-interval from the residual standard error"}
+    return {"slope": float(slope), "amplitude": float(np.exp(intercept)), "stderr": stderr, "dof": int(dof),
+            "half": float(stats.t.ppf(0.975, dof)) * stderr}
+
+
+# --------------------------------------------------------------------------- label projection
+
+
+def target_power(eigenvalues: np.ndarray, projections: np.ndarray) -> np.ndarray:
+    """t_k = projections_k^2 / lambda_k for the ranks above the :func:`noise_floor` (module docstring).
+
+    ``projections`` [d]: v_k . c, the label cross-covariance on the eigenvectors (same order as
+    the descending ``eigenvalues``). Returns the K leading t_k, K = ranks above the floor.
+    """
+    lam = np.asarray(eigenvalues, dtype=float)
+    proj = np.asarray(projections, dtype=float)
+    if lam.shape != proj.shape:
+        raise ValueError(f"eigenvalues {lam.shape} and projections {proj.shape} differ in shape")
+    n_modes = int(np.count_nonzero(lam > noise_floor(lam))) if lam.size and lam[0] > 0 else 0
+    return proj[:n_modes] ** 2 / lam[:n_modes]
+
+
+def tail_sums(values: np.ndarray) -> np.ndarray:
+    """S_k = sum_{j >= k} values_j (k = 1..K)."""
+    return np.cumsum(np.asarray(values, dtype=float)[::-1])[::-1]
+
+
+def _tail_exponent(t: np.ndarray, k_min: int, k_max: int) -> tuple[float, float]:
+    """(s, A) minimising sum_k [log S_k - log(A sum_{j=k}^K j^-(1+s))]^2 over k in [k_min, k_max]."""
+    from scipy.optimize import minimize_scalar
+
+    ranks = np.arange(1, t.size + 1, dtype=float)
+    log_s = np.log(tail_sums(t)[k_min - 1:k_max])
+
+    def profile(s: float) -> tuple[float, float]:
+        residual = log_s - np.log(tail_sums(ranks ** -(1.0 + s))[k_min - 1:k_max])
+        log_a = residual.mean()
+        return float(np.sum((residual - log_a) ** 2)), float(log_a)
+
+    grid = np.linspace(*TAIL_EXPONENT_BOUNDS, 150)
+    best = int(np.argmin([profile(s)[0] for s in grid]))
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
+    s = float(minimize_scalar(lambda v: profile(v)[0], bounds=(lo, hi), method="bounded",
+                              options={"xatol": 1e-7}).x)
+    return s, float(np.exp(profile(s)[1]))
+
+
+def fit_target_power(t, k_min: int = K_MIN, k_max: int | None = None, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """Fit the tail sums of the target power t_k (ranks 1..K) to S_k = A sum_{j=k}^K j^-(1+s).
+
+    ``k_max`` defaults to K // 2. Returns ``{"exponent": s (= 2 alpha r), "ci95", "amplitude": A,
+    "k_range", "n_modes": K, "n_boot", "method"}`` and, as ``samples``, the bootstrap values of s
+    (dropped before writing JSON). Module docstring: why tail sums, and the bootstrap.
+    """
+    t = np.asarray(t, dtype=float)
+    k_max = t.size // 2 if k_max is None else min(int(k_max), t.size)
+    if t.ndim != 1 or np.any(t < 0) or not np.all(np.isfinite(t)):
+        raise ValueError("target power must be a 1-d array of finite values >= 0")
+    if not 1 <= k_min < k_max or k_max - k_min + 1 < 3 or tail_sums(t)[k_max - 1] <= 0:
+        raise ValueError(f"tail-sum fit over k in [{k_min}, {k_max}] needs at least 3 ranks of the {t.size} "
+                         f"modes and a positive tail")
+    s, amplitude = _tail_exponent(t, k_min, k_max)
+    samples = [_tail_exponent(resampled, k_min, k_max)[0]
+               for resampled in resample_target_power(t, k_min, k_max, s, amplitude, n_boot, seed)]
+    ci = np.percentile(samples, [2.5, 97.5]).tolist() if samples else [None, None]
+    return {"exponent": s, "ci95": ci, "amplitude": amplitude, "k_range": [k_min, k_max], "n_modes": int(t.size),
+            "n_boot": len(samples), "samples": np.asarray(samples),
+            "method": "least squares of log S_k, S_k = sum_{j>=k} t_j, on the truncated power-law sum "
+                      "A sum_{j=k}^K j^-(1+s); residual bootstrap of log t_k over the modes"}
+
+
+def resample_target_power(t, k_min: int, k_max: int, exponent: float, amplitude: float, n_boot: int,
+                          seed: int = 0) -> Iterator[np.ndarray]:
+    """``n_boot`` residual-bootstrap copies of t: modes k_min..K become A k^-(1+s) times a log residual of
+    the fit range [k_min, k_max] drawn with replacement (module docstring); nothing when < 2 residuals."""
+    t = np.asarray(t, dtype=float)
+    ranks = np.arange(1, t.size + 1, dtype=float)
+    model = amplitude * ranks ** -(1.0 + exponent)
+    fitted = slice(k_min - 1, min(k_max, t.size))
+    positive = t[fitted] > 0
+    pool = np.log(t[fitted][positive] / model[fitted][positive])
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot if pool.size >= 2 else 0):
+        resampled = t.copy()
+        resampled[k_min - 1:] = model[k_min - 1:] * np.exp(rng.choice(pool, size=t.size - k_min + 1))
+        yield resampled
+
+
+def label_projection(eigenvalues: np.ndarray, projections: np.ndarray, label_variance: float, n: int,
+                     eigen_fit: dict, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """The ``label_projection`` entry of ``spectrum.json`` (module docstring) from one spectrum's
+    eigenvalues, the projections v_k . c of the label cross-covariance and its eigenvalue fit."""
+    t = target_power(eigenvalues, projections)
+    k_min, k_max = eigen_fit["k_range"]
+    fit = fit_target_power(t, k_min, k_max, n_boot, seed)
+    samples = fit.pop("samples")
+    k = np.arange(k_min, fit["k_range"][1] + 1)
+    direct = loglog_fit(k, np.clip(t[k - 1], np.finfo(float).tiny, None))
+    explained = float(t.sum())
+    noise = max(label_variance - explained, 0.0) / n
+    tails = tail_sums(t)[k - 1]
+    noisy = k[tails < 3.0 * noise * (t.size - k + 1)]
+    alpha = float(eigen_fit["alpha"])
+    r, r_ci = None, [None, None]
+    if alpha > 0:
+        r = fit["exponent"] / (2 * alpha)
+        if samples.size:
+            from scipy import stats
+
+            rng = np.random.default_rng(seed)
+            dof = max(eigen_fit["n_points"] - 2, 1)
+            alphas = alpha + eigen_fit["stderr"] * stats.t.rvs(dof, size=samples.size, random_state=rng)
+            ok = alphas > 0
+            ratios = samples[ok] / (2 * alphas[ok])
+            r_ci = np.percentile(ratios, [2.5, 97.5]).tolist()
+    return {"target_power": t.tolist(), "label_variance": float(label_variance), "explained_variance": explained,
+            "noise_level": noise, "noise_dominated_from": int(noisy[0]) if noisy.size else None,
+            "fit": fit, "direct_fit": {"exponent": -direct["slope"],
+                                       "ci95": [-direct["slope"] - direct["half"], -direct["slope"] + direct["half"]],
+                                       "amplitude": direct["amplitude"], "k_range": fit["k_range"],
+                                       "n_points": int(k.size), "stderr": direct["stderr"],
+                                       "method": "least squares of log(t_k) on log(k); t-interval"},
+            "alpha": alpha, "r": r, "r_ci95": r_ci}
 
 
 # --------------------------------------------------------------------------- streaming
@@ -140,22 +309,40 @@ def shard_features(shard: Path, features: str, dmax: int = 5, beta: float = 1.0,
         raise ValueError(f"unknown features {features!r}; choose from {list(FEATURES)}")
 
 
-def accumulate(shards: list[Path], features: str, **options) -> CovarianceAccumulator:
-    """One accumulator over all rows of ``shards``; ``options`` go to :func:`shard_features`."""
+def accumulate(shards: list[Path], features: str, labels: bool = False, **options) -> CovarianceAccumulator:
+    """One accumulator over all rows of ``shards``; ``options`` go to :func:`shard_features`.
+
+    ``labels``: accumulate rows [x, y] with the shard's label y as a last column (split them with
+    :func:`~jetscale.features.covariance.split_target`).
+    """
     acc = CovarianceAccumulator()
     for shard in shards:
-        for block in shard_features(Path(shard), features, **options):
+        shard = Path(shard)
+        y = read_shard(shard, fields=("label",))["label"].astype(np.float64) if labels else None
+        start = 0
+        for block in shard_features(shard, features, **options):
+            rows = block if y is None else np.column_stack([block, y[start:start + len(block)]])
+            start += len(block)
             try:
-                acc.update(block)
+                acc.update(rows)
             except ValueError as err:
                 raise ShardError(f"{shard}: {err}") from err
-        log.info("%s: %d jets accumulated so far", Path(shard).name, acc.n)
+        log.info("%s: %d jets accumulated so far", shard.name, acc.n)
     return acc
 
 
-def spectrum_entry(eigenvalues: np.ndarray, k_min: int, k_max: int | None) -> dict:
-    return {"eigenvalues": eigenvalues.tolist(), "noise_floor": noise_floor(eigenvalues),
-            "fit": fit_spectrum_exponent(eigenvalues, k_min, k_max)}
+def spectrum_entry(matrix: np.ndarray, k_min: int, k_max: int | None, cross: np.ndarray | None = None,
+                   label_variance: float = 0.0, n: int = 0) -> dict:
+    """``eigenvalues``, ``noise_floor``, ``fit`` and ``label_projection`` (None without ``cross``) of one matrix."""
+    lam, vectors = eigh_desc(matrix)
+    entry = {"eigenvalues": lam.tolist(), "noise_floor": noise_floor(lam),
+             "fit": fit_spectrum_exponent(lam, k_min, k_max), "label_projection": None}
+    if cross is not None:
+        try:
+            entry["label_projection"] = label_projection(lam, vectors.T @ cross, label_variance, n, entry["fit"])
+        except ValueError as err:  # e.g. too few modes above the noise floor for the tail-sum fit
+            log.warning("no label projection: %s", err)
+    return entry
 
 
 def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, beta: float = 1.0,
@@ -177,18 +364,23 @@ def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, 
     ranks = current_ranks() if comm is None else Ranks(comm.rank, comm.size, comm)
     comm, size = ranks.comm, ranks.size
     options = {"dmax": dmax, "beta": beta, "chunk": chunk, "n_jobs": n_jobs} if features == "efp" else {"chunk": chunk}
-    acc = accumulate(ranks.share(shards), features, **options)
+    joint = accumulate(ranks.share(shards), features, labels=True, **options)
     if comm is not None:
-        acc = allreduce(acc, comm)
-    raw = eigenvalues_desc(acc.covariance())
+        joint = allreduce(joint, comm)
+    acc, cross, label_variance = split_target(joint)
+    if label_variance <= 0:
+        log.info("every jet has the same label: no label projection in the spectrum")
+        cross = None
+    cov = acc.covariance()
     corr, keep = standardized_covariance(acc)
+    scaled_cross = None if cross is None else cross[keep] / np.sqrt(np.diag(cov)[keep])
     return {
         "source": str(dataset), "dataset": _dataset_name(dataset), "features": features,
         "feature_options": _feature_options(features, dmax, beta, acc.d),
         "n": acc.n, "d": acc.d, "n_shards": len(shards), "n_ranks": size,
-        **spectrum_entry(raw, k_min, k_max),
-        "standardized": {**spectrum_entry(eigenvalues_desc(corr), k_min, k_max), "d": int(keep.sum()),
-                         "constant_features": np.flatnonzero(~keep).tolist()},
+        **spectrum_entry(cov, k_min, k_max, cross, label_variance, acc.n),
+        "standardized": {**spectrum_entry(corr, k_min, k_max, scaled_cross, label_variance, acc.n),
+                         "d": int(keep.sum()), "constant_features": np.flatnonzero(~keep).tolist()},
     }
 
 
@@ -210,9 +402,13 @@ def save_spectrum(result: dict, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     npz = out_dir / "spectrum.npz"
+    arrays = {"eigenvalues": np.asarray(result["eigenvalues"]),
+              "standardized_eigenvalues": np.asarray(result["standardized"]["eigenvalues"])}
+    for prefix, entry in (("", result), ("standardized_", result["standardized"])):
+        if entry.get("label_projection"):
+            arrays[f"{prefix}target_power"] = np.asarray(entry["label_projection"]["target_power"])
     with atomic_output(npz) as tmp, open(tmp, "wb") as handle:  # a file object: savez adds no suffix
-        np.savez(handle, eigenvalues=np.asarray(result["eigenvalues"]),
-                 standardized_eigenvalues=np.asarray(result["standardized"]["eigenvalues"]))
+        np.savez(handle, **arrays)
     return [write_json_atomic(out_dir / "spectrum.json", result), npz]
 
 
@@ -237,6 +433,13 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
         fit = result["fit"]
         print(f"{result['features']} spectrum of {result['n']} jets, d = {result['d']}, {result['n_ranks']} rank(s): "
               f"alpha = {fit['alpha']:.3f} [{fit['ci95'][0]:.3f}, {fit['ci95'][1]:.3f}] over k in {fit['k_range']}")
+        for name, entry in (("raw", result), ("standardized", result["standardized"])):
+            projection = entry["label_projection"]
+            if projection and projection["r"] is not None:
+                lo, hi = projection["r_ci95"]
+                print(f"label projection ({name}): 2 alpha r = {projection['fit']['exponent']:.3f}, "
+                      f"r = {projection['r']:.3f} [{lo if lo is None else round(lo, 3)}, "
+                      f"{hi if hi is None else round(hi, 3)}]")
         for path in paths:
             print(f"wrote {path}")
     return 0

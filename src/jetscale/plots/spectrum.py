@@ -1,10 +1,15 @@
-"""Covariance eigen-spectrum figure: lambda_k / lambda_1 against rank k on log-log axes.
+"""Covariance eigen-spectrum figure: lambda_k / lambda_1 against rank k on log-log axes, and the
+label's power per mode beside it.
 
-Input is the ``spectrum.json`` payload of :mod:`jetscale.features.spectrum`. Points are
-the eigenvalues above their numerical noise floor of the raw-feature covariance and of the standardized features
-(correlation matrix), each divided by its largest eigenvalue so the two decays can be
-compared on one axis; dashed lines are the fitted power laws amplitude * k^(-alpha)
-(same normalization) drawn over the rank range they were fitted on.
+Input is the ``spectrum.json`` payload of :mod:`jetscale.features.spectrum`. Left: the
+eigenvalues above their numerical noise floor of the raw-feature covariance and of the
+standardized features (correlation matrix), each divided by its largest eigenvalue so the two
+decays can be compared on one axis; dashed lines are the fitted power laws
+amplitude * k^(-alpha) (same normalization) drawn over the rank range they were fitted on.
+Right (when the payload has a label projection): the tail sums S_k = sum_{j>=k} t_j of the
+target power, divided by S_1, with the fitted truncated power law (dashed) over its rank range.
+:func:`draw_spectra` and :func:`draw_target_power` draw one panel each, for any figure
+(also :mod:`jetscale.paper.spectrum_theory`).
 """
 
 from __future__ import annotations
@@ -17,39 +22,92 @@ import numpy as np
 from jetscale.plots.style import colors, figure_style, save_figure
 
 
-def _series(result: dict):
+def spectrum_series(result: dict, prefix: str = ""):
     """(name, entry) for each spectrum in ``result``; an entry has ``eigenvalues``, maybe ``fit``, ``noise_floor``."""
-    out = [("covariance", result)]
+    out = [(f"{prefix}covariance", result)]
     if result.get("standardized"):
-        out.append(("standardized features", result["standardized"]))
+        out.append((f"{prefix}standardized features", result["standardized"]))
     return out
+
+
+def ci_text(value: float, ci) -> str:
+    """``"1.23 [1.10, 1.35]"``, or just the value when the interval is missing."""
+    lo, hi = ci if ci is not None else (None, None)
+    if lo is None or hi is None:
+        return f"{value:.2f}"
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def _fit_label(name: str, fit: dict | None) -> str:
     if not fit:
         return name
-    lo, hi = fit["ci95"]
-    return f"{name}: $\\alpha$ = {fit['alpha']:.2f} [{lo:.2f}, {hi:.2f}]"
+    return f"{name}: $\\alpha$ = {ci_text(fit['alpha'], fit['ci95'])}"
+
+
+def draw_spectra(ax, series, palette=None) -> None:
+    """Points lambda_k / lambda_1 (above the noise floor) and dashed fits of each (name, entry) of ``series``."""
+    palette = palette or colors(len(series))
+    for color, (name, entry) in zip(palette, series, strict=True):
+        lam, fit = np.asarray(entry["eigenvalues"], dtype=float), entry.get("fit")
+        rank = np.arange(1, lam.size + 1)
+        shown = lam > max(entry.get("noise_floor", 0.0), 0.0)  # numerical noise is not drawn
+        ax.plot(rank[shown], lam[shown] / lam[0], "o", ms=2.5, color=color, label=_fit_label(name, fit))
+        if fit:
+            k = np.geomspace(*fit["k_range"], 50)
+            ax.plot(k, fit["amplitude"] * k ** (-fit["alpha"]) / lam[0], "--", color=color, lw=1.2)
+    ax.set(xscale="log", yscale="log", xlabel="rank $k$", ylabel="eigenvalue $\\lambda_k / \\lambda_1$")
+
+
+def truncated_tail(amplitude: float, exponent: float, n_modes: int, k: np.ndarray) -> np.ndarray:
+    """A sum_{j=k}^{K} j^-(1 + s) at integer ranks ``k`` (the model of the tail-sum fit)."""
+    ranks = np.arange(1, n_modes + 1, dtype=float)
+    tails = np.cumsum((amplitude * ranks ** -(1.0 + exponent))[::-1])[::-1]
+    return tails[np.asarray(k, dtype=int) - 1]
+
+
+def draw_target_power(ax, series, palette=None) -> None:
+    """Tail sums S_k / S_1 of the target power and their fits, for each (name, entry) with a label projection."""
+    palette = palette or colors(len(series))
+    for color, (name, entry) in zip(palette, series, strict=True):
+        projection = entry.get("label_projection")
+        if not projection:
+            continue
+        t = np.asarray(projection["target_power"], dtype=float)
+        tails = np.cumsum(t[::-1])[::-1]
+        rank = np.arange(1, t.size + 1)
+        shown = tails > 0
+        fit = projection["fit"]
+        r_text = "" if projection["r"] is None else f", $r$ = {ci_text(projection['r'], projection['r_ci95'])}"
+        ax.plot(rank[shown], tails[shown] / tails[0], "s", ms=2.5, color=color,
+                label=f"{name}: $2\\alpha r$ = {ci_text(fit['exponent'], fit['ci95'])}{r_text}")
+        k = np.arange(fit["k_range"][0], fit["k_range"][1] + 1)
+        model = truncated_tail(fit["amplitude"], fit["exponent"], fit["n_modes"], k)
+        ax.plot(k, model / tails[0], "--", color=color, lw=1.2)
+    ax.set(xscale="log", yscale="log", xlabel="rank $k$",
+           ylabel="label power in modes $\\geq k$: $S_k / S_1$")
 
 
 def plot_spectrum(result: dict):
-    """Figure of the spectra in ``result`` with their fitted power laws."""
+    """Figure of the spectra in ``result`` with their fitted power laws (and label projection, if any)."""
+    series = spectrum_series(result)
+    projected = any(entry.get("label_projection") for _, entry in series)
     with figure_style():
-        fig, ax = plt.subplots()
-        series = _series(result)
-        for color, (name, entry) in zip(colors(len(series)), series, strict=True):
-            lam, fit = np.asarray(entry["eigenvalues"], dtype=float), entry.get("fit")
-            rank = np.arange(1, lam.size + 1)
-            shown = lam > max(entry.get("noise_floor", 0.0), 0.0)  # numerical noise is not drawn
-            ax.plot(rank[shown], lam[shown] / lam[0], "o", ms=2.5, color=color, label=_fit_label(name, fit))
-            if fit:
-                k = np.geomspace(*fit["k_range"], 50)
-                ax.plot(k, fit["amplitude"] * k ** (-fit["alpha"]) / lam[0], "--", color=color, lw=1.2)
-        ax.set(xscale="log", yscale="log", xlabel="rank $k$", ylabel="eigenvalue $\\lambda_k / \\lambda_1$",
-               title=f"{result.get('features', '')} features: d = {result.get('d')}, n = {result.get('n')} jets")
+        width, height = plt.rcParams["figure.figsize"]
+        fig, axes = plt.subplots(1, 2 if projected else 1, figsize=(2 * width if projected else width, height),
+                                 squeeze=False)
+        ax = axes[0, 0]
+        draw_spectra(ax, series)
+        ax.set_title(f"{result.get('features', '')} features: d = {result.get('d')}, n = {result.get('n')} jets")
         handles = ax.get_legend_handles_labels()[0] + [plt.Line2D([], [], ls="--", color="0.3",
                                                                   label="fit $\\propto k^{-\\alpha}$ (95% CI)")]
         ax.legend(handles=handles, loc="lower left")
+        if projected:
+            right = axes[0, 1]
+            draw_target_power(right, series)
+            right.set_title("label projection $t_k = (v_k \\cdot \\mathrm{Cov}(x, y))^2 / \\lambda_k$")
+            handles = right.get_legend_handles_labels()[0] + [plt.Line2D(
+                [], [], ls="--", color="0.3", label="fit $A\\sum_{j=k}^{K} j^{-(1+2\\alpha r)}$ (95% CI)")]
+            right.legend(handles=handles, loc="lower left")
     return fig
 
 

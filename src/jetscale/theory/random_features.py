@@ -111,14 +111,40 @@ def rf_test_error(
     spectral decay, ``r`` the source exponent, ``width`` N, ``samples`` P,
     ``ridge`` λ ≥ 0, ``latent_dim`` M, ``noise`` the label-noise variance σ².
     """
-    if width < 1 or samples < 1 or latent_dim < 1:
+    if latent_dim < 1:
+        raise ValueError(f"width, samples and latent_dim must be >= 1, got {width}, {samples}, {latent_dim}")
+    return spectrum_test_error(power_law_spectrum(alpha, latent_dim), teacher_power(alpha, r, latent_dim),
+                               width, samples, ridge, noise)
+
+
+def spectrum_test_error(
+    eigenvalues: np.ndarray,
+    target_power: np.ndarray,
+    width: float,
+    samples: float,
+    ridge: float,
+    noise: float = 0.0,
+) -> RandomFeatureTheory:
+    """:func:`rf_test_error` for any spectrum: λ_k = ``eigenvalues``, u_k² = λ_k w̄_k² = ``target_power``.
+
+    The same deterministic equivalent (module docstring) with the M = len(eigenvalues)
+    modes given explicitly, e.g. a measured covariance spectrum and the label's power
+    per eigen-direction (:mod:`jetscale.features.spectrum`). ``width`` may be
+    ``numpy.inf``: plain ridge regression on x (no random features).
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    u2 = np.asarray(target_power, dtype=np.float64)
+    if lam.ndim != 1 or lam.shape != u2.shape or lam.size == 0:
+        raise ValueError(f"eigenvalues and target_power must be 1-d arrays of one length, got {lam.shape}, {u2.shape}")
+    if np.any(lam <= 0) or np.any(u2 < 0):
+        raise ValueError("eigenvalues must be > 0 and target_power >= 0")
+    latent_dim = lam.size
+    if width < 1 or samples < 1:
         raise ValueError(f"width, samples and latent_dim must be >= 1, got {width}, {samples}, {latent_dim}")
     if ridge < 0 or noise < 0:
         raise ValueError(f"ridge and noise must be >= 0, got ridge={ridge}, noise={noise}")
-    if ridge == 0 and width == samples and latent_dim >= width:
-        raise ValueError("ridgeless interpolation threshold N = P: the test error diverges")
-    lam = power_law_spectrum(alpha, latent_dim)
-    u2 = teacher_power(alpha, r, latent_dim)
+    if ridge == 0 and (width == samples <= latent_dim or samples == latent_dim <= width):
+        raise ValueError("ridgeless interpolation threshold N = P (or P = M <= N): the test error diverges")
 
     k2 = _renormalised_ridge(lam, width, samples, ridge)
     d = _df1(lam, k2)

@@ -1,0 +1,77 @@
+"""Figure 2: the toy model's data-scaling exponent predicted from a spectrum payload, and the figure's numbers."""
+
+import numpy as np
+import pytest
+
+from jetscale.features.spectrum import fit_spectrum_exponent, label_projection
+from jetscale.paper.spectrum_theory import asymptotic_prediction, finite_d_prediction, spectrum_exponent_figure
+from jetscale.theory import data_exponent
+
+
+def power_law_entry(alpha, r, d, noise=0.0, jitter=0.3, seed=0):
+    """A spectrum entry with lambda_k = k^-alpha and t_k = k^-(1 + 2 alpha r) (times a log-normal jitter)."""
+    k = np.arange(1, d + 1.0)
+    lam = k ** -alpha
+    t = k ** -(1 + 2 * alpha * r) * np.exp(jitter * np.random.default_rng(seed).normal(size=d))
+    fit = fit_spectrum_exponent(lam)
+    return {"eigenvalues": lam.tolist(), "noise_floor": 0.0, "fit": fit,
+            "label_projection": label_projection(lam, np.sqrt(t * lam), t.sum() + noise, 10**6, fit, n_boot=50)}
+
+
+def payload(alpha=1.5, r=0.3, d=400, noise=0.1):
+    entry = power_law_entry(alpha, r, d, noise)
+    return {"n": 10**6, "d": d, "features": "efp", **entry, "standardized": {**entry, "d": d}}
+
+
+@pytest.mark.parametrize("alpha, r", [(1.5, 0.3), (1.0, 1.5), (1.2, 0.6)])
+def test_asymptotic_prediction_is_two_alpha_min_r_one(alpha, r):
+    prediction = asymptotic_prediction(power_law_entry(alpha, r, 2000))
+    lo, hi = prediction["ci95"]
+    assert prediction["beta"] == pytest.approx(data_exponent(alpha, r), abs=0.03)
+    assert lo <= prediction["beta"] <= hi and hi - lo < 0.1 and np.isfinite([lo, hi]).all()
+
+
+@pytest.mark.parametrize("alpha, r", [(1.5, 0.3), (1.2, 0.6)])
+def test_finite_d_curve_has_the_asymptotic_exponent_when_d_is_large_and_noise_absent(alpha, r):
+    """T << d = 2000 modes, no label noise: the deterministic-equivalent curve is the clean power law."""
+    prediction = finite_d_prediction(power_law_entry(alpha, r, 2000), (20, 200), n_boot=20)
+    lo, hi = prediction["ci95"]
+    assert prediction["beta"] == pytest.approx(data_exponent(alpha, r), abs=0.12)
+    assert lo <= prediction["beta"] <= hi and prediction["C"] < 1e-6 and prediction["n_boot"] == 20
+
+
+def test_finite_d_curve_is_variance_limited_once_every_mode_is_learned():
+    """T >> d = 50 with label noise: E_g ~ sigma^2 d / (T - d), beta -> 1 whatever the spectrum."""
+    prediction = finite_d_prediction(power_law_entry(1.5, 0.3, 50, noise=0.2), (1000, 20000), n_boot=10)
+    assert prediction["beta"] == pytest.approx(1.0, abs=0.06) and prediction["noise"] == pytest.approx(0.2)
+    assert prediction["curve"][0] == pytest.approx(0.2 * 50 / (1000 - 50), rel=0.02)
+
+
+def test_figure_numbers_compare_both_predictions_with_the_measured_exponent(tmp_path):
+    measured = {"model": "efp_linear", "beta": 0.8, "ci95": [0.6, 1.0],
+                "others": [{"model": "pfn", "beta": 0.5, "ci95": [0.4, 0.6]}]}
+    constituents = payload(alpha=2.0, r=0.2, d=100)
+    result = spectrum_exponent_figure(payload(), constituents, measured, (500, 8000), tmp_path, n_boot=20)
+    numbers = result.numbers
+    assert numbers["efp"]["standardized"]["alpha"] == pytest.approx(1.5, abs=1e-6)
+    assert numbers["efp"]["standardized"]["r"] == pytest.approx(0.3, abs=0.05)
+    assert np.isfinite(numbers["efp"]["standardized"]["r_ci95"]).all()
+    asymptotic, finite = numbers["prediction"]["asymptotic"], numbers["prediction"]["finite_d"]
+    assert asymptotic["beta"] == pytest.approx(0.9, abs=0.05) and np.isfinite(asymptotic["ci95"]).all()
+    assert np.isfinite(finite["ci95"]).all() and finite["t_range"] == [500, 8000]
+    assert set(numbers["prediction"]["finite_d_ridge_scan"]) == {"0", "1e-06", "0.001"}
+    diff = numbers["measured_minus_predicted"]["asymptotic"]
+    assert diff["difference"] == pytest.approx(0.8 - asymptotic["beta"]) and diff["ratio"] == pytest.approx(
+        0.8 / asymptotic["beta"])
+    assert numbers["constituents"]["raw"]["alpha"] == pytest.approx(2.0, abs=1e-6)
+    assert numbers["others"][0]["model"] == "pfn" and "0.80 [0.60, 1.00]" in result.markdown
+    assert [p.suffix for p in result.paths] == [".png", ".pdf"] and result.name == "fig2_spectrum"
+
+
+def test_a_spectrum_without_labels_gives_no_prediction(tmp_path):
+    unlabelled = payload()
+    unlabelled["label_projection"] = unlabelled["standardized"]["label_projection"] = None
+    result = spectrum_exponent_figure(unlabelled, None, {"beta": 0.8, "ci95": [0.6, 1.0]}, (500, 8000), tmp_path,
+                                      n_boot=5)
+    assert result.numbers["prediction"]["asymptotic"] is None and result.numbers["prediction"]["finite_d"] is None
+    assert result.numbers["measured_minus_predicted"]["asymptotic"] is None and "n/a" in result.markdown
