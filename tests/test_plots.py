@@ -38,3 +38,37 @@ def test_loss_vs_n_samples_draws_means_fits_and_theory():
     assert fitted[-1] == pytest.approx(expected[-1], rel=0.05)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("beta" in text for text in legend)
+
+
+def test_the_style_names_models_once_and_gives_each_one_colour():
+    from jetscale.plots.style import MODEL_COLORS, label, model_color, model_label
+
+    assert [model_label(m) for m in ("efp_linear", "efp_mlp", "pfn", "particle_transformer")] == [
+        "EFP linear", "EFP MLP", "PFN", "Particle Transformer"]
+    assert model_label("new_model") == "new model"
+    assert len(set(MODEL_COLORS.values())) == len(MODEL_COLORS)  # distinct
+    assert model_color("pfn") == model_color("pfn", index=3) and model_color("x", 0) != model_color("x", 1)
+    assert label("test_loss", "jets") == "test BCE [nats/jet]" and label("n_samples", "jets") == "training jets $T$"
+    assert label("test_loss", "toy") == "excess test error $E_g$" and label("n_samples") == "training samples $P$"
+
+
+def test_log_axes_label_ticks_plainly_and_thin_the_minor_ones():
+    import matplotlib.pyplot as plt
+
+    from jetscale.plots.style import figure_style, interval_err, log_axes, panel_figure, tick_text
+
+    assert [tick_text(v) for v in (0.3, 1000.0, 2e6, 1e9)] == ["0.3", "1000", "$2\\times10^{6}$", "$10^{9}$"]
+    assert interval_err(1.0, 1.2, 2.0) == [[0.0], [1.0]] and interval_err(1.0, None, None) is None
+    with figure_style():
+        fig, axes = panel_figure(3)
+        assert len(axes) == 3 and len(fig.axes) == 4 and not fig.axes[3].get_visible()
+        ax = axes[0]
+        ax.plot([250, 8000], [0.25, 0.6])
+        log_axes(ax)
+        fig.canvas.draw()
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+        minor_x = [t.get_text() for t in ax.xaxis.get_minorticklabels() if t.get_text()]
+        assert minor_x and set(minor_x) <= {"300", "3000"}  # 1.5 decades: only the 3s
+        minor_y = {t.get_text() for t in ax.yaxis.get_minorticklabels() if t.get_text()}
+        assert {"0.3", "0.4", "0.5"} <= minor_y  # under a decade: every minor tick
+        plt.close(fig)

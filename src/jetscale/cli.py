@@ -27,6 +27,9 @@ import math
 import sys
 from pathlib import Path
 
+from jetscale.paper.cli import register as register_paper
+from jetscale.paper.cost import register as register_paper_cost
+
 
 def _print_json(payload: dict) -> None:
     json.dump(payload, sys.stdout, indent=2)
@@ -242,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_jet_commands(sub)
     register_cluster_commands(sub)
+    register_paper(sub)
+    register_paper_cost(sub)
 
     p = sub.add_parser("sweep", help="validate a sweep config and list its points")
     p.add_argument("name", help="sweep name (configs/sweep/<name>.yaml) or a path to a .yaml")

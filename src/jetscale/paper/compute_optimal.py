@@ -1,0 +1,469 @@
+"""Figure 3: model scaling and the compute-optimal frontier (Hoffmann et al. 2022, approaches 2 and 3).
+
+Panels: (a) test loss against model size N (``n_params``; widths on the top axis) at fixed data, from
+the width sweep, fitted with the params law L = E + A·N^(−α) per training-set size; (b) IsoFLOP
+curves from the IsoFLOP sweep: loss against N at each compute budget C, with the fitted optimum;
+(c) N_opt(C) and (d) D_opt(C) from both approaches.
+
+Conventions and choices (documented once):
+
+* D is the number of samples *seen* in training, ``epochs · n_samples`` (= steps · batch), and every
+  run's compute obeys C ≈ k·N·D with one constant k, estimated as the median over the IsoFLOP runs
+  of ``flops / (n_params · D)`` (its spread is reported: a k that varies with N makes C ∝ N·D only
+  approximate). ``compute`` is the budget of a point; its ``flops`` are what was spent (≤ budget).
+* IsoFLOP rows: at each (budget, width) the rows with the largest training set ``n_samples`` (the
+  least data repetition, closest to Hoffmann et al.'s single-epoch runs; unbiased, unlike a minimum
+  over noisy seeds). Rows with smaller training sets are drawn faintly and not fitted.
+* Approach 2: per budget, a parabola in log N through the runs (every seed a point); its vertex is
+  N_opt(C), with a 95 % interval from a row bootstrap within the budget. An optimum is *bracketed*
+  only when the curve is convex, its vertex lies inside the width grid and the lowest seed mean is
+  not at the grid's first or last width; an unbracketed ("edge") optimum is not a measured optimum
+  and is flagged. N_opt ∝ C^a is a least-squares line in log-log through the bracketed optima (all
+  convex ones, flagged, when fewer than two are bracketed), its CI from the bootstrap replicates;
+  D_opt = C / (k·N_opt), so b = 1 − a in this approach.
+* Approach 3: the joint law L = E + A·N^(−α) + B·D^(−β) fitted to the same IsoFLOP rows; minimising it
+  on C = k·N·D gives N_opt = G·(C/k)^a, D_opt = (C/k)/N_opt with a = β/(α+β), b = α/(α+β),
+  G = (αA/(βB))^(1/(α+β)); CIs from the joint fit's bootstrap resamples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from jetscale.paper.fitting import (
+    LOSS_COL, LawFit, distinct, fit_rows, fmt, fmt_ci, md_table, percentile_ci, seed_stats,
+)
+from jetscale.paper.result import FigureResult
+from jetscale.plots.style import (
+    colors, draw_fit, draw_means, figure_style, label, log_axes, panel_figure, panel_tag, interval_err, save_figure,
+    tick_text,
+)
+
+SAMPLES_SEEN = "samples_seen"
+APPROACH_COLORS = {2: "#0072B2", 3: "#D55E00"}  # the compute-optimal frontier of approaches 2 and 3
+K_SPREAD_WARN = 1.5  # max/min of k across runs above which C ∝ N·D is flagged as approximate
+
+
+# ------------------------------------------------------------------ rows and the compute constant
+
+def samples_seen(rows: pd.DataFrame) -> np.ndarray:
+    """D = epochs · n_samples for every row (``epochs`` = samples seen / training-set size)."""
+    if "epochs" not in rows.columns:
+        raise ValueError(f"{rows.attrs.get('source', 'the IsoFLOP table')}: no column 'epochs'; samples seen "
+                         "(epochs · n_samples) are needed for the compute-optimal analysis")
+    seen = rows["epochs"].to_numpy(dtype=float) * rows["n_samples"].to_numpy(dtype=float)
+    if not np.all(np.isfinite(seen) & (seen > 0)):
+        raise ValueError(f"{rows.attrs.get('source', 'the IsoFLOP table')}: epochs · n_samples must be > 0 "
+                         "for every IsoFLOP run (a closed-form solver has no samples seen)")
+    return seen
+
+
+def isoflop_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The IsoFLOP rows used in the fits (the largest training set per budget and width), with column
+    ``samples_seen``."""
+    if "compute" not in table.columns or table["compute"].isna().all():
+        raise ValueError(f"{table.attrs.get('source', 'the IsoFLOP table')}: no run has a compute budget "
+                         "(column 'compute'); is this an IsoFLOP sweep?")
+    rows = table[table["compute"].notna()].copy()
+    rows["compute"] = rows["compute"].astype(float)
+    largest = rows.groupby(["compute", "width"])["n_samples"].transform("max")
+    rows = rows[rows["n_samples"] == largest].copy()
+    rows[SAMPLES_SEEN] = samples_seen(rows)
+    return rows
+
+
+def unused_isoflop_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """IsoFLOP rows with a smaller training set than the largest at their (budget, width)."""
+    rows = table[table["compute"].notna()] if "compute" in table.columns else table.iloc[:0]
+    largest = rows.groupby(["compute", "width"])["n_samples"].transform("max")
+    return rows[rows["n_samples"] < largest]
+
+
+def joint_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with ``n_samples`` replaced by the samples seen: the joint law's D."""
+    return rows.assign(n_samples=rows[SAMPLES_SEEN])
+
+
+def flops_constant(rows: pd.DataFrame) -> dict:
+    """k = flops / (n_params · samples seen) over the runs: median (used), min, max."""
+    k = rows["flops"].to_numpy(dtype=float) / (rows["n_params"].to_numpy(dtype=float) * rows[SAMPLES_SEEN].to_numpy())
+    k = k[np.isfinite(k) & (k > 0)]
+    if k.size == 0:
+        raise ValueError("no IsoFLOP run has flops / (n_params · samples seen) > 0")
+    return {"k": float(np.median(k)), "min": float(k.min()), "max": float(k.max()),
+            "approximate": bool(k.max() / k.min() > K_SPREAD_WARN)}
+
+
+# ------------------------------------------------------------------ approach 2
+
+def parabola_vertex(log_n: np.ndarray, loss: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """Vertex (log N) of the least-squares parabola loss(log N); NaN when not convex or < 3 distinct N."""
+    if np.unique(log_n).size < 3:
+        return np.nan, None
+    coeffs = np.polyfit(log_n, loss, 2)
+    if coeffs[0] <= 0:
+        return np.nan, coeffs
+    return float(-coeffs[1] / (2 * coeffs[0])), coeffs
+
+
+@dataclass
+class BudgetOptimum:
+    """Approach 2 at one budget. ``boot`` holds one bootstrap vertex (log N) per replicate (NaN: none)."""
+
+    compute: float
+    log_n_opt: float
+    coeffs: np.ndarray | None
+    boot: np.ndarray
+    grid: list  # n_params of the budget's runs, sorted
+    stats: pd.DataFrame  # seed stats per n_params
+    convex: bool
+    bracketed: bool
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def n_opt(self) -> float:
+        return float(np.exp(self.log_n_opt)) if np.isfinite(self.log_n_opt) else np.nan
+
+    @property
+    def n_opt_ci(self) -> list:
+        lo, hi = percentile_ci(self.boot)
+        return [None, None] if lo is None else [float(np.exp(lo)), float(np.exp(hi))]
+
+    @property
+    def loss_opt(self) -> float:
+        return float(np.polyval(self.coeffs, self.log_n_opt)) if self.convex else np.nan
+
+
+def budget_optimum(rows: pd.DataFrame, n_boot: int, rng: np.random.Generator,
+                   loss_col: str = LOSS_COL) -> BudgetOptimum:
+    """The approach-2 optimum of one budget's rows and its row-bootstrap replicates."""
+    log_n = np.log(rows["n_params"].to_numpy(dtype=float))
+    loss = rows[loss_col].to_numpy(dtype=float)
+    vertex, coeffs = parabola_vertex(log_n, loss)
+    boot = np.full(n_boot, np.nan)
+    for i in range(n_boot):
+        idx = rng.integers(0, loss.size, size=loss.size)
+        boot[i] = parabola_vertex(log_n[idx], loss[idx])[0]
+    stats = seed_stats(rows, "n_params", loss_col)
+    grid = stats["n_params"].tolist()
+    flags = []
+    convex = bool(np.isfinite(vertex))
+    if len(grid) < 3:
+        flags.append(f"only {len(grid)} widths: no parabola")
+    elif not convex:
+        flags.append("loss is not convex in log N: no minimum")
+    lowest = int(np.argmin(stats["mean"].to_numpy()))
+    if lowest in (0, len(grid) - 1):
+        flags.append("lowest loss at the " + ("smallest" if lowest == 0 else "largest") + " width of the grid")
+    if convex and not np.log(grid[0]) <= vertex <= np.log(grid[-1]):
+        flags.append("vertex outside the width grid (extrapolated)")
+    return BudgetOptimum(compute=float(rows["compute"].iloc[0]), log_n_opt=vertex, coeffs=coeffs, boot=boot,
+                         grid=grid, stats=stats, convex=convex, bracketed=convex and not flags, flags=flags)
+
+
+def _loglog_slope(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
+    slope, intercept = np.polyfit(log_c, log_y, 1)
+    return float(slope), float(intercept)
+
+
+def approach2(optima: list[BudgetOptimum], k: float) -> dict:
+    """N_opt ∝ C^a through the budgets' optima (bracketed ones; all convex ones, flagged, if fewer than 2)."""
+    used = [o for o in optima if o.bracketed]
+    uses_edge = len(used) < 2
+    if uses_edge:
+        used = [o for o in optima if o.convex]
+    out = {"budgets_used": [o.compute for o in used], "uses_edge_optima": uses_edge,
+           "a": None, "a_ci": [None, None], "b": None, "b_ci": [None, None], "intercept": None}
+    if len(used) < 2:
+        out["note"] = "fewer than two budgets with a convex IsoFLOP curve: no N_opt(C) fit"
+        return out
+    log_c = np.log([o.compute for o in used])
+    a, intercept = _loglog_slope(log_c, np.array([o.log_n_opt for o in used]))
+    boot = np.array([o.boot for o in used])  # (budgets, replicates)
+    ok = np.all(np.isfinite(boot), axis=0)
+    slopes = [_loglog_slope(log_c, boot[:, i])[0] for i in np.flatnonzero(ok)]
+    a_ci = percentile_ci(slopes)
+    out.update(a=a, a_ci=a_ci, b=1 - a, b_ci=[None, None] if a_ci[0] is None else [1 - a_ci[1], 1 - a_ci[0]],
+               intercept=intercept, n_boot_ok=len(slopes), k=k)
+    if uses_edge:
+        out["note"] = "fewer than two bracketed optima: the fit uses edge optima and is not a measurement"
+    return out
+
+
+def approach2_n_opt(fit2: dict, compute) -> np.ndarray:
+    return np.exp(fit2["intercept"]) * np.asarray(compute, dtype=float) ** fit2["a"]
+
+
+# ------------------------------------------------------------------ approach 3
+
+def frontier_n_opt(params: dict, compute, k: float) -> np.ndarray:
+    """N_opt(C) = G·(C/k)^a of the joint law, G = (αA/(βB))^(1/(α+β)), a = β/(α+β)."""
+    alpha, beta = params["alpha"], params["beta"]
+    g = (alpha * params["A"] / (beta * params["B"])) ** (1 / (alpha + beta))
+    return g * (np.asarray(compute, dtype=float) / k) ** (beta / (alpha + beta))
+
+
+def approach3(fit: LawFit, k: float, budgets: list[float]) -> dict:
+    """a, b and the frontier N_opt(C), D_opt(C) at ``budgets`` from a joint-law fit, with bootstrap CIs."""
+    a, a_ci = fit.derived(lambda p: p["beta"] / (p["alpha"] + p["beta"]))
+    b, b_ci = fit.derived(lambda p: p["alpha"] / (p["alpha"] + p["beta"]))
+    frontier = []
+    for c in budgets:
+        n, n_ci = fit.derived(lambda p, c=c: float(frontier_n_opt(p, c, k)))
+        d_ci = [None, None] if n_ci[0] is None else [c / k / n_ci[1], c / k / n_ci[0]]
+        frontier.append({"compute": c, "N_opt": n, "N_opt_ci": n_ci, "D_opt": c / k / n, "D_opt_ci": d_ci})
+    return {**fit.summary(), "a": a, "a_ci": a_ci, "b": b, "b_ci": b_ci, "frontier": frontier}
+
+
+def frontier_band(fit: LawFit, compute: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(all="ignore"):
+        curves = np.array([frontier_n_opt(p, compute, k) for p in fit.resample_params()]).reshape(-1, compute.size)
+    if len(curves) == 0:
+        return np.full(compute.size, np.nan), np.full(compute.size, np.nan)
+    lo, hi = np.nanpercentile(curves, [2.5, 97.5], axis=0)
+    return lo, hi
+
+
+# ------------------------------------------------------------------ width sweep (panel a)
+
+def width_fits(table: pd.DataFrame, n_boot: int, seed: int, loss_col: str = LOSS_COL) -> dict:
+    """Params-law fit per training-set size T of the width sweep: {T: LawFit}."""
+    return {t: fit_rows(table[table["n_samples"] == t], "params", loss_col, n_boot, seed)
+            for t in distinct(table, "n_samples")}
+
+
+def _width_axis(ax, table: pd.DataFrame) -> None:
+    """Top axis: the widths at their n_params."""
+    pairs = table[["n_params", "width"]].dropna().drop_duplicates("n_params").sort_values("n_params")
+    top = ax.twiny()
+    top.set_xscale("log")
+    top.set_xlim(ax.get_xlim())
+    top.set_xticks(pairs["n_params"].to_numpy(dtype=float))
+    top.set_xticklabels([f"{w:g}" for w in pairs["width"]])
+    top.minorticks_off()
+    top.grid(False)
+    top.set_xlabel(label("width", "jets"), fontsize=8)
+
+
+def plot_width(ax, table: pd.DataFrame, fits: dict, loss_col: str) -> None:
+    for color, (t, fit) in zip(colors(len(fits)), fits.items()):
+        rows = table[table["n_samples"] == t]
+        stats = seed_stats(rows, "n_params", loss_col)
+        n = stats["n_params"].to_numpy(dtype=float)
+        dense = {"n_params": np.geomspace(n.min(), n.max(), 120)}
+        lo, hi = fit.band(dense)
+        text = f"T = {t:g}: α = {fmt_ci(fit.params['alpha'], fit.ci95['alpha'], 2)}"
+        draw_means(ax, n, stats["mean"], stats["sem"], color, label=text)
+        draw_fit(ax, dense["n_params"], fit.predict(dense), color, lo, hi)
+    ax.set(xscale="log", xlabel=label("n_params", "jets"), ylabel=label(loss_col, "jets"))
+    _width_axis(ax, table)  # before log_axes: making the twin resets the shared y axis's tick formatters
+    log_axes(ax)
+    ax.legend(loc="upper right", title="fit $L = E + A\\,N^{-\\alpha}$", title_fontsize=7.5)
+
+
+# ------------------------------------------------------------------ IsoFLOP and frontier panels (b-d)
+
+def plot_isoflop(ax, rows, unused, optima, fit3, k, loss_col) -> None:
+    for color, o in zip(colors(len(optima)), optima):
+        stats = o.stats
+        n = stats["n_params"].to_numpy(dtype=float)
+        draw_means(ax, n, stats["mean"], stats["sem"], color, label=f"C = {tick_text(o.compute)} FLOP")
+        extra = unused[unused["compute"] == o.compute]
+        if len(extra):
+            ax.plot(extra["n_params"], extra[loss_col], ".", color=color, alpha=0.35, ms=4)
+        dense = np.geomspace(n.min(), n.max(), 100)
+        if o.coeffs is not None:
+            ax.plot(dense, np.polyval(o.coeffs, np.log(dense)), "-", color=color, lw=1.1)
+        if o.convex:
+            ax.errorbar([o.n_opt], [o.loss_opt], xerr=interval_err(o.n_opt, *o.n_opt_ci), fmt="*", ms=11, color=color,
+                        mfc=color if o.bracketed else "white", mec="k", mew=0.6, zorder=4)
+        if fit3 is not None:
+            ax.plot(dense, fit3.predict({"n_params": dense, "n_samples": o.compute / (k * dense)}), ":",
+                    color=color, lw=1.2)
+    handles = ax.get_legend_handles_labels()[0]
+    handles += [Line2D([], [], color="0.3", ls="-", label="parabola in log N (approach 2)"),
+                Line2D([], [], color="0.3", ls=":", label="joint law on C = kND (approach 3)"),
+                Line2D([], [], color="0.3", marker="*", ls="", mec="k", ms=9, label="optimum ± 95 % CI"),
+                Line2D([], [], color="0.3", marker="*", ls="", mfc="white", mec="k", ms=9,
+                       label="edge optimum (not bracketed)")]
+    if len(unused):
+        handles.append(Line2D([], [], color="0.3", marker=".", ls="", alpha=0.4,
+                              label="smaller training sets (not fitted)"))
+    ax.set(xlabel=label("n_params", "jets"), ylabel=label(loss_col, "jets"))
+    log_axes(ax)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6.5)
+
+
+def plot_frontier(ax, optima, fit2: dict, fit3: LawFit | None, numbers3: dict, k: float, grid_range,
+                  which: str) -> None:
+    """N_opt(C) (``which`` = "N") or D_opt(C) ("D") from both approaches; the width grid shaded on N."""
+    exponent = "a" if which == "N" else "b"
+    compute = np.array([o.compute for o in optima])
+    dense = np.geomspace(compute.min() / 1.5, compute.max() * 1.5, 100)
+
+    def to_y(c, n):  # N_opt itself, or D_opt = C / (k N_opt)
+        return np.asarray(n, dtype=float) if which == "N" else np.asarray(c, dtype=float) / (k * np.asarray(n))
+
+    if which == "N":
+        ax.axhspan(*grid_range, color="0.85", alpha=0.35, lw=0, label="width grid")
+    for o in (o for o in optima if o.convex):
+        y = float(to_y(o.compute, o.n_opt))
+        bounds = sorted(float(to_y(o.compute, v)) for v in o.n_opt_ci) if o.n_opt_ci[0] is not None else (None, None)
+        ax.errorbar([o.compute], [y], yerr=interval_err(y, *bounds), fmt="o", ms=5, color=APPROACH_COLORS[2],
+                    mfc=APPROACH_COLORS[2] if o.bracketed else "white", zorder=4)
+    if fit2.get("a") is not None:
+        text = f"approach 2: ${exponent}$ = {fmt_ci(fit2[exponent], fit2[exponent + '_ci'], 2)}"
+        text += " (uses edge optima)" if fit2["uses_edge_optima"] else ""
+        ax.plot(dense, to_y(dense, approach2_n_opt(fit2, dense)), "-", color=APPROACH_COLORS[2], label=text)
+    if fit3 is not None:
+        lo, hi = (to_y(dense, n) for n in frontier_band(fit3, dense, k))
+        draw_fit(ax, dense, to_y(dense, frontier_n_opt(fit3.params, dense, k)), APPROACH_COLORS[3],
+                 np.minimum(lo, hi), np.maximum(lo, hi), ls="--",
+                 label=f"approach 3: ${exponent}$ = {fmt_ci(numbers3[exponent], numbers3[exponent + '_ci'], 2)}")
+    ax.set(xlabel=label("compute", "jets"),
+           ylabel="$N_{opt}$ [parameters]" if which == "N" else "$D_{opt}$ [jets seen]")
+    log_axes(ax)
+    ax.legend(loc="best", title=f"${which}_{{opt}} \\propto C^{exponent}$", title_fontsize=7.5)
+
+
+# ------------------------------------------------------------------ numbers and text
+
+def optimum_numbers(o: BudgetOptimum, k: float, rows: pd.DataFrame) -> dict:
+    ci = o.n_opt_ci
+    at = rows[rows["compute"] == o.compute]
+    return {"compute": o.compute, "n_params_grid": [float(n) for n in o.grid], "convex": o.convex,
+            "bracketed": o.bracketed, "flags": o.flags, "N_opt": o.n_opt if o.convex else None, "N_opt_ci": ci,
+            "D_opt": o.compute / (k * o.n_opt) if o.convex else None,
+            "D_opt_ci": [None, None] if ci[0] is None else [o.compute / (k * ci[1]), o.compute / (k * ci[0])],
+            "L_opt": o.loss_opt if o.convex else None, "n_boot_ok": int(np.isfinite(o.boot).sum()),
+            "epochs_range": [float(at["epochs"].min()), float(at["epochs"].max())]}
+
+
+def agreement(fit2: dict, numbers3: dict) -> dict | None:
+    """a(approach 2) − a(approach 3) and whether their CIs overlap (None when either is missing)."""
+    if fit2.get("a") is None or numbers3.get("a") is None:
+        return None
+    bounds = (*fit2["a_ci"], *numbers3["a_ci"])
+    overlap = None if None in bounds else bool(bounds[0] <= bounds[3] and bounds[2] <= bounds[1])
+    return {"a_difference": fit2["a"] - numbers3["a"], "ci_overlap": overlap}
+
+
+def caveats(budgets: list[dict], fit2: dict, k: dict, rows: pd.DataFrame) -> list[str]:
+    """What a referee must be told about these optima: edge optima, approximate C = kND, repetition, few points."""
+    notes = []
+    edge = [b for b in budgets if not b["bracketed"]]
+    if edge:
+        notes.append(f"{len(edge)} of {len(budgets)} budgets have no bracketed optimum (C = "
+                     + ", ".join(fmt(b["compute"]) for b in edge) + "): an edge optimum is not a measured optimum.")
+    if fit2.get("note"):
+        notes.append(f"approach 2: {fit2['note']}.")
+    if k["approximate"]:
+        notes.append(f"k = flops/(N·D) varies from {fmt(k['min'])} to {fmt(k['max'])} across runs: C ∝ N·D is "
+                     "only approximate, and so are D_opt and the frontiers.")
+    if rows["epochs"].max() > 1:
+        notes.append(f"runs repeat their training set up to {fmt(float(rows['epochs'].max()), 2)} times: D counts "
+                     "samples seen, not distinct jets, unlike Hoffmann et al.'s single-epoch runs.")
+    sizes = sorted({len(b["n_params_grid"]) for b in budgets})
+    if len(budgets) < 4 or sizes[0] < 5:
+        widths = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
+        notes.append(f"{len(budgets)} budgets × {widths} widths: the exponents are poorly constrained; "
+                     "read the CIs, not the point values.")
+    return notes
+
+
+def budgets_markdown(budgets: list[dict], frontier: list[dict] | None) -> str:
+    rows = []
+    for i, b in enumerate(budgets):
+        n3 = fmt_ci(frontier[i]["N_opt"], frontier[i]["N_opt_ci"]) if frontier else "n/a"
+        rows.append([fmt(b["compute"]), f"{fmt(b['n_params_grid'][0])}–{fmt(b['n_params_grid'][-1])}",
+                     fmt_ci(b["N_opt"], b["N_opt_ci"]), fmt_ci(b["D_opt"], b["D_opt_ci"]), fmt(b["L_opt"], 4),
+                     f"{fmt(b['epochs_range'][0], 2)}–{fmt(b['epochs_range'][1], 2)}", n3,
+                     "bracketed" if b["bracketed"] else "**" + "; ".join(b["flags"]) + "**"])
+    return md_table(["C [FLOP]", "N grid", "N_opt, approach 2 [95 % CI]", "D_opt = C/(kN_opt)", "L at optimum",
+                     "epochs", "N_opt, approach 3 [95 % CI]", "optimum"], rows)
+
+
+def _params_text(params: dict, ci: dict, names: dict) -> str:
+    return ", ".join(f"{shown} = {fmt_ci(params[name], ci[name])}" for name, shown in names.items())
+
+
+def compute_optimal_markdown(numbers: dict) -> str:
+    """Figure 3's section of the report: every fitted number with its CI, and the caveats."""
+    fit2, fit3, k = numbers["approach2"], numbers["approach3"], numbers["k_flops"]
+    width = "; ".join(f"T = {fmt(n['T'])}: " + _params_text(n["params"], n["ci95"], {"alpha": "α", "A": "A", "E": "E"})
+                      + f" ({n['n_points']} runs)" for n in numbers["width_scaling"].values())
+    a2 = "not determined"
+    if fit2.get("a") is not None:
+        edge = ", including edge optima" if fit2["uses_edge_optima"] else ""
+        a2 = (f"a = {fmt_ci(fit2['a'], fit2['a_ci'])}, b = 1 − a = {fmt_ci(fit2['b'], fit2['b_ci'])} "
+              f"(from {len(fit2['budgets_used'])} budgets{edge})")
+    a3 = "not determined"
+    if fit3.get("a") is not None:
+        names = {"E": "E", "A": "A", "alpha": "α", "B": "B", "beta": "β"}
+        a3 = (f"joint law {_params_text(fit3['params'], fit3['ci95'], names)} ({fit3['n_points']} runs) → "
+              f"a = β/(α+β) = {fmt_ci(fit3['a'], fit3['a_ci'])}, b = α/(α+β) = {fmt_ci(fit3['b'], fit3['b_ci'])}")
+    parts = [
+        f"(a) Model scaling at fixed data, params law L = E + A·N^(−α) per training-set size T: {width}.",
+        f"(b–d) IsoFLOP sweep: at each budget and width the runs with the largest training set; D = samples seen; "
+        f"C ≈ k·N·D with k = {fmt(k['k'])} FLOP per parameter per sample (median over runs; range "
+        f"{fmt(k['min'])}–{fmt(k['max'])}).",
+        budgets_markdown(numbers["isoflop"]["budgets"], fit3.get("frontier")),
+        f"**Approach 2** (parabola per budget, N_opt ∝ C^a): {a2}.",
+        f"**Approach 3** (joint law on the IsoFLOP runs): {a3}.",
+    ]
+    if numbers["agreement"]:
+        overlap = "overlap" if numbers["agreement"]["ci_overlap"] else "do NOT overlap"
+        parts.append(f"**Agreement**: a(approach 2) − a(approach 3) = {fmt(numbers['agreement']['a_difference'])}; "
+                     f"the CIs {overlap}.")
+    parts += [f"> **Note**: {note}" for note in numbers["notes"]]
+    return "\n\n".join(parts)
+
+
+def fig3_compute_optimal(width_table: pd.DataFrame, isoflop_table: pd.DataFrame, out_dir: str | Path, *,
+                         width_sweep: str, isoflop_sweep: str, name: str = "fig3_compute_optimal",
+                         n_boot: int = 200, seed: int = 0, loss_col: str = LOSS_COL) -> FigureResult:
+    """Figure 3 from the width sweep's and the IsoFLOP sweep's results tables."""
+    wfits = width_fits(width_table, n_boot, seed, loss_col)
+    rows = isoflop_rows(isoflop_table)
+    k = flops_constant(rows)
+    rng = np.random.default_rng(seed)
+    optima = [budget_optimum(rows[rows["compute"] == c], n_boot, rng, loss_col) for c in distinct(rows, "compute")]
+    fit2 = approach2(optima, k["k"])
+    try:
+        fit3 = fit_rows(joint_frame(rows), "joint", loss_col, n_boot, seed)
+        numbers3 = approach3(fit3, k["k"], [o.compute for o in optima])
+    except ValueError as err:  # too few runs for five parameters
+        fit3, numbers3 = None, {"note": f"approach 3 not fitted: {err}"}
+    budgets = [optimum_numbers(o, k["k"], rows) for o in optima]
+    notes = caveats(budgets, fit2, k, rows) + ([numbers3["note"]] if fit3 is None else [])
+
+    with figure_style():
+        fig, (ax_w, ax_iso, ax_n, ax_d) = panel_figure(4)
+        plot_width(ax_w, width_table, wfits, loss_col)
+        panel_tag(ax_w, "a", f"model scaling at fixed data ({width_sweep})")
+        plot_isoflop(ax_iso, rows, unused_isoflop_rows(isoflop_table), optima, fit3, k["k"], loss_col)
+        panel_tag(ax_iso, "b", f"IsoFLOP curves ({isoflop_sweep})")
+        grid = (min(o.grid[0] for o in optima), max(o.grid[-1] for o in optima))
+        plot_frontier(ax_n, optima, fit2, fit3, numbers3, k["k"], grid, "N")
+        panel_tag(ax_n, "c", "compute-optimal model size")
+        plot_frontier(ax_d, optima, fit2, fit3, numbers3, k["k"], grid, "D")
+        panel_tag(ax_d, "d", "compute-optimal data (samples seen)")
+        paths = save_figure(fig, out_dir, name)
+
+    width_numbers = {}
+    for t, fit in wfits.items():
+        at = width_table[width_table["n_samples"] == t]
+        width_numbers[f"{t:g}"] = {"T": float(t), **fit.summary(), "n_params": distinct(at, "n_params"),
+                                   "widths": distinct(at, "width")}
+    numbers = {"width_sweep": width_sweep, "isoflop_sweep": isoflop_sweep, "n_boot": n_boot, "seed": seed,
+               "width_scaling": width_numbers, "k_flops": k,
+               "isoflop": {"selection": "largest n_samples per (budget, width)",
+                           "D": "samples seen = epochs·n_samples", "budgets": budgets},
+               "approach2": fit2, "approach3": numbers3, "agreement": agreement(fit2, numbers3), "notes": notes}
+    return FigureResult(name=name, title="Model scaling and compute-optimal frontier", paths=paths, numbers=numbers,
+                        markdown=compute_optimal_markdown(numbers), sweeps=[width_sweep, isoflop_sweep])

@@ -1,0 +1,97 @@
+"""What a paper scale costs before it is submitted: training FLOPs per sweep (counted the way
+``jetscale train`` counts them) and jet-generation CPU time, turned into GPU- and node-hours.
+
+Training FLOPs of a gradient point are ``train_flops_per_sample × batch × steps`` with ``steps`` =
+``trainer.max_steps`` or what its ``compute`` budget buys (:func:`jetscale.train.step_budget`): an
+upper bound for early-stopped points. GPU-hours divide by an *assumed* sustained throughput (small
+models reach a few percent of a GPU's peak; measure a pilot sweep and pass its rate). Closed-form
+toy points are counted as CPU-seconds of process time. Jet generation and EFPs are counted at this
+project's measured single-core rates (README, benchmarks/generate.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hydra.utils import instantiate
+
+from jetscale.paper.config import load_paper_config, sweep_name
+from jetscale.sweep import compose_point, load_sweep, sweep_path
+
+GENERATE_JETS_PER_CORE_S = 165.0  # Pythia 8 + anti-kT, top + QCD, one core (configs/data/jets_pythia.yaml)
+EFP_JETS_PER_CORE_S = 170.0  # EFPs d <= 5 (energyflow), one core
+CLOSED_FORM_CORE_S = 3.0  # one toy point: process start-up and a ridge solve
+DEFAULT_SUSTAINED_TFLOPS = 2.0  # per GPU, for small jet models (about 10 % of an A100's FP32 peak)
+
+
+@dataclass(frozen=True)
+class SweepCost:
+    sweep: str
+    points: int
+    gradient_points: int
+    train_flops: float  # summed over gradient points (upper bound with early stopping)
+    largest_point_flops: float
+    cpu_seconds: float  # closed-form points
+
+
+def point_flops(cfg) -> float:
+    """Training FLOPs of one composed gradient point (0 for closed form)."""
+    from jetscale.train import step_budget  # lightning import: only when asked
+
+    if cfg.solver != "lightning":
+        return 0.0
+    net = instantiate(cfg.model.net)
+    batch = cfg.data.get("batch_size") or cfg.n_samples
+    flops_per_step = float(net.train_flops_per_sample()) * batch
+    return flops_per_step * step_budget(cfg, flops_per_step)
+
+
+def sweep_cost(entry: str) -> SweepCost:
+    sweep = load_sweep(sweep_path(entry), check_config=False)
+    flops, cpu, gradient = [], 0.0, 0
+    for point in sweep.points():
+        cfg = compose_point(sweep, point)
+        if cfg.solver == "lightning":
+            gradient += 1
+            flops.append(point_flops(cfg))
+        else:
+            cpu += CLOSED_FORM_CORE_S
+    return SweepCost(sweep_name(entry), len(sweep.points()), gradient, sum(flops), max(flops, default=0.0), cpu)
+
+
+def generation_core_hours(n_jets: int) -> float:
+    return n_jets * (1 / GENERATE_JETS_PER_CORE_S + 1 / EFP_JETS_PER_CORE_S) / 3600
+
+
+def cost_table(scale: str, sustained_tflops: float = DEFAULT_SUSTAINED_TFLOPS, gpus_per_node: int = 4) -> str:
+    """Markdown table of a scale's cost: one row per sweep, then jet generation and the total."""
+    paper = load_paper_config(scale)
+    lines = [f"Cost of paper scale `{paper.scale}` ({paper.source}); GPU-hours at an assumed sustained "
+             f"{sustained_tflops:g} TFLOP/s per GPU, {gpus_per_node} GPUs per node.", "",
+             "| sweep | points | training FLOPs (upper bound) | largest point | GPU-hours | node-hours | CPU core-hours |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    total_gpu_h = total_cpu_h = 0.0
+    for entry in paper.sweeps():
+        cost = sweep_cost(entry)
+        gpu_h = cost.train_flops / (sustained_tflops * 1e12) / 3600
+        cpu_h = cost.cpu_seconds / 3600
+        total_gpu_h += gpu_h
+        total_cpu_h += cpu_h
+        lines.append(f"| {cost.sweep} | {cost.points} | {cost.train_flops:.2e} | {cost.largest_point_flops:.2e} | "
+                     f"{gpu_h:.2f} | {gpu_h / gpus_per_node:.2f} | {cpu_h:.2f} |")
+    n_jets = paper.jets.n_shards * paper.jets.jets_per_shard
+    gen_h = generation_core_hours(n_jets)
+    lines.append(f"| jets: {n_jets:,} generated + EFPs | | | | | | {gen_h:.1f} |")
+    lines.append(f"| **total** | | | | **{total_gpu_h:.1f}** | **{total_gpu_h / gpus_per_node:.1f}** | "
+                 f"**{total_cpu_h + gen_h:.1f}** |")
+    return "\n".join(lines)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("paper-cost", help="training FLOPs, GPU- and node-hours of a paper scale, before submitting")
+    p.add_argument("--config", default="small", help="paper scale name or path to its .yaml (default small)")
+    p.add_argument("--sustained-tflops", type=float, default=DEFAULT_SUSTAINED_TFLOPS,
+                   help=f"assumed sustained TFLOP/s per GPU (default {DEFAULT_SUSTAINED_TFLOPS:g})")
+    p.add_argument("--gpus-per-node", type=int, default=4)
+    p.set_defaults(func=lambda args: print(cost_table(args.config, args.sustained_tflops, args.gpus_per_node)))
+
