@@ -111,3 +111,21 @@ def test_efp_mlp_trains_and_resumes(compose_train, jet_dir, tmp_path):
     assert metrics["flops"] == 10 * BATCH * EFPMLP(102, width=8, depth=2).train_flops_per_sample()
     resumed = train(compose_efp(compose_train, jet_dir, "jets_efp_mlp", *options, "trainer.max_steps=15"), run_dir)
     assert resumed["steps"] == 15  # restored from last.ckpt (plain hyperparameters load with weights_only)
+
+
+def test_efp_validation_jets_are_the_jet_datamodules_and_stop_training_early(compose_train, jet_dir, tmp_path):
+    sizes = dict(n_train=100, n_test=N_TEST, n_val=100, batch_size=BATCH)  # 50 + 50 + 50 jets of each class
+    efp, jets = EFPDataModule(jet_dir, n_features=102, **sizes), JetDataModule(jet_dir, **sizes)
+    ours, theirs = efp.dataset("val"), jets.dataset("val")
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices)
+    np.testing.assert_allclose(ours.efp.numpy(), all_efps(jet_dir)[theirs.indices], rtol=1e-6)
+    every, patience = 5, 3
+    cfg = compose_efp(compose_train, jet_dir, "jets_efp_linear", "n_samples=100", "data.n_val=100",
+                      "model.optimizer.lr=0.1", f"early_stopping.val_every_n_steps={every}",
+                      f"early_stopping.patience={patience}", "trainer.max_steps=1000")
+    metrics = train(cfg, tmp_path / "efp_linear")
+    assert metrics["best_step"] % every == 0 and metrics["steps"] == metrics["best_step"] + patience * every < 1000
+    best = torch.load(tmp_path / "efp_linear" / "checkpoints" / "best.ckpt", weights_only=True)
+    net = EFPLinear(102)
+    net.load_state_dict({k.removeprefix("net."): v for k, v in best["state_dict"].items() if k.startswith("net.")})
+    assert metrics["test_loss"] == pytest.approx(efp.evaluate(net)["test_loss"], rel=1e-9)

@@ -237,3 +237,81 @@ def test_wrong_rank_is_an_error_naming_the_file(shards):
         handle["jet"] = np.zeros((PER_SHARD, 3), np.float32)
     with pytest.raises(ShardError, match=rf"{victim}: dataset 'jet' has shape \({PER_SHARD}, 3\)"):
         JetShardDataset(shards, n_jets=4, verify=False)
+
+
+# -- validation split ---------------------------------------------------------------------------
+
+
+def from_the_end(labels: np.ndarray, skip: int, k: int) -> np.ndarray:
+    """Interleaved canonical indices of the k jets of each class before the last ``skip`` of that class."""
+    return np.stack([np.flatnonzero(labels == c)[::-1][skip : skip + k] for c in (0, 1)], 1).reshape(-1)
+
+
+def test_validation_jets_sit_just_before_the_test_jets_and_ignore_n_train(shards):
+    labels = all_labels(shards)
+    modules = [JetDataModule(shards, n_train=n, n_test=10, n_val=12, batch_size=8) for n in (4, 30)]
+    for module in modules:
+        module.setup()
+        train, val, test = (set(module.dataset(s).indices) for s in ("train", "val", "test"))
+        assert not (train & val or train & test or val & test)
+    val = modules[0].dataset("val")
+    np.testing.assert_array_equal(val.indices, from_the_end(labels, skip=5, k=6))
+    np.testing.assert_array_equal(val.labels, np.tile([0, 1], 6))
+    np.testing.assert_array_equal(modules[1].dataset("val").indices, val.indices)  # same jets at every n_train
+    smaller = JetDataModule(shards, n_train=30, n_test=10, n_val=4).dataset("val")
+    np.testing.assert_array_equal(smaller.indices, val.indices[:4])  # nested in n_val
+    np.testing.assert_array_equal(modules[1].dataset("train").indices, JetShardDataset(shards, 30).indices)
+    batches = list(modules[0].val_dataloader())
+    np.testing.assert_array_equal(torch.cat([b["index"] for b in batches]).numpy(), val.indices)
+
+
+def test_train_may_not_reach_into_the_validation_jets(shards):
+    labels = all_labels(shards)
+    smaller = min((labels == c).sum() for c in (0, 1))
+    fits = JetDataModule(shards, n_train=2 * smaller - 20, n_test=10, n_val=10)
+    assert len(fits.dataset("train")) == 2 * smaller - 20
+    too_many = JetDataModule(shards, n_train=2 * smaller - 18, n_test=10, n_val=10)
+    with pytest.raises(ValueError, match=rf"{shards}: split 'train' needs {smaller - 9} .* only {smaller - 10} .*"
+                                         r"10 held out at the end for the validation and test splits"):
+        too_many.dataset("train")
+    with pytest.raises(ValueError, match=r"split 'val' needs .* held out at the end for the test split"):
+        JetDataModule(shards, n_train=2, n_test=10, n_val=2 * smaller).dataset("val")
+    with pytest.raises(ValueError, match="n_val must be 0"):
+        JetDataModule(shards, n_train=2, n_test=10, n_val=3)
+    with pytest.raises(ValueError, match=r"no 'val' split .*data\.n_val"):
+        JetDataModule(shards, n_train=2, n_test=10).dataset("val")
+
+
+# -- max_constituents and trimmed batches ------------------------------------------------------
+
+
+def test_max_constituents_keeps_the_hardest_particles_and_a_consistent_mask(shards):
+    full, cut = JetShardDataset(shards, n_jets=60), JetShardDataset(shards, n_jets=60, max_constituents=5)
+    assert (full.n_particles, cut.n_particles, cut.width) == (WIDTH, 5, WIDTH)
+    assert JetShardDataset(shards, n_jets=4, max_constituents=1000).n_particles == WIDTH
+    np.testing.assert_array_equal(cut.indices, full.indices)
+    counts = np.array([int(full[i]["n_constituents"]) for i in range(60)])
+    assert counts.min() < 5 < counts.max()  # both kinds of jets are here
+    for i in range(60):
+        item, whole = cut[i], full[i]
+        n = min(counts[i], 5)
+        assert item["constituents"].shape == (5, 4) and item["mask"].shape == (5,)
+        torch.testing.assert_close(item["constituents"], whole["constituents"][:5])
+        assert int(item["n_constituents"]) == n and item["mask"].sum() == n and item["mask"][:n].all()
+    with pytest.raises(ValueError, match="max_constituents must be a positive integer"):
+        JetShardDataset(shards, n_jets=4, max_constituents=0)
+
+
+def test_trimmed_batches_lose_only_padding_columns(shards):
+    from jetscale.data.jet_dataset import trim_batch
+
+    module = JetDataModule(shards, n_train=40, n_test=10, batch_size=4, seed=0)
+    for batch in itertools.islice(module.train_dataloader(), 10):
+        trimmed = trim_batch(batch)
+        longest = int(batch["n_constituents"].max())
+        assert trimmed["constituents"].shape == (4, longest, 4) and trimmed["mask"].shape == (4, longest)
+        assert not batch["mask"][:, longest:].any() and not batch["constituents"][:, longest:].any()
+        torch.testing.assert_close(trimmed["constituents"], batch["constituents"][:, :longest])
+        assert torch.equal(trimmed["label"], batch["label"]) and torch.equal(trimmed["index"], batch["index"])
+    efp_like = {"efp": torch.ones(3, 5), "label": torch.zeros(3)}
+    assert trim_batch(efp_like) is efp_like

@@ -91,3 +91,12 @@ def test_cli_writes_one_metrics_file_per_run_dir(tmp_path, capsys):
     assert capsys.readouterr().out.count("test_loss=") == 2
     assert main(["train-packed", "--run-dir", str(tmp_path / "adhoc"), *TOY]) == 2
     assert "not a sweep run id" in capsys.readouterr().err
+
+
+def test_packs_with_early_stopping_are_refused(compose_train, tiny_jet_dir, tmp_path):
+    common = ["experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "data.n_test=40", "data.n_val=20",
+              "data.batch_size=20", "width=8", "trainer.max_steps=8"]
+    cfgs = [compose_train(*common, "n_samples=40", f"seed={s}") for s in (0, 1)]
+    with pytest.raises(ValueError, match=r"cannot stop early, but early_stopping is set and data\.n_val=20"):
+        train_packed(cfgs, [tmp_path / run_id(40, s) for s in (0, 1)])
+    assert not list(tmp_path.rglob("metrics.json"))

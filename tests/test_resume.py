@@ -16,11 +16,13 @@ from jetscale.train import train
 
 from conftest import BIN
 
-JETS = ["experiment=jets_pfn", "n_samples=120", "data.n_test=60", "data.batch_size=20", "width=16",
-        "trainer.max_steps=200", "checkpoint_every_n_steps=5"]
+# With validation jets, so the point stops early and last.ckpt is written after each validation (every 5 steps).
+JETS = ["experiment=jets_pfn", "n_samples=120", "data.n_test=60", "data.n_val=20", "data.batch_size=20", "width=16",
+        "model.optimizer.lr=1e-2", "trainer.max_steps=200", "early_stopping.val_every_n_steps=5",
+        "early_stopping.patience=4"]
 TOY = ["experiment=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
        "trainer.max_steps=40", "checkpoint_every_n_steps=5"]
-COMPARED = ("test_loss", "accuracy", "roc_auc", "steps", "flops", "epochs", "n_params")
+COMPARED = ("test_loss", "accuracy", "roc_auc", "steps", "flops", "epochs", "n_params", "val_loss", "best_step")
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,13 @@
 """`jetscale train` in-process: the metrics contract, both solvers, resume, compute budgets, loggers."""
 
 import json
+import re
 
 import pytest
 
 from jetscale.data.toy import ToyPowerLaw
 from jetscale.models.ridge import simulate_excess_error
+from jetscale.provenance import git_revision
 from jetscale.results import TABLE_COLUMNS
 from jetscale.train import train
 
@@ -20,6 +22,9 @@ def test_closed_form_writes_the_metrics_contract(compose_train, tmp_path):
     assert on_disk["run_id"] == run_dir.name
     assert set(TABLE_COLUMNS) <= set(on_disk)
     assert on_disk["n_params"] == 16 and on_disk["n_samples"] == 100 and on_disk["task"] == "toy"
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?|unknown", on_disk["git_revision"])  # the code that trained it
+    assert on_disk["git_revision"].split("+")[0] == git_revision().split("+")[0]
+    assert on_disk["val_loss"] is None and on_disk["best_step"] is None  # no validation for the toy model
     assert on_disk["flops"] > 2 * 100 * 16 * 50
     assert not list(run_dir.glob(".metrics.json.*"))  # atomic write leaves no temp file
     # the same point simulated directly (float64 projection): the stored float32 projection changes little

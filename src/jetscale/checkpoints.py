@@ -9,8 +9,8 @@
   (dropout, random augmentations); the data order needs none of them
   (:mod:`jetscale.data.sampling`).
 * :class:`StopOnSignal`: SIGTERM and SIGUSR1 (what Slurm and PBS send before a
-  walltime or a preemption) make every rank save ``last.ckpt`` after the
-  current step and stop; :func:`jetscale.train.train` then exits with
+  walltime or a preemption) make every rank stop after the current step (and
+  the validation scheduled at that step, if any) and save ``last.ckpt``; :func:`jetscale.train.train` then exits with
   :data:`PREEMPTED_EXIT` (75, ``EX_TEMPFAIL``) and no metrics file, so the
   workflow reruns the point, which resumes.  The callback also saves
   ``last.ckpt`` when training ends, whatever ``checkpoint_every_n_steps`` is.
@@ -115,9 +115,14 @@ class RandomState(L.Callback):
 
 
 class StopOnSignal(L.Callback):
-    """Save ``checkpoint`` and stop all ranks after a stop signal or past ``deadline``; save it at the end too.
+    """Stop all ranks after a stop signal or past ``deadline``; save ``checkpoint`` when training ends, either way.
 
-    One process acts at the end of the step during which the signal came.  Under
+    One process acts at the end of the step during which the signal came: it
+    lowers the trainer's ``max_steps`` to this step, so the step ends as any
+    last step does (with its validation if one is scheduled) and no more.
+    ``trainer.should_stop`` would also end it, but Lightning then runs an
+    unscheduled validation, which would move early stopping and the
+    best-validation checkpoint away from what the uninterrupted run does.  Under
     DDP the ranks agree (an all-reduce: a signal seen by any rank stops all)
     every ``sync_every`` steps, not every step: the all-reduce costs ~2 ms on
     CPU/gloo, and a scheduler's warning (e.g. ``--signal=USR1@120``) leaves time
@@ -149,14 +154,12 @@ class StopOnSignal(L.Callback):
                 return
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
         if stop:
-            trainer.save_checkpoint(self.checkpoint)
-            trainer.should_stop = True
+            trainer.fit_loop.epoch_loop.max_steps = trainer.global_step  # trainer.max_steps; on_train_end saves
             self.stopped_at = trainer.global_step
             self.reason = self.reason or "another rank's stop"  # a rank that saw nothing itself
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.stopped_at is None:
-            trainer.save_checkpoint(self.checkpoint)
+        trainer.save_checkpoint(self.checkpoint)
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()

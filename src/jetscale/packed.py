@@ -29,7 +29,8 @@ matrix products may sum in another order).
 
 **Limits.**  No checkpoints inside a pack (a pack is minutes): a killed pack
 restarts from scratch, but a member whose ``metrics.json`` exists is skipped,
-so resuming stays per point.  CPU only (the nets' device); no randomness in
+so resuming stays per point.  No early stopping (a pack with validation data and
+``early_stopping`` is refused).  CPU only (the nets' device); no randomness in
 the forward pass (``vmap`` refuses dropout); elementwise optimizers only.
 Loggers get each member's training loss (``train_loss``, every
 ``trainer.log_every_n_steps`` steps) and final metrics after the pack trains.
@@ -105,6 +106,10 @@ def check_packable(cfgs: list[DictConfig], run_dirs: list[Path]) -> None:
         raise ValueError("a pack lists the same run dir twice")
     if cfgs[0].solver != "lightning":
         raise ValueError(f"a pack trains by gradient steps (solver=lightning), got solver={cfgs[0].solver}")
+    if cfgs[0].get("early_stopping") and OmegaConf.select(cfgs[0], "data.n_val", default=0):
+        raise ValueError(f"a pack trains a fixed number of steps and cannot stop early, but early_stopping is set "
+                         f"and data.n_val={cfgs[0].data.n_val}: set data.n_val=0 (no validation) or train the "
+                         "points separately (workflow bundle_pack: false)")
     for cfg, run_dir in zip(cfgs[1:], run_dirs[1:]):
         key = config_difference(cfgs[0], cfg)
         if key is not None:

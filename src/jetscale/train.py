@@ -10,6 +10,19 @@ checkpoint and exit 75).  The same command runs as one process, as local DDP
 (``trainer.devices=2 trainer.strategy=ddp``) or under torchrun, srun and
 mpiexec (:mod:`jetscale.launch`); only global rank 0 evaluates and writes
 metrics.json.  ``data.batch_size`` is the global batch; FLOPs count it.
+
+**Early stopping** (:func:`checkpointing`): with an ``early_stopping`` config
+and a datamodule that has validation data (``data.n_val`` > 0), the run
+validates every ``early_stopping.val_every_n_steps`` steps, keeps the weights
+of the lowest ``val_loss`` in ``checkpoints/best.ckpt``, stops after
+``patience`` validations without improvement (``trainer.max_steps`` stays the
+upper bound), and reports the test metrics of the best weights, with
+``val_loss`` (the best) and ``best_step``; ``steps`` and ``flops`` count the
+steps actually trained (validation forward passes are not training FLOPs).  ``last.ckpt`` is then written after every validation
+(not every ``checkpoint_every_n_steps``), so a resumed run restarts from a
+state where the validation of its step is done and the early-stopping and
+best-checkpoint state travel with it.  Without validation data the run trains
+``trainer.max_steps`` and ``val_loss``/``best_step`` are null.
 """
 
 from __future__ import annotations
@@ -21,9 +34,10 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -31,11 +45,14 @@ from jetscale.checkpoints import LAST, Preempted, RandomState, StopOnSignal, dea
 from jetscale.launch import Launch, detect_launch, trainer_settings
 from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
+from jetscale.provenance import git_revision
 from jetscale.results import write_json_atomic
 from jetscale.redaction import redact_secrets
 
 log = logging.getLogger(__name__)
 SOLVERS = ("closed_form", "lightning")
+BEST = "best"  # checkpoints/best.ckpt: the lowest-val_loss weights of an early-stopping run
+NO_VALIDATION = {"val_loss": None, "best_step": None}
 
 
 def fit_closed_form(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
@@ -55,29 +72,86 @@ def step_budget(cfg: DictConfig, flops_per_step: float) -> int:
     return steps
 
 
+class StayStopped(EarlyStopping):
+    """EarlyStopping that, resumed from a run it had already stopped, stops again at once.
+
+    (A point killed after early stopping but before its metrics file was written would
+    otherwise train on until the next validation.)"""
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.wait_count >= self.patience:
+            trainer.should_stop = True
+
+
+def validates(cfg: DictConfig, datamodule) -> bool:
+    """Whether the run stops early: ``cfg.early_stopping`` is set and the datamodule has validation data."""
+    if not cfg.get("early_stopping"):
+        return False
+    if not getattr(datamodule, "n_val", 0):
+        log.info("early_stopping is set but the data has no validation split (data.n_val=0): "
+                 "training trainer.max_steps=%s steps", cfg.trainer.max_steps)
+        return False
+    return True
+
+
+def checkpointing(cfg: DictConfig, datamodule, directory: Path) -> tuple[list, dict, ModelCheckpoint | None]:
+    """The run's checkpoint and early-stopping callbacks, its Trainer options, and its best-validation
+    checkpoint callback (None without early stopping; see the module docstring)."""
+    if not validates(cfg, datamodule):
+        periodic = ModelCheckpoint(dirpath=directory, save_last=True, save_top_k=0, enable_version_counter=False,
+                                   every_n_train_steps=cfg.checkpoint_every_n_steps)
+        return [periodic], {"limit_val_batches": 0}, None
+    settings = cfg.early_stopping
+    stop = StayStopped(monitor="val_loss", mode="min", patience=settings.patience, min_delta=settings.min_delta,
+                       check_on_train_epoch_end=False)
+    # Lightning runs the other callbacks first, then the checkpoint callbacks in this order: early
+    # stopping and the best checkpoint have taken in a validation before last.ckpt saves their state.
+    best = ModelCheckpoint(dirpath=directory, filename=BEST, monitor="val_loss", mode="min", save_top_k=1,
+                           save_on_train_epoch_end=False, enable_version_counter=False, auto_insert_metric_name=False)
+    after_validation = ModelCheckpoint(dirpath=directory, filename=Path(LAST).stem, save_top_k=1,
+                                       save_on_train_epoch_end=False, enable_version_counter=False)
+    options = {"val_check_interval": int(settings.val_every_n_steps), "check_val_every_n_epoch": None,
+               "num_sanity_val_steps": 0}
+    return [stop, best, after_validation], options, best
+
+
+def restore_best(model, best: ModelCheckpoint) -> dict:
+    """Load the best-validation weights into ``model``; their ``val_loss`` and ``best_step``."""
+    if not best.best_model_path:
+        log.warning("no validation ran (trainer.max_steps < early_stopping.val_every_n_steps): "
+                    "reporting the last weights")
+        return dict(NO_VALIDATION)
+    checkpoint = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["state_dict"])
+    return {"val_loss": float(best.best_model_score), "best_step": int(checkpoint["global_step"])}
+
+
 def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list, launch: Launch,
                   layout: dict) -> dict:
     """Gradient training with checkpoints, under whichever launcher started this process.
 
     ``cfg.compute`` (FLOPs) sets max_steps if given; FLOPs count the global batch.
     Stops early (checkpoint saved, :class:`~jetscale.checkpoints.Preempted`) on SIGTERM/SIGUSR1 or past
-    ``JETSCALE_DEADLINE``.
+    ``JETSCALE_DEADLINE``; with validation data and ``cfg.early_stopping``, also when ``val_loss``
+    stops improving (see the module docstring), and the model ends with the best weights.
     """
+    model.prepare(datamodule)  # data-dependent setup first: the padded constituent length enters the FLOPs
     flops_per_step = model.net.train_flops_per_sample() * datamodule.batch_size
     max_steps = step_budget(cfg, flops_per_step)
     last = run_dir / "checkpoints" / LAST
-    periodic = ModelCheckpoint(dirpath=last.parent, save_last=True, save_top_k=0, enable_version_counter=False,
-                               every_n_train_steps=cfg.checkpoint_every_n_steps)
     stop_on_signal = StopOnSignal(last, deadline=deadline_from_env())
-    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[periodic, stop_on_signal, RandomState()], logger=loggers,
-                          default_root_dir=str(run_dir), **layout)
+    callbacks, options, best = checkpointing(cfg, datamodule, last.parent)
+    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[*callbacks, stop_on_signal, RandomState()],
+                          logger=loggers, default_root_dir=str(run_dir), **options, **layout)
     resume = resumable_checkpoint(last, is_rank_zero=trainer.is_global_zero)
     if resume:
         log.info("resuming from %s", resume)
     trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     stop_on_signal.raise_if_stopped()
+    validation = restore_best(model, best) if best is not None and trainer.is_global_zero else dict(NO_VALIDATION)
     return {**gradient_counts(trainer.global_step, flops_per_step, datamodule.batch_size, cfg.n_samples),
-            "world_size": trainer.world_size, "launcher": launch.launcher, "is_global_zero": trainer.is_global_zero}
+            **validation, "world_size": trainer.world_size, "launcher": launch.launcher,
+            "is_global_zero": trainer.is_global_zero}
 
 
 def gradient_counts(steps: int, flops_per_step: float, batch_size: int, n_samples: int) -> dict:
@@ -122,9 +196,11 @@ def run_metrics(cfg: DictConfig, run_dir: Path, datamodule, model, result: dict)
         "seed": cfg.seed,
         "ridge": cfg.ridge,
         "compute": cfg.get("compute"),  # the FLOP budget of an IsoFLOP point (None: steps were set directly)
+        **NO_VALIDATION,  # val_loss, best_step: set by an early-stopping fit
         **result,
         **datamodule.evaluate(model.net),
         "theory_loss": datamodule.theory_loss(cfg.width, cfg.ridge),
+        "git_revision": git_revision(),  # the code that trained the point (+dirty: with uncommitted changes)
     }
 
 

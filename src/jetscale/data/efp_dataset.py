@@ -1,10 +1,11 @@
 """EFP features of the jets that :class:`~jetscale.data.jet_dataset.JetDataModule` selects, for the EFP taggers.
 
 **Same jets.** :class:`EFPDataModule` is a :class:`JetDataModule` whose splits hold
-EFP vectors instead of constituents: the train and test jets are chosen by
-:class:`~jetscale.data.jet_dataset.JetShardDataset` (nested, balanced, disjoint),
-in the same item order, so an EFP model and a particle model at the same
-``n_train`` see exactly the same jets.
+EFP vectors instead of constituents: the train, validation (``n_val`` > 0) and
+test jets are chosen by :class:`~jetscale.data.jet_dataset.JetShardDataset`
+(nested, balanced, disjoint), in the same item order, so an EFP model and a
+particle model at the same ``n_train``, ``n_val`` and ``n_test`` see exactly
+the same jets.
 
 **Source.** Each selected jet's row is read from its shard's EFP cache
 (``<shard stem>.efp-d<dmax>-b<beta>.h5``, :mod:`jetscale.features.efp`), made
@@ -119,27 +120,25 @@ class EFPDataset(Dataset):
 
 
 class EFPDataModule(JetDataModule):
-    """:class:`JetDataModule`'s train/test jets (loaders, ``evaluate``, ``task``) with EFP items.
+    """:class:`JetDataModule`'s train/validation/test jets (loaders, ``evaluate``, ``task``) with EFP items.
 
     ``n_features``, if given, must equal the caches' EFP count (102, 314, 1000 for
-    ``dmax`` 5, 6, 7): the config passes the same value to the model.
+    ``dmax`` 5, 6, 7): the config passes the same value to the model.  ``options``
+    go to :class:`JetDataModule` (``batch_size``, ``n_val``, ``seed``, ...;
+    ``max_constituents`` and ``trim_padding`` change nothing here: EFP items
+    have no constituents).
     """
 
     inputs = ("efp",)
 
     def __init__(self, dataset_dir: str | Path, n_train: int, n_test: int, dmax: int = 5, beta: float = 1.0,
-                 n_features: int | None = None, batch_size: int | None = 256, num_workers: int = 0, seed: int = 0,
-                 verify: bool = True):
-        super().__init__(dataset_dir, n_train, n_test, batch_size, num_workers, seed, verify)
+                 n_features: int | None = None, **options):
+        super().__init__(dataset_dir, n_train, n_test, **options)
         self.dmax, self.beta, self.n_features = int(dmax), float(beta), n_features
         self._features: dict[str, EFPDataset] = {}
 
-    def jets(self, split: str) -> JetShardDataset:
-        """The split's jet selection (exactly :class:`JetDataModule`'s)."""
-        return super().dataset(split)
-
     def dataset(self, split: str) -> EFPDataset:
-        """The ``train`` or ``test`` :class:`EFPDataset`, read once."""
+        """The ``train``, ``val`` or ``test`` :class:`EFPDataset` of :meth:`jets`, read once."""
         if split not in self._features:
             jets = self.jets(split)
             checksums = [entry["sha256"] for entry in load_manifest(self.dataset_dir, verify=False)["shards"]]

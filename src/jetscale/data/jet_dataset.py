@@ -8,26 +8,41 @@ shard's offset plus its row.
 
 * ``split="train"``: the *first* k QCD and the first k top jets in canonical
   order.  ``n_holdout`` reserves the last n_holdout / 2 jets of each class for
-  the test split; asking for more than the rest is an error.
+  the later splits (validation and test); asking for more than the rest is an error.
 * ``split="test"``: the *last* k jets of each class, counted from the end.
+* ``split="val"``: the k jets of each class just before the last
+  n_holdout / 2 (:class:`JetDataModule` passes ``n_holdout=n_test``), counted
+  from the end like the test split: class by class, the end of the canonical
+  order is ``[... train ... | ... free ... | val | test]``.
 
 Items are interleaved, QCD first: item 2i is the i-th QCD jet of the split's
 rule and item 2i + 1 the i-th top jet.  So a subset of n jets is exactly the
 first n items of every larger subset of the same split (same jets, same
 order), and a data-size sweep never changes its smaller points when the
-largest grows; train and test never overlap while n_train / 2 + n_test / 2
-jets of each class exist (:class:`JetDataModule` passes ``n_holdout=n_test``).
+largest grows.  The validation and test jets depend on n_val and n_test only,
+never on n_train, so every point of a data-size sweep validates and tests on
+the same jets.  The splits never overlap while n_train / 2 + n_val / 2 +
+n_test / 2 jets of each class exist (:class:`JetDataModule` passes
+``n_holdout=n_val + n_test`` to the train split).
 
 **Items** are dicts of tensors (``default_collate`` stacks them):
 
 ==================  =============  ==============================================
 ``constituents``    float32 [C, 4]  (pT, η, φ, E), pT-ordered, zero-padded
 ``mask``            bool [C]        True for the first ``n_constituents`` rows
-``n_constituents``  int64 []
+``n_constituents``  int64 []        real rows kept (at most C)
 ``jet``             float32 [4]     (pT, η, φ, mass)
 ``label``           float32 []      1.0 = top, 0.0 = QCD (a BCE-with-logits target)
 ``index``           int64 []        canonical index
 ==================  =============  ==============================================
+
+C is the shards' constituent axis, or ``max_constituents`` if smaller: only
+the hardest ``max_constituents`` particles of a jet are kept (rows are
+pT-ordered), and ``mask`` and ``n_constituents`` count the kept ones.  The
+particle models' attention and pair features cost O(C²), so C sets their
+speed.  :func:`trim_batch` further cuts a batch's padding columns beyond its
+longest jet; the particle models ignore masked rows, so their outputs do not
+change (up to float rounding).
 
 **Memory.** Construction reads the per-jet scalars (``label``,
 ``n_constituents``, ``jet``: 21 bytes a jet) of the shards the subset touches,
@@ -68,7 +83,8 @@ from jetscale.metrics import classification_metrics
 
 CLASSES = (0, 1)  # item order within each interleaved pair: QCD, then top
 CLASS_NAMES = {0: "QCD", 1: "top"}
-SPLITS = ("train", "test")
+SPLITS = ("train", "val", "test")
+FROM_THE_END = ("val", "test")  # splits counted from the end of each class
 SCALAR_FIELDS = ("label", "n_constituents", "jet")  # read at construction; constituents lazily
 DEFAULT_BLOCK_ROWS, MAX_BLOCK_ROWS = 16, 256  # block_rows=None: without row-aligned chunks; cap with them
 
@@ -85,21 +101,36 @@ def interleave(per_class: list[np.ndarray]) -> np.ndarray:
     return np.stack(per_class, axis=1).reshape(-1)
 
 
+def trim_batch(batch: dict) -> dict:
+    """``batch`` with the padding columns beyond its longest jet cut off ``constituents`` [B, C, 4] and
+    ``mask`` [B, C] (at least one column kept); a batch without ``mask`` (EFPs) is returned as it is."""
+    if "mask" not in batch:
+        return batch
+    n = max(1, int(batch["mask"].sum(1).max()))
+    return {**batch, "constituents": batch["constituents"][:, :n], "mask": batch["mask"][:, :n]}
+
+
 class JetShardDataset(Dataset):
     """A balanced, nested subset of a shard directory (see the module docstring for the rules).
 
     ``n_jets=None`` takes the largest balanced subset available.  Attributes:
     ``indices`` (canonical index of each item), ``labels`` (int8 per item),
-    ``width`` (the constituent axis C), ``paths`` (shards in canonical order).
+    ``width`` (the shards' constituent axis), ``n_particles`` (the items'
+    constituent axis C: ``width`` or ``max_constituents`` if smaller),
+    ``paths`` (shards in canonical order).
     """
 
     def __init__(self, directory: str | Path, n_jets: int | None = None, split: str = "train",
-                 n_holdout: int = 0, verify: bool = True, block_rows: int | None = None, cached_blocks: int = 8):
+                 n_holdout: int = 0, verify: bool = True, block_rows: int | None = None, cached_blocks: int = 8,
+                 max_constituents: int | None = None):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if split == "test" and n_holdout:
-            raise ValueError("n_holdout reserves test jets from the train split; it has no meaning for split='test'")
+            raise ValueError("n_holdout reserves jets at the end for later splits; it has no meaning for split='test'")
+        if max_constituents is not None and (max_constituents != int(max_constituents) or max_constituents < 1):
+            raise ValueError(f"max_constituents must be a positive integer or None (all), got {max_constituents}")
         self.directory, self.split = Path(directory), split
+        self.max_constituents = None if max_constituents is None else int(max_constituents)
         self.block_rows, self.cached_blocks = block_rows, max(1, cached_blocks)
         self._block_rows: dict[int, int] = {}  # shard -> rows per block, set when the shard is first opened
         manifest = load_manifest(self.directory, verify=verify)
@@ -108,7 +139,8 @@ class JetShardDataset(Dataset):
         self.offsets = np.concatenate([[0], np.cumsum([entry["n_jets"] for entry in self._entries])]).astype(np.int64)
         self.width: int | None = None  # constituent axis C, set by the first shard opened
         self._reset_process_state()
-        picked, scalars = self._pick(self._jets_per_class(n_jets, n_holdout))
+        held = jets_per_class(n_holdout) if n_holdout else 0
+        picked, scalars = self._pick(self._jets_per_class(n_jets, held), skip=held if split in FROM_THE_END else 0)
         self.indices = interleave(picked)
         self._shard = np.searchsorted(self.offsets, self.indices, side="right") - 1
         self._row = self.indices - self.offsets[self._shard]
@@ -118,7 +150,13 @@ class JetShardDataset(Dataset):
             here = self._shard == shard
             for name, values in columns.items():
                 per_item[name][here] = values[self._row[here]]
-        self.labels, self._n_constituents, self._jet = per_item["label"], per_item["n_constituents"], per_item["jet"]
+        self.labels, self._jet = per_item["label"], per_item["jet"]
+        self._n_constituents = np.minimum(per_item["n_constituents"], self.n_particles)  # real rows kept
+
+    @property
+    def n_particles(self) -> int:
+        """The items' constituent axis C: the shards' width, capped at ``max_constituents``."""
+        return self.width if self.max_constituents is None else min(self.width, self.max_constituents)
 
     # -- subset selection (construction) -------------------------------------------------------
 
@@ -127,24 +165,26 @@ class JetShardDataset(Dataset):
         top = sum(entry["n_signal"] for entry in self._entries)
         return {0: int(self.offsets[-1]) - top, 1: top}
 
-    def _jets_per_class(self, n_jets: int | None, n_holdout: int) -> int:
-        held = jets_per_class(n_holdout) if n_holdout else 0
+    def _jets_per_class(self, n_jets: int | None, held: int) -> int:
+        """k for this split, with ``held`` jets of each class reserved at the end for later splits."""
         totals = self.class_totals()
         available = {c: totals[c] - held for c in CLASSES}
         k = min(available.values()) if n_jets is None else jets_per_class(n_jets)
+        later = "the test split" if self.split == "val" else "the validation and test splits"
         for c in CLASSES:
             if k > available[c] or k < 1:
                 raise ValueError(
                     f"{self.directory}: split {self.split!r} needs {max(k, 1)} {CLASS_NAMES[c]} jets but only "
-                    f"{max(available[c], 0)} are available ({totals[c]} in the dataset, {held} held out for "
-                    f"test); the dataset has {totals[0]} QCD and {totals[1]} top jets")
+                    f"{max(available[c], 0)} are available ({totals[c]} in the dataset, {held} held out at the end "
+                    f"for {later}); the dataset has {totals[0]} QCD and {totals[1]} top jets")
         return k
 
-    def _pick(self, k: int) -> tuple[list[np.ndarray], dict[int, dict[str, np.ndarray]]]:
-        """Canonical indices of the first (train) or last (test) k jets of each class, in that order,
-        and the scalars of every shard read on the way."""
-        reverse = self.split == "test"
-        need = dict.fromkeys(CLASSES, k)
+    def _pick(self, k: int, skip: int = 0) -> tuple[list[np.ndarray], dict[int, dict[str, np.ndarray]]]:
+        """Canonical indices of the first (train) or last (val, test) k jets of each class, in that
+        order, after skipping ``skip`` jets of each class from the end (val), and the scalars of every
+        shard read on the way."""
+        reverse = self.split in FROM_THE_END
+        need = dict.fromkeys(CLASSES, k + skip)
         found: dict[int, list[np.ndarray]] = {c: [] for c in CLASSES}
         scalars = {}
         shards = range(len(self.paths) - 1, -1, -1) if reverse else range(len(self.paths))
@@ -158,7 +198,7 @@ class JetShardDataset(Dataset):
                 hits = rows[labels[rows] == c][: need[c]]
                 found[c].append(self.offsets[s] + hits)
                 need[c] -= len(hits)
-        return [np.concatenate(found[c]) for c in CLASSES], scalars
+        return [np.concatenate(found[c])[skip:] for c in CLASSES], scalars
 
     def _read_scalars(self, s: int) -> dict[str, np.ndarray]:
         """``label``, ``n_constituents`` and ``jet`` of a whole shard, checked against the manifest."""
@@ -260,10 +300,10 @@ class JetShardDataset(Dataset):
         i = range(len(self))[i]  # negative indices; IndexError past the end
         s, row = int(self._shard[i]), int(self._row[i])
         b, j = divmod(row, self._block_rows[s])  # every shard holding an item was opened at construction
-        n = int(self._n_constituents[i])
+        n, width = int(self._n_constituents[i]), self.n_particles
         return {
-            "constituents": torch.tensor(self._block(s, b)[j]),
-            "mask": torch.arange(self.width) < n,
+            "constituents": torch.tensor(self._block(s, b)[j, :width]),
+            "mask": torch.arange(width) < n,
             "n_constituents": torch.tensor(n),
             "jet": torch.tensor(self._jet[i]),
             "label": torch.tensor(float(self.labels[i])),
@@ -272,37 +312,65 @@ class JetShardDataset(Dataset):
 
 
 class JetDataModule(L.LightningDataModule):
-    """Train/test loaders over a shard directory: nested, balanced, disjoint (see :class:`JetShardDataset`).
+    """Train/validation/test loaders over a shard directory: nested, balanced, disjoint (see
+    :class:`JetShardDataset`).
 
     The train split holds the first ``n_train`` / 2 jets of each class, the test
-    split the last ``n_test`` / 2 (reserved, so they never overlap).  Training
-    batches follow :mod:`jetscale.data.sampling`'s resumable stream seeded with
-    ``seed``; ``batch_size`` is the global batch (``None``: full batch).  Checksums are verified once, when the first split is built.
+    split the last ``n_test`` / 2 and the validation split (``n_val`` > 0) the
+    ``n_val`` / 2 just before them; both are reserved, so no split overlaps
+    another, and neither depends on ``n_train``.  ``n_val=0``: no validation
+    split.  Training batches follow :mod:`jetscale.data.sampling`'s resumable
+    stream seeded with ``seed``; ``batch_size`` is the global batch (``None``:
+    full batch).  Items keep at most ``max_constituents`` constituents (``None``:
+    all); with ``trim_padding`` every batch a Trainer sees (the
+    ``on_after_batch_transfer`` hook) and every batch :meth:`evaluate` reads is
+    cut to its longest jet (:func:`trim_batch`).  Checksums are verified once,
+    when the first split is built.
     """
 
     task = "jets"
     inputs = ("constituents", "mask")  # the batch entries :meth:`evaluate` passes to the tagger, in order
 
     def __init__(self, dataset_dir: str | Path, n_train: int, n_test: int, batch_size: int | None = 256,
-                 num_workers: int = 0, seed: int = 0, verify: bool = True):
+                 num_workers: int = 0, seed: int = 0, verify: bool = True, n_val: int = 0,
+                 max_constituents: int | None = None, trim_padding: bool = True):
         super().__init__()
-        self.dataset_dir, self.n_train, self.n_test = Path(dataset_dir), n_train, n_test
+        n_val = n_val or 0
+        if n_val != int(n_val) or n_val < 0 or n_val % 2:
+            raise ValueError(f"n_val must be 0 (no validation split) or a positive even number, got {n_val}")
+        self.dataset_dir, self.n_train, self.n_val, self.n_test = Path(dataset_dir), n_train, int(n_val), n_test
         self.batch_size, self.num_workers, self.seed, self.verify = batch_size or n_train, num_workers, seed, verify
-        self._datasets: dict[str, JetShardDataset] = {}
+        self.max_constituents, self.trim_padding = max_constituents, trim_padding
+        self._jets: dict[str, JetShardDataset] = {}
 
-    def dataset(self, split: str) -> JetShardDataset:
-        """The ``train`` or ``test`` :class:`JetShardDataset`, built once."""
-        if split not in self._datasets:
-            verify = self.verify and not self._datasets
-            if split == "train":
-                built = JetShardDataset(self.dataset_dir, self.n_train, "train", n_holdout=self.n_test, verify=verify)
-            else:
-                built = JetShardDataset(self.dataset_dir, self.n_test, split, verify=verify)
-            self._datasets[split] = built
-        return self._datasets[split]
+    def splits(self) -> tuple[str, ...]:
+        """The splits this module has: train, val (if ``n_val``), test."""
+        return tuple(split for split in SPLITS if split != "val" or self.n_val)
+
+    def jets(self, split: str) -> JetShardDataset:
+        """The split's jet selection, built once (train: ``n_holdout = n_val + n_test``; val: ``n_test``)."""
+        if split not in self.splits():
+            raise ValueError(f"{self.dataset_dir}: no {split!r} split (splits: {self.splits()}; "
+                             "set data.n_val > 0 for a validation split)")
+        if split not in self._jets:
+            size, held = {"train": (self.n_train, self.n_val + self.n_test), "val": (self.n_val, self.n_test),
+                          "test": (self.n_test, 0)}[split]
+            self._jets[split] = JetShardDataset(self.dataset_dir, size, split, n_holdout=held,
+                                                verify=self.verify and not self._jets,
+                                                max_constituents=self.max_constituents)
+        return self._jets[split]
+
+    def dataset(self, split: str) -> Dataset:
+        """The items of ``split`` (here the :class:`JetShardDataset` itself)."""
+        return self.jets(split)
+
+    @property
+    def n_particles(self) -> int:
+        """The constituent axis C of the items (shards' width, capped at ``max_constituents``)."""
+        return self.jets("train").n_particles
 
     def setup(self, stage: str | None = None) -> None:
-        for split in SPLITS:
+        for split in self.splits():
             self.dataset(split)
 
     def _loader(self, split: str, **options) -> DataLoader:
@@ -313,20 +381,32 @@ class JetDataModule(L.LightningDataModule):
         return training_loader(self.dataset("train"), self.batch_size, self.seed, self.trainer,
                                num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
+    def val_dataloader(self) -> DataLoader:
+        """The whole validation split on every rank (no distributed sampler): every rank computes the same loss."""
+        return self._loader("val", shuffle=False)
+
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
 
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        return trim_batch(batch) if self.trim_padding else batch
+
     @torch.no_grad()
-    def evaluate(self, net) -> dict[str, float]:
-        """Tagger metrics of ``net`` on the test split: ``test_loss`` is the BCE (see jetscale.metrics)."""
+    def predict(self, net, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+        """Logits of ``net`` (in eval mode) and labels of ``split``, in item order: float64 [n], int64 [n]."""
         was_training = net.training
         net.eval()
         logits, labels = [], []
-        for batch in self.test_dataloader():
+        for batch in self._loader(split, shuffle=False):
+            batch = self.on_after_batch_transfer(batch, 0)  # what a Trainer's loops apply
             logits.append(net(*(batch[key] for key in self.inputs)))
             labels.append(batch["label"])
         net.train(was_training)
-        metrics = classification_metrics(torch.cat(logits).numpy(), torch.cat(labels).numpy().astype(int))
+        return torch.cat(logits).double().numpy(), torch.cat(labels).numpy().astype(np.int64)
+
+    def evaluate(self, net) -> dict[str, float]:
+        """Tagger metrics of ``net`` on the test split: ``test_loss`` is the BCE (see jetscale.metrics)."""
+        metrics = classification_metrics(*self.predict(net, "test"))
         return {"test_loss": metrics.pop("bce"), **metrics}
 
     def theory_loss(self, width: int, ridge: float) -> None:

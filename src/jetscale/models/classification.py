@@ -7,6 +7,10 @@ logits [B]; the loss is binary cross-entropy with logits against ``label``
 
 ``net_inputs`` and ``objective`` are the whole training recipe, so the packed
 ensemble (:mod:`jetscale.packed`) trains exactly what ``training_step`` trains.
+``validation_step`` logs ``val_loss``, the mean BCE over the validation split
+(weighted by batch size, so it is the BCE of the whole split), which
+:func:`jetscale.train.fit_lightning`'s early stopping monitors.  Every rank
+reads the whole split, so every rank logs the same value.
 """
 
 from __future__ import annotations
@@ -33,11 +37,14 @@ class JetClassifier(L.LightningModule):
         self.net, self.optimizer_factory, self.name, self.inputs = net, optimizer, name, inputs
 
     def prepare(self, datamodule) -> None:
-        """Data-dependent setup that is not trained (the EFP models' input standardisation, from
-        ``datamodule.feature_moments()`` when the datamodule has it); identical for every run of a point."""
+        """Data-dependent setup that is not trained, identical for every run of a point: the EFP models'
+        input standardisation (``datamodule.feature_moments()``), and the particle models' padded length
+        C for their FLOP count (``datamodule.n_particles``), where both sides have them."""
         moments = getattr(datamodule, "feature_moments", None)
         if moments is not None and hasattr(self.net, "set_standardization"):
             self.net.set_standardization(*moments())
+        if hasattr(self.net, "n_particles") and hasattr(datamodule, "n_particles"):
+            self.net.n_particles = datamodule.n_particles
 
     def setup(self, stage: str) -> None:
         if self.trainer is not None and self.trainer.datamodule is not None:
@@ -56,6 +63,10 @@ class JetClassifier(L.LightningModule):
         loss = self.objective(self(batch), batch)
         log_training_loss(self, "train_bce", loss)
         return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss = self.objective(self(batch), batch)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["label"]), sync_dist=True)
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         return self.optimizer_factory(params)
