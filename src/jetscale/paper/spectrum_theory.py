@@ -41,7 +41,7 @@ from jetscale.features.spectrum import resample_target_power
 from jetscale.fit import fit_huber, get_law, to_params
 from jetscale.paper.result import FigureResult
 from jetscale.plots.spectrum import ci_text, spectrum_series, draw_spectra, draw_target_power
-from jetscale.plots.style import band, colors, figure_style, save_figure
+from jetscale.plots.style import band, colors, figure_style, interval_err, save_figure
 from jetscale.theory import spectrum_test_error
 
 N_CURVE = 25
@@ -191,7 +191,7 @@ def _draw_exponents(ax, numbers: dict) -> None:
             ax.annotate("n/a", (x, numbers["measured"]["beta"]), ha="center")
             continue
         lo, hi = value["ci95"]
-        err = None if lo is None else [[value["beta"] - lo], [hi - value["beta"]]]
+        err = interval_err(value["beta"], lo, hi)
         ax.errorbar([x], [value["beta"]], yerr=err, fmt=marker, color=color, ms=6,
                     label=f"{name}: {ci_text(value['beta'], value['ci95'])}")
     ax.set_xticks(range(len(rows)), [tick for tick, *_ in rows], fontsize=7)
