@@ -41,6 +41,8 @@ def point_flops(cfg) -> float:
     if cfg.solver != "lightning":
         return 0.0
     net = instantiate(cfg.model.net)
+    if hasattr(net, "n_particles"):  # particle models: the padded length training will see (jetscale.train)
+        net.n_particles = cfg.data.get("max_constituents") or net.n_particles
     batch = cfg.data.get("batch_size") or cfg.n_samples
     flops_per_step = float(net.train_flops_per_sample()) * batch
     return flops_per_step * step_budget(cfg, flops_per_step)

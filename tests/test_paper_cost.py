@@ -1,0 +1,50 @@
+"""jetscale paper-cost: training FLOPs of a paper scale counted the way jetscale train counts them."""
+
+import subprocess
+
+import yaml
+
+from jetscale.models import PFN
+from jetscale.paper.cost import cost_table, generation_core_hours, sweep_cost
+
+
+def write_sweep(tmp_path, name, axes, overrides, experiment="jets_pfn"):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "experiment": experiment, "axes": axes, "overrides": overrides}))
+    return str(path)
+
+
+def test_steps_and_budgets_are_counted_like_training(tmp_path):
+    fixed = sweep_cost(write_sweep(tmp_path, "fixed", {"n_samples": [100, 200], "width": [8]},
+                                   {"data.max_constituents": 32, "data.batch_size": 64, "trainer.max_steps": 10}))
+    per_sample = PFN(width=8, depth=2, n_particles=32).train_flops_per_sample()
+    assert fixed.points == fixed.gradient_points == 2
+    assert fixed.train_flops == 2 * per_sample * 64 * 10 and fixed.largest_point_flops == per_sample * 64 * 10
+
+    budget = 1e9
+    iso = sweep_cost(write_sweep(tmp_path, "iso", {"compute": [budget], "width": [8, 16]}, {"data.batch_size": 64}))
+    # each point spends the whole steps its budget buys: within one step of the budget
+    biggest_step = PFN(width=16, depth=2).train_flops_per_sample() * 64
+    assert 2 * (budget - biggest_step) < iso.train_flops <= 2 * budget and iso.largest_point_flops <= budget
+
+    toy = sweep_cost(write_sweep(tmp_path, "toy", {"n_samples": [10], "width": [4, 8]},
+                                 {"data.source.latent_dim": 50}, experiment="toy"))
+    assert toy.gradient_points == 0 and toy.train_flops == 0 and toy.cpu_seconds > 0
+
+
+def test_cost_table_of_a_scale_totals_its_sweeps(tmp_path, cli_env):
+    jets = write_sweep(tmp_path, "pj", {"n_samples": [100]}, {"data.dataset_dir": "data/jets/x",
+                                                             "trainer.max_steps": 10})
+    toy = write_sweep(tmp_path, "pt", {"n_samples": [10], "width": [4]}, {"data.source.latent_dim": 50}, "toy")
+    scale = tmp_path / "tiny.yaml"
+    scale.write_text(yaml.safe_dump({
+        "scale": "tiny", "jets": {"config": "jets_pythia", "dataset": "x", "n_shards": 2, "jets_per_shard": 1000},
+        "efp": {"dmax": 5, "beta": 1}, "sweeps": {"classifiers": {"pfn": jets}, "width": jets, "isoflop": jets,
+                                                   "toy": toy}}))
+    table = cost_table(str(scale), sustained_tflops=1.0, gpus_per_node=4)
+    flops = sweep_cost(jets).train_flops
+    assert f"| pj | 1 | {flops:.2e} |" in table and "| pt | 1 |" in table
+    assert f"{generation_core_hours(2000):.1f}" in table.splitlines()[-2]
+    out = subprocess.run(["jetscale", "paper-cost", "--config", str(scale)], capture_output=True, text=True,
+                         env=cli_env, timeout=120)
+    assert out.returncode == 0 and "**total**" in out.stdout, out.stderr
