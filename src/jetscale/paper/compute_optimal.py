@@ -19,7 +19,7 @@ Conventions and choices (documented once):
   only when the curve is convex, its vertex lies inside the width grid and the lowest seed mean is
   not at the grid's first or last width; an unbracketed ("edge") optimum is not a measured optimum
   and is flagged. N_opt ∝ C^a is a least-squares line in log-log through the bracketed optima (all
-  convex ones, flagged, when fewer than two are bracketed), its CI from the bootstrap replicates;
+  minima inside the width grid, flagged, when fewer than two are bracketed), its CI from the bootstrap replicates;
   D_opt = C / (k·N_opt), so b = 1 − a in this approach.
 * Approach 3: the joint law L = E + A·N^(−α) + B·D^(−β) fitted to the same IsoFLOP rows; minimising it
   on C = k·N·D gives N_opt = G·(C/k)^a, D_opt = (C/k)/N_opt with a = β/(α+β), b = α/(α+β),
@@ -124,6 +124,12 @@ class BudgetOptimum:
     convex: bool
     bracketed: bool
     flags: list[str] = field(default_factory=list)
+    in_grid: bool = True  # the vertex lies within the width grid
+
+    @property
+    def usable(self) -> bool:
+        """A minimum inside the width grid: its N_opt is an interpolation, not an extrapolation."""
+        return self.convex and self.in_grid
 
     @property
     def n_opt(self) -> float:
@@ -136,7 +142,7 @@ class BudgetOptimum:
 
     @property
     def loss_opt(self) -> float:
-        return float(np.polyval(self.coeffs, self.log_n_opt)) if self.convex else np.nan
+        return float(np.polyval(self.coeffs, self.log_n_opt)) if self.usable else np.nan
 
 
 def budget_optimum(rows: pd.DataFrame, n_boot: int, rng: np.random.Generator,
@@ -160,10 +166,12 @@ def budget_optimum(rows: pd.DataFrame, n_boot: int, rng: np.random.Generator,
     lowest = int(np.argmin(stats["mean"].to_numpy()))
     if lowest in (0, len(grid) - 1):
         flags.append("lowest loss at the " + ("smallest" if lowest == 0 else "largest") + " width of the grid")
-    if convex and not np.log(grid[0]) <= vertex <= np.log(grid[-1]):
-        flags.append("vertex outside the width grid (extrapolated)")
+    in_grid = bool(convex and np.log(grid[0]) <= vertex <= np.log(grid[-1]))
+    if convex and not in_grid:
+        flags.append("vertex outside the width grid (extrapolated): no N_opt")
     return BudgetOptimum(compute=float(rows["compute"].iloc[0]), log_n_opt=vertex, coeffs=coeffs, boot=boot,
-                         grid=grid, stats=stats, convex=convex, bracketed=convex and not flags, flags=flags)
+                         grid=grid, stats=stats, convex=convex, bracketed=convex and not flags, flags=flags,
+                         in_grid=in_grid)
 
 
 def _loglog_slope(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
@@ -172,15 +180,16 @@ def _loglog_slope(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
 
 
 def approach2(optima: list[BudgetOptimum], k: float) -> dict:
-    """N_opt ∝ C^a through the budgets' optima (bracketed ones; all convex ones, flagged, if fewer than 2)."""
+    """N_opt ∝ C^a through the budgets' optima (bracketed ones; if fewer than 2, every minimum inside the
+    width grid, flagged)."""
     used = [o for o in optima if o.bracketed]
     uses_edge = len(used) < 2
     if uses_edge:
-        used = [o for o in optima if o.convex]
+        used = [o for o in optima if o.usable]
     out = {"budgets_used": [o.compute for o in used], "uses_edge_optima": uses_edge,
            "a": None, "a_ci": [None, None], "b": None, "b_ci": [None, None], "intercept": None}
     if len(used) < 2:
-        out["note"] = "fewer than two budgets with a convex IsoFLOP curve: no N_opt(C) fit"
+        out["note"] = "fewer than two budgets with a minimum inside the width grid: no N_opt(C) fit"
         return out
     log_c = np.log([o.compute for o in used])
     a, intercept = _loglog_slope(log_c, np.array([o.log_n_opt for o in used]))
@@ -279,7 +288,7 @@ def plot_isoflop(ax, rows, unused, optima, fit3, k, loss_col) -> None:
         dense = np.geomspace(n.min(), n.max(), 100)
         if o.coeffs is not None:
             ax.plot(dense, np.polyval(o.coeffs, np.log(dense)), "-", color=color, lw=1.1)
-        if o.convex:
+        if o.usable:
             ax.errorbar([o.n_opt], [o.loss_opt], xerr=interval_err(o.n_opt, *o.n_opt_ci), fmt="*", ms=11, color=color,
                         mfc=color if o.bracketed else "white", mec="k", mew=0.6, zorder=4)
         if fit3 is not None:
@@ -311,7 +320,7 @@ def plot_frontier(ax, optima, fit2: dict, fit3: LawFit | None, numbers3: dict, k
 
     if which == "N":
         ax.axhspan(*grid_range, color="0.85", alpha=0.35, lw=0, label="width grid")
-    for o in (o for o in optima if o.convex):
+    for o in (o for o in optima if o.usable):
         y = float(to_y(o.compute, o.n_opt))
         bounds = sorted(float(to_y(o.compute, v)) for v in o.n_opt_ci) if o.n_opt_ci[0] is not None else (None, None)
         ax.errorbar([o.compute], [y], yerr=interval_err(y, *bounds), fmt="o", ms=5, color=APPROACH_COLORS[2],
@@ -334,13 +343,13 @@ def plot_frontier(ax, optima, fit2: dict, fit3: LawFit | None, numbers3: dict, k
 # ------------------------------------------------------------------ numbers and text
 
 def optimum_numbers(o: BudgetOptimum, k: float, rows: pd.DataFrame) -> dict:
-    ci = o.n_opt_ci
+    ci = o.n_opt_ci if o.usable else [None, None]
     at = rows[rows["compute"] == o.compute]
     return {"compute": o.compute, "n_params_grid": [float(n) for n in o.grid], "convex": o.convex,
-            "bracketed": o.bracketed, "flags": o.flags, "N_opt": o.n_opt if o.convex else None, "N_opt_ci": ci,
-            "D_opt": o.compute / (k * o.n_opt) if o.convex else None,
+            "bracketed": o.bracketed, "flags": o.flags, "N_opt": o.n_opt if o.usable else None, "N_opt_ci": ci,
+            "D_opt": o.compute / (k * o.n_opt) if o.usable else None,
             "D_opt_ci": [None, None] if ci[0] is None else [o.compute / (k * ci[1]), o.compute / (k * ci[0])],
-            "L_opt": o.loss_opt if o.convex else None, "n_boot_ok": int(np.isfinite(o.boot).sum()),
+            "L_opt": o.loss_opt if o.usable else None, "n_boot_ok": int(np.isfinite(o.boot).sum()),
             "epochs_range": [float(at["epochs"].min()), float(at["epochs"].max())]}
 
 
