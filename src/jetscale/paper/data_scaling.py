@@ -34,8 +34,8 @@ import pandas as pd
 from jetscale.paper.fitting import LOSS_COL, LawFit, distinct, fit_rows, fmt, fmt_ci, md_table, seed_stats
 from jetscale.paper.result import FigureResult
 from jetscale.plots.style import (
-    draw_fit, draw_means, figure_style, label, log_axes, model_color, model_label, panel_figure, panel_tag,
-    save_figure,
+    draw_fit, draw_means, figure_style, label, limit_to_points, log_axes, model_color, model_label, panel_figure,
+    panel_tag, save_figure,
 )
 
 PAPER_LAW = "L(T) = A·T^(−α) + C"
@@ -174,6 +174,7 @@ def _legend(s: ClassifierScaling) -> str:
 def plot_data_scaling(scalings: list[ClassifierScaling], loss_col: str = LOSS_COL):
     """Two panels: (a) L vs T with the fitted law and its band, (b) L - C vs T (slope -alpha)."""
     fig, (ax, ax_red) = panel_figure(2)
+    points, reducible_points = [], []
     for i, s in enumerate(scalings):
         color, fit = model_color(s.model, i), s.fit
         stats = seed_stats(s.rows, "n_samples", loss_col)
@@ -186,6 +187,8 @@ def plot_data_scaling(scalings: list[ClassifierScaling], loss_col: str = LOSS_CO
         reducible = stats["mean"].to_numpy() - c
         shown = reducible > 0
         draw_means(ax_red, t[shown], reducible[shown], stats["sem"][shown], color, label=_legend(s))
+        points += list(stats["mean"])
+        reducible_points += list(reducible[shown])
         preds = fit.resample_predictions(dense) - np.array([p["E"] for p in fit.resample_params()])[:, None]
         red_lo, red_hi = (np.nanpercentile(preds, [2.5, 97.5], axis=0) if len(preds) else (None, None))
         draw_fit(ax_red, dense["n_samples"], fit.predict(dense) - c, color, red_lo, red_hi)
@@ -197,6 +200,8 @@ def plot_data_scaling(scalings: list[ClassifierScaling], loss_col: str = LOSS_CO
     ax_red.legend(loc="lower left", title="fitted α [95 % CI]", title_fontsize=7.5)
     for a in (ax, ax_red):
         log_axes(a)
+    limit_to_points(ax, points, margin=1.5)
+    limit_to_points(ax_red, reducible_points)
     return fig
 
 

@@ -204,6 +204,15 @@ def draw_fit(ax, x, y, color, lo=None, hi=None, label: str | None = None, ls: st
     return ax.plot(x, y, ls=ls, color=color, label=label, lw=kw.pop("lw", 1.3), **kw)
 
 
+def limit_to_points(ax, values, margin: float = 3.0) -> None:
+    """Log y-limits from the plotted points (÷/× ``margin``), so that a wide confidence band, which can
+    span decades where a fit is poorly constrained, does not squash the data into a sliver."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size:
+        ax.set_ylim(values.min() / margin, values.max() * margin)
+
+
 def save_figure(fig, out_dir: str | Path, name: str, formats=("png", "pdf")) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
