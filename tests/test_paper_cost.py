@@ -1,9 +1,8 @@
 """jetscale paper-cost: training FLOPs of a paper scale counted the way jetscale train counts them."""
 
-import subprocess
-
 import yaml
 
+from jetscale.cli import main
 from jetscale.models import PFN
 from jetscale.paper.cost import cost_table, generation_core_hours, sweep_cost
 
@@ -32,7 +31,7 @@ def test_steps_and_budgets_are_counted_like_training(tmp_path):
     assert toy.gradient_points == 0 and toy.train_flops == 0 and toy.cpu_seconds > 0
 
 
-def test_cost_table_of_a_scale_totals_its_sweeps(tmp_path, cli_env):
+def test_cost_table_of_a_scale_totals_its_sweeps(tmp_path, capsys):
     jets = write_sweep(tmp_path, "pj", {"n_samples": [100]}, {"data.dataset_dir": "data/jets/x",
                                                              "trainer.max_steps": 10})
     toy = write_sweep(tmp_path, "pt", {"n_samples": [10], "width": [4]}, {"data.source.latent_dim": 50}, "toy")
@@ -45,6 +44,7 @@ def test_cost_table_of_a_scale_totals_its_sweeps(tmp_path, cli_env):
     flops = sweep_cost(jets).train_flops
     assert f"| pj | 1 | {flops:.2e} |" in table and "| pt | 1 |" in table
     assert f"{generation_core_hours(2000):.1f}" in table.splitlines()[-2]
-    out = subprocess.run(["jetscale", "paper-cost", "--config", str(scale)], capture_output=True, text=True,
-                         env=cli_env, timeout=120)
-    assert out.returncode == 0 and "**total**" in out.stdout, out.stderr
+    assert main(["paper-cost", "--config", str(scale), "--sustained-tflops", "1"]) == 0
+    assert capsys.readouterr().out.strip() == table
+    assert main(["paper-cost", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "no paper scale" in capsys.readouterr().err

@@ -62,6 +62,7 @@ def tiny_scale(tmp_path, dataset_dir="data/jets/tiny-jets", dataset="tiny-jets")
     return scale
 
 
+@pytest.mark.slow  # the same planning as the real scale above, from files outside configs/
 def test_a_scale_of_tmp_files_plans_its_own_dataset(tmp_path, cli_env):
     proc = dry_run(tmp_path, cli_env, "data_dir=data/jets", f"paper_scale={tiny_scale(tmp_path)}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

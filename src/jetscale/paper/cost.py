@@ -89,11 +89,16 @@ def cost_table(scale: str, sustained_tflops: float = DEFAULT_SUSTAINED_TFLOPS, g
     return "\n".join(lines)
 
 
+def cmd_paper_cost(args) -> int:
+    print(cost_table(args.config, args.sustained_tflops, args.gpus_per_node))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("paper-cost", help="training FLOPs, GPU- and node-hours of a paper scale, before submitting")
     p.add_argument("--config", default="small", help="paper scale name or path to its .yaml (default small)")
     p.add_argument("--sustained-tflops", type=float, default=DEFAULT_SUSTAINED_TFLOPS,
                    help=f"assumed sustained TFLOP/s per GPU (default {DEFAULT_SUSTAINED_TFLOPS:g})")
     p.add_argument("--gpus-per-node", type=int, default=4)
-    p.set_defaults(func=lambda args: print(cost_table(args.config, args.sustained_tflops, args.gpus_per_node)))
+    p.set_defaults(func=cmd_paper_cost)
 
