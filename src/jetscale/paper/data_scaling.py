@@ -110,6 +110,7 @@ def paper_params(fit: LawFit) -> dict:
 
 def classifier_numbers(s: ClassifierScaling) -> dict:
     numbers = {"sweep": s.sweep, "label": model_label(s.model), "width": s.width, "n_runs": int(len(s.rows)),
+               "n_params": [int(n) for n in distinct(s.rows, "n_params")],
                "T": [float(t) for t in distinct(s.rows, "n_samples")], **paper_params(s.fit),
                "n_points": s.fit.n_points, "n_boot_ok": int(len(s.fit.thetas))}
     if len(s.fits) > 1:
@@ -209,10 +210,11 @@ def table_markdown(numbers: dict) -> str:
     rows = []
     for model, n in numbers.items():
         width = "all" if n["width"] is None else f"{n['width']:g}"
+        size = ", ".join(f"{p:,}" for p in n["n_params"])  # a model without a width knob (EFP linear) has one size
         t = f"{min(n['T']):g}–{max(n['T']):g}"
-        rows.append([model_label(model), f"`{n['sweep']}`", width, n["n_runs"], t, fmt_ci(n["A"], n["ci95"]["A"]),
+        rows.append([model_label(model), f"`{n['sweep']}`", width, size, n["n_runs"], t, fmt_ci(n["A"], n["ci95"]["A"]),
                      fmt_ci(n["alpha"], n["ci95"]["alpha"]), fmt_ci(n["C"], n["ci95"]["C"])])
-    return md_table(["classifier", "sweep", "width", "runs", "T range", "A [95 % CI]", "α [95 % CI]",
+    return md_table(["classifier", "sweep", "width", "parameters", "runs", "T range", "A [95 % CI]", "α [95 % CI]",
                      "C [nats/jet, 95 % CI]"], rows)
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from jetscale.fit import bootstrap_thetas, fit_huber, get_law, log_inputs, predict, to_params, validate_for_law
 from jetscale.fit.laws import Law
+from jetscale.fit.table import distinct_values
 
 LEVEL = 0.95
 LOSS_COL = "test_loss"
@@ -110,9 +111,7 @@ def seed_stats(rows: pd.DataFrame, by: str | Sequence[str], loss_col: str = LOSS
 
 def distinct(rows: pd.DataFrame, column: str) -> list:
     """Sorted distinct non-null values of ``column`` (empty when the column is missing)."""
-    if column not in rows.columns:
-        return []
-    return sorted(rows[column].dropna().unique().tolist())
+    return distinct_values(rows[column]) if column in rows.columns else []
 
 
 # ------------------------------------------------------------------ writing numbers
