@@ -41,7 +41,7 @@ from jetscale.features.spectrum import resample_target_power
 from jetscale.fit import fit_huber, get_law, to_params
 from jetscale.paper.result import FigureResult
 from jetscale.plots.spectrum import ci_text, spectrum_series, draw_spectra, draw_target_power
-from jetscale.plots.style import band, colors, figure_style, interval_err, save_figure
+from jetscale.plots.style import band, colors, figure_style, interval_err, model_label, save_figure
 from jetscale.theory import spectrum_test_error
 
 N_CURVE = 25
@@ -182,8 +182,10 @@ def _draw_exponents(ax, numbers: dict) -> None:
              pred_color, "D"),
             ("finite-$d$ det.\nequivalent", "predicted, finite-$d$", numbers["prediction"]["finite_d"],
              pred_color, "s"),
-            (measured["model"] + "\n(measured)", f"measured, {measured['model']}", measured, meas_color, "o")]
-    rows += [(o["model"] + "\n(measured)", f"measured, {o['model']}", o, other_color, "o") for o in numbers["others"]]
+            (model_label(measured["model"]) + "\n(measured)", f"measured, {measured['model']}", measured,
+             meas_color, "o")]
+    rows += [(model_label(o["model"]) + "\n(measured)", f"measured, {o['model']}", o, other_color, "o")
+             for o in numbers["others"]]
     lo, hi = numbers["measured"]["ci95"]
     band(ax, [-0.5, len(rows) - 0.5], [lo, lo], [hi, hi], meas_color)
     for x, (_, name, value, color, marker) in enumerate(rows):
@@ -194,8 +196,11 @@ def _draw_exponents(ax, numbers: dict) -> None:
         err = interval_err(value["beta"], lo, hi)
         ax.errorbar([x], [value["beta"]], yerr=err, fmt=marker, color=color, ms=6,
                     label=f"{name}: {ci_text(value['beta'], value['ci95'])}")
-    ax.set_xticks(range(len(rows)), [tick for tick, *_ in rows], fontsize=7)
+    ax.set_xticks(range(len(rows)), [tick for tick, *_ in rows], fontsize=7, rotation=30, ha="right")
     ax.set_xlim(-0.5, len(rows) - 0.5)
+    estimates = [value["beta"] for *_, value, _, _ in rows if value is not None and np.isfinite(value["beta"])]
+    if estimates:  # a loose CI (a nearly flat learning curve) may span decades: the estimates set the scale
+        ax.set_ylim(min(0.0, min(estimates)), 2.0 * max(max(estimates), 0.5))
     ax.set(ylabel="data-scaling exponent $\\beta$  ($L = C + A\\,T^{-\\beta}$)",
            title="(c) exponent: toy-model prediction vs measured")
 
