@@ -271,7 +271,8 @@ def test_sweep_runs_through_the_polaris_profile_one_qsub_per_point(tmp_path, pbs
 
     jobs = fakepbs.read_table(tmp_path / "pbs")
     train = [job for job in jobs if job["name"].startswith("train.")]
-    assert sorted(job["name"] for job in train) == sorted(f"train.{p.replace('=', '-')}" for p in points)
+    # the job name: the rule, then its wildcards (the sweep, the point)
+    assert sorted(job["name"] for job in train) == sorted(f"train.toy.{p.replace('=', '-')}" for p in points)
     assert len(fakepbs.qsub_lines(tmp_path / "pbs")) == len(jobs)  # every qsub was accepted
     assert {job["name"] for job in jobs} - {job["name"] for job in train} <= {"aggregate"}
     assert all(job["state"] == "F" and job["exit_status"] == 0 for job in jobs)
@@ -287,7 +288,7 @@ def test_a_failed_and_a_vanished_job_are_reported_failed(tmp_path, pbs_env):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     jobs = {job["name"]: job for job in fakepbs.read_table(tmp_path / "pbs")}
-    assert set(jobs) == {"train.n_samples-16__width-8", "train.n_samples-16__width-16"}
+    assert set(jobs) == {"train.toy.n_samples-16__width-8", "train.toy.n_samples-16__width-16"}
     for job in jobs.values():
         assert re.search(rf"Error in rule train:.*?external_jobid: {re.escape(job['id'])}", out, re.S), out[-3000:]
     assert not (tmp_path / "results" / "toy" / "table.csv").exists()

@@ -50,7 +50,7 @@ def started_points(log: str, rule: str = "train") -> dict[str, str]:
             jobid = None
         elif m := re.match(r"\s+jobid: (\d+)$", line):
             jobid = m.group(1)
-        elif (m := re.match(r"\s+wildcards: run_id=(\S+)$", line)) and jobid is not None:
+        elif (m := re.match(r"\s+wildcards: sweep=[^,]+, run_id=(\S+)$", line)) and jobid is not None:
             points[jobid] = m.group(1)
     return points
 

@@ -105,7 +105,8 @@ def test_sweep_runs_every_point_as_a_slurm_job(workdir, cli_env):
         assert job_field(job, "JobState") == "COMPLETED"
         assert Path(job_field(job, "WorkDir")) == workdir
     logs = {p.stem: p.parent.name for p in (workdir / ".snakemake" / "slurm_logs" / "rule_train").glob("*/*.log")}
-    assert logs == train_jobs, "one Slurm log per point, named by its job id"
+    # the plugin's log dir per job: its wildcard values (sweep, run id) joined by "_"
+    assert logs == {job: f"toy_{rid}" for job, rid in train_jobs.items()}, "one Slurm log per point, named by its job id"
 
 
 def test_cancelled_job_fails_the_run_and_its_point_reruns_next_time(workdir, cli_env):
