@@ -156,8 +156,8 @@ def largest_point(sweep: Sweep) -> dict:
     return {k: max(v) for k, v in sweep.axes.items()}
 
 
-def check_against_config(sweep: Sweep) -> None:
-    """Compose the Hydra config of the largest point; fail on unknown keys or impossible sizes."""
+def check_against_config(sweep: Sweep):
+    """Compose the Hydra config of the largest point; fail on unknown keys or impossible sizes; return it."""
     largest = largest_point(sweep)
     cfg = compose_point(sweep, largest)
     if "compute" in sweep.axes and cfg.solver != "lightning":
@@ -169,3 +169,4 @@ def check_against_config(sweep: Sweep) -> None:
             f"sweep config {sweep.source}: axes.width = {largest['width']} is larger than the latent "
             f"dimension data.source.latent_dim = {latent_dim}"
         )
+    return cfg

@@ -10,10 +10,7 @@ from jetscale.data.generate.settings import ConfigError, load_config
 from jetscale.paper.config import (
     PAPER_FIGURES, PaperConfigError, efp_tag, load_paper_config, paper_dir, spectrum_path, sweep_name, table_path,
 )
-from jetscale.sweep import (
-    SweepError, check_against_config, compose_point, largest_point, load_sweep, run_id, shell_overrides,
-    sweep_path,
-)
+from jetscale.sweep import SweepError, check_against_config, load_sweep, run_id, shell_overrides, sweep_path
 
 CONFIGS = Path(workflow.basedir) / "configs"
 RESULTS = config["results_dir"]
@@ -56,7 +53,6 @@ if PAPER.jets.dataset in JET_DATASETS and PAPER_JETS.overrides != MAIN_JETS.over
                         f"({config['jets_config']}, {MAIN_JETS.overrides or 'its own sizes'}) with other sizes; "
                         "give the paper's dataset its own name")
 JET_DATASETS.setdefault(PAPER.jets.dataset, PAPER_JETS)
-JET_DIR = f"{DATA_DIR}/{MAIN_JETS.settings.dataset}"
 EFP_TAG = efp_tag(config["efp_dmax"], config["efp_beta"])
 
 
@@ -107,9 +103,8 @@ def plan(name):
     """Everything the rules need about sweep ``name``, worked out when a rule first asks (composing a sweep's
     Hydra config takes a fraction of a second, so sweeps no target needs cost nothing)."""
     sweep = SWEEPS[name]
-    _checked(check_against_config, sweep)
+    largest = _checked(check_against_config, sweep)  # the largest point's composed config
     points = {run_id(point): point for point in sweep.points()}
-    largest = compose_point(sweep, largest_point(sweep))
     if name in PAPER_JET_SWEEPS and str(largest.data.get("dataset_dir", "")).rstrip("/") != PAPER_JET_DIR:
         raise WorkflowError(f"{sweep.source}: data.dataset_dir is {largest.data.get('dataset_dir')!r}, but the paper "
                             f"scale {PAPER.source} trains its jet sweeps on {PAPER_JET_DIR!r} (jets.dataset under "
