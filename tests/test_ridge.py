@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from jetscale.models.ridge import ridge_flops, ridge_readout
+from jetscale.models.random_features import ridge_flops
+from jetscale.models.ridge import ridge_readout
 
 
 def _objective(z, y, v, ridge):

@@ -1,11 +1,14 @@
 """Sweep definitions: load, validate and expand ``configs/sweep/<name>.yaml``.
 
-A sweep lists *axes* (``n_samples``, ``width``, ``seed``, ``compute``) whose
-cartesian product gives one training job per point, and fixed Hydra
-*overrides*.  Validation happens before any job exists:
+A sweep names a *task* (``configs/task/<task>.yaml``: data source, model family,
+solver; :mod:`jetscale.tasks`) and optionally an *experiment*, and lists *axes*
+(``n_samples``, ``width``, ``seed``, ``compute``) whose cartesian product gives
+one training job per point, and fixed Hydra *overrides*.  Validation happens
+before any job exists:
 
 1. structure, against ``workflow/schemas/sweep.schema.yaml`` (unknown keys,
-   non-positive sizes, wrong types);
+   non-positive sizes, wrong types), and the task and experiment must be files
+   of their config groups;
 2. meaning, by composing the real Hydra config of the largest point (override
    keys must exist; a width may not exceed the toy model's latent dimension).
 
@@ -38,6 +41,7 @@ class Sweep:
     name: str
     axes: dict[str, list]
     overrides: dict[str, object] = field(default_factory=dict)
+    task: str | None = None  # configs/task/<task>.yaml (toy, jets, rhm, rambo, shower); None: train.yaml's default
     experiment: str | None = None
     fit: dict = field(default_factory=dict)
     resources: dict = field(default_factory=dict)  # Snakemake resources of the training jobs
@@ -49,8 +53,9 @@ class Sweep:
         return [dict(zip(keys, values)) for values in itertools.product(*self.axes.values())]
 
     def common_overrides(self) -> list[str]:
-        """The overrides every point shares: the experiment and the fixed overrides (an axis key wins)."""
-        fixed = [f"experiment={self.experiment}"] if self.experiment else []
+        """The overrides every point shares: the task, the experiment and the fixed overrides (an axis key wins)."""
+        fixed = [f"task={self.task}"] if self.task else []
+        fixed += [f"experiment={self.experiment}"] if self.experiment else []
         return fixed + [f"{k}={_hydra_value(v)}" for k, v in self.overrides.items() if k not in self.axes]
 
     def hydra_overrides(self, point: dict) -> list[str]:
@@ -110,8 +115,10 @@ def load_sweep(path: str | Path, schema: str | Path = SCHEMA, check_config: bool
         raise SweepError(f"sweep config {path} does not exist (available: {available})")
     raw = yaml.safe_load(path.read_text()) or {}
     validate_structure(raw, path, schema)
+    check_choice(raw, "task", path)
+    check_choice(raw, "experiment", path)
     sweep = Sweep(
-        name=raw["name"], axes=raw["axes"], overrides=raw.get("overrides") or {},
+        name=raw["name"], axes=raw["axes"], overrides=raw.get("overrides") or {}, task=raw.get("task"),
         experiment=raw.get("experiment"), fit=raw.get("fit") or {}, resources=raw.get("resources") or {},
         source=str(path),
     )
@@ -126,6 +133,16 @@ def validate_structure(raw: dict, path: Path, schema: str | Path = SCHEMA) -> No
     if errors:
         lines = [f"  {_key(e.absolute_path)}: {e.message}" for e in errors]
         raise SweepError(f"invalid sweep config {path}:\n" + "\n".join(lines))
+
+
+def check_choice(raw: dict, group: str, path: Path) -> None:
+    """A sweep's ``task`` or ``experiment`` must name a file of that config group (listed when it does not)."""
+    choice = raw.get(group)
+    if choice is None or (Path(CONFIG_DIR) / group / f"{choice}.yaml").is_file():
+        return
+    available = sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+    raise SweepError(f"sweep config {path}: {group} = {choice!r} is not a config of configs/{group}/ "
+                     f"(available: {', '.join(available)})")
 
 
 def _key(path) -> str:

@@ -1,6 +1,6 @@
 """``jetscale train``: one point of a sweep, from a composed Hydra config to metrics.json.
 
-Recipe: seed → datamodule → model → fit (closed-form ridge or Lightning) →
+Recipe: seed → datamodule → model (the task's, :mod:`jetscale.tasks`) → fit (closed-form ridge or Lightning) →
 evaluate → log → write ``<run_dir>/metrics.json`` atomically.  The run
 directory is Hydra's ``hydra.run.dir``; the workflow sets it per point.
 Lightning checkpoints go to ``<run_dir>/checkpoints/`` (never a workflow
@@ -47,6 +47,7 @@ from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
 from jetscale.provenance import git_revision
 from jetscale.results import write_json_atomic
+from jetscale.tasks import check_task
 from jetscale.redaction import redact_secrets
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,8 @@ NO_VALIDATION = {"val_loss": None, "best_step": None}
 
 
 def fit_closed_form(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
-    if not hasattr(datamodule, "split"):
-        raise ValueError(f"solver=closed_form solves the toy model's ridge readout; task {datamodule.task!r} "
-                         "needs solver=lightning")
+    """Ridge readout on the net's fixed features (:func:`jetscale.models.ridge.solve_readout`)."""
+    model.prepare(datamodule)
     x, y = datamodule.split("train")
     return {"flops": solve_readout(model.net, x, y, cfg.ridge), "steps": 0, "epochs": 0}
 
@@ -174,11 +174,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
+    check_task(datamodule, model, cfg.solver)
     loggers = [instantiate(logger_cfg, save_dir=str(run_dir)) for logger_cfg in cfg.logger.values()]
     result = fit(model, datamodule, cfg, run_dir, loggers)
     if not result.pop("is_global_zero", True):
         return {}  # DDP: rank 0 evaluates and writes the point's metrics; the other ranks are done
     metrics = run_metrics(cfg, run_dir, datamodule, model, result)
+    if hasattr(datamodule, "write_artifacts"):  # e.g. the random hierarchy model's rules, beside metrics.json
+        datamodule.write_artifacts(run_dir)
     metrics["wall_s"] = time.perf_counter() - start
     return write_run(cfg, run_dir, metrics, loggers)
 

@@ -19,6 +19,7 @@ class ToyDataModule(L.LightningDataModule):
     """
 
     task = "toy"
+    n_val = 0  # no validation split: the toy model trains its steps or is solved in closed form
 
     def __init__(self, source: ToyPowerLaw, n_train: int, n_test: int, seed: int, batch_size: int | None = None):
         super().__init__()

@@ -30,6 +30,13 @@ class RandomFeatureRegressor(nn.Module):
         self.register_buffer("projection", projection.float())
         self.readout = nn.Parameter(torch.zeros(width))
 
+    def fixed_features(self, x: np.ndarray) -> np.ndarray:
+        """Z = X Fᵀ [P, N] in float64, the design matrix of the closed-form ridge solve."""
+        return x @ self.projection.double().cpu().numpy().T
+
+    def readout_flops(self, n_samples: int) -> float:
+        return ridge_flops(n_samples, self.width, self.latent_dim)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.projection.T  # [B, M] @ [M, N] -> [B, N]
 
@@ -47,6 +54,17 @@ class RandomFeatureRegressor(nn.Module):
     def n_params(self) -> int:
         """Trainable parameters (the readout); the fixed projection is not counted."""
         return self.width
+
+
+def ridge_flops(n_samples: int, width: int, latent_dim: int) -> float:
+    """Analytic FLOPs of the closed-form fit.
+
+    features Z = X Fᵀ: 2·P·N·M; Gram (primal ZᵀZ or dual ZZᵀ): 2·P·N·min(N, P);
+    Cholesky solve of the m×m system, m = min(N, P): m³/3 + 2m²; right-hand side
+    and back-projection: 4·P·N.  Multiply-adds count as two FLOPs.
+    """
+    m = min(width, n_samples)
+    return float(2 * n_samples * width * latent_dim + 2 * n_samples * width * m + m**3 / 3 + 2 * m**2 + 4 * n_samples * width)
 
 
 def sgd_flops_per_sample(width: int, latent_dim: int) -> float:

@@ -1,4 +1,5 @@
-"""Closed-form ridge solve of the random-feature readout (pure numpy).
+"""Closed-form ridge solve of a readout on fixed features (pure numpy): the toy's random features, or any
+closed-form net of :mod:`jetscale.tasks`.
 
 v = argmin (1/P) ‖y − Z v‖² + λ‖v‖² = (ZᵀZ + Pλ I)^(-1) Zᵀ y
   = Zᵀ (Z Zᵀ + Pλ I)^(-1) y      (dual form, used when N > P).
@@ -25,23 +26,15 @@ def ridge_readout(features: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarr
     return features.T @ solve(kernel, y, assume_a="pos")
 
 
-def ridge_flops(n_samples: int, width: int, latent_dim: int) -> float:
-    """Analytic FLOPs of the closed-form fit.
-
-    features Z = X Fᵀ: 2·P·N·M; Gram (primal ZᵀZ or dual ZZᵀ): 2·P·N·min(N, P);
-    Cholesky solve of the m×m system, m = min(N, P): m³/3 + 2m²; right-hand side
-    and back-projection: 4·P·N.  Multiply-adds count as two FLOPs.
-    """
-    m = min(width, n_samples)
-    return float(2 * n_samples * width * latent_dim + 2 * n_samples * width * m + m**3 / 3 + 2 * m**2 + 4 * n_samples * width)
-
-
 def solve_readout(net, x: np.ndarray, y: np.ndarray, ridge: float) -> float:
-    """Set ``net.readout`` (a ``RandomFeatureRegressor``) to the ridge solution; return its FLOPs."""
-    projection = net.projection.double().cpu().numpy()
-    readout = ridge_readout(x @ projection.T, y, ridge)
+    """Set ``net.readout`` to the ridge solution on ``net.fixed_features(x)``; return ``net.readout_flops(P)``.
+
+    ``net`` is any closed-form net of :mod:`jetscale.tasks`: everything before its trainable
+    ``readout`` [N] is fixed (the toy's random projection, a shower regressor's standardised features).
+    """
+    readout = ridge_readout(net.fixed_features(x), y, ridge)
     net.readout.data.copy_(torch.from_numpy(readout))
-    return ridge_flops(len(y), net.width, net.latent_dim)
+    return net.readout_flops(len(y))
 
 
 def simulate_excess_error(source, width: int, n_samples: int, ridge: float, seed: int) -> float:
