@@ -115,7 +115,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, overrides: list[str] | tuple[
         if not isinstance(raw, DictConfig) or key not in raw:
             raise ConfigError(f"{path}: missing top-level key {key!r}")
     dataset = str(raw.dataset)
-    gen = _typed(OmegaConf.merge(OmegaConf.structured(GeneratorConfig), {}), raw.generator, path, "generator")
+    gen = typed_merge(OmegaConf.merge(OmegaConf.structured(GeneratorConfig), {}), raw.generator, path, "generator")
     for item in overrides:
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -125,7 +125,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, overrides: list[str] | tuple[
             dataset = value
             continue
         key = key.removeprefix("generator.")
-        gen = _typed(gen, OmegaConf.from_dotlist([f"{key}={value}"]), path, f"override {item!r}: generator")
+        gen = typed_merge(gen, OmegaConf.from_dotlist([f"{key}={value}"]), path, f"override {item!r}: generator")
     missing = sorted(OmegaConf.missing_keys(gen))
     if missing:
         raise ConfigError(f"{path}: generator lacks {', '.join(missing)}")
@@ -134,7 +134,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, overrides: list[str] | tuple[
     return config
 
 
-def _typed(base: DictConfig, update, path: Path, where: str) -> DictConfig:
+def typed_merge(base: DictConfig, update, path: Path, where: str) -> DictConfig:
     """Merge ``update`` into the typed ``base``; unknown keys and bad types raise naming the key."""
     try:
         return OmegaConf.merge(base, update)

@@ -1,0 +1,160 @@
+"""Pythia 8 parton showers, snapshot after every branching: config -> Pythia -> replay -> arrays.
+
+A process config (``configs/shower/<name>.yaml``) holds ``name``, ``description``,
+``sqrt_s`` [GeV], ``k_max``, ``tolerance`` (relative to ``sqrt_s``) and the
+process's Pythia ``settings``. The generator appends the settings it owns,
+which must not appear in the config: ``Beams:eCM``, :data:`SHOWER_ONLY_SETTINGS`
+(what makes the record a pure final-state QCD shower that
+:mod:`jetscale.data.shower.history` can replay), quiet output and the seed
+(Pythia's ``Random:seed`` is :func:`derive_seed` of the run's seed, in
+1..900000000, so any non-negative seed works and 0 does not mean "time").
+
+Each event's record is replayed into the parton momenta after k = 0, 1, 2, ...
+branchings; every snapshot must sum to (sqrt_s, 0, 0, 0) within
+``tolerance * sqrt_s`` GeV per component, else the run fails (nothing written).
+Events whose record the replay cannot follow are dropped and counted (a warning
+each). Same config, event count and seed give identical arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pythia8mc
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from jetscale.data.generate.events import events, make_pythia, pythia_version
+from jetscale.data.generate.settings import ConfigError, derive_seed, typed_merge
+from jetscale.data.shower.history import ReplayError, check_conservation, shower_snapshots
+from jetscale.data.shower.snapshots import N_BORN, ShowerSnapshots
+
+log = logging.getLogger(__name__)
+
+SHOWER_ONLY_SETTINGS = (
+    "PartonLevel:ISR = off",
+    "PartonLevel:MPI = off",
+    "HadronLevel:all = off",
+    "TimeShower:QEDshowerByQ = off",
+    "TimeShower:QEDshowerByL = off",
+    "TimeShower:QEDshowerByOther = off",
+    "TimeShower:QEDshowerByGamma = off",
+    "TimeShower:weakShower = off",
+)
+RUN_SETTINGS = ("Beams:eCM", "Print:quiet", "Random:setSeed", "Random:seed")  # set from sqrt_s and the seed
+MAX_WARNINGS = 10  # dropped events logged one by one; later ones only counted
+
+
+@dataclass
+class ShowerConfig:
+    """Schema of ``configs/shower/<name>.yaml`` (values and their meaning live in the YAML)."""
+
+    name: str = MISSING
+    description: str = MISSING
+    sqrt_s: float = MISSING
+    k_max: int = MISSING
+    tolerance: float = MISSING
+    settings: list[str] = MISSING
+    source: str = "<config>"
+
+
+def setting_key(line: str) -> str:
+    """``"Beams:eCM = 91.2"`` -> ``"beams:ecm"`` (Pythia's keys are case-insensitive)."""
+    return line.partition("=")[0].strip().lower()
+
+
+def load_shower_config(path: str | Path, k_max: int | None = None) -> ShowerConfig:
+    """Read and validate a process config; ``k_max`` overrides the file's. Errors name the file and key."""
+    path = Path(path)
+    try:
+        raw = OmegaConf.load(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: shower config not found") from None
+    except (OmegaConfBaseException, ValueError) as err:
+        raise ConfigError(f"{path}: unreadable config ({err})") from err
+    if not isinstance(raw, DictConfig):
+        raise ConfigError(f"{path}: expected a mapping of name, description, sqrt_s, k_max, tolerance, settings")
+    merged = typed_merge(OmegaConf.structured(ShowerConfig), raw, path, "shower")
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        raise ConfigError(f"{path}: missing key(s) {', '.join(missing)}")
+    config = OmegaConf.to_object(merged)
+    config.source = str(path)
+    if k_max is not None:
+        config.k_max = k_max
+    checks = [(config.sqrt_s > 0, "sqrt_s", "must be > 0"), (config.k_max >= 1, "k_max", "must be >= 1"),
+              (0 < config.tolerance < 1, "tolerance", "must be in (0, 1) (relative to sqrt_s)")]
+    for ok, key, message in checks:
+        if not ok:
+            raise ConfigError(f"{path}: {key} = {getattr(config, key)!r} {message}")
+    owned = {setting_key(line) for line in (*SHOWER_ONLY_SETTINGS, *RUN_SETTINGS)}
+    for line in config.settings:
+        if setting_key(line) in owned:
+            raise ConfigError(f"{path}: settings: {line!r} is set by the generator (from sqrt_s, the seed, "
+                              f"or SHOWER_ONLY_SETTINGS); remove it")
+    return config
+
+
+def pythia_settings(config: ShowerConfig, seed: int) -> list[str]:
+    """Every Pythia settings string of a run, in order; the generator's own come last so nothing overrides them."""
+    return [*config.settings, f"Beams:eCM = {config.sqrt_s!r}", *SHOWER_ONLY_SETTINGS, "Print:quiet = on",
+            "Random:setSeed = on", f"Random:seed = {derive_seed(seed)}"]
+
+
+def read_record(event: pythia8mc.Event) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(status, mother1, mother2, momenta [n, 4] as (E, px, py, pz) in GeV) of a whole event record."""
+    rows = [(p.status(), p.mother1(), p.mother2(), p.e(), p.px(), p.py(), p.pz()) for p in event]
+    table = np.asarray(rows, dtype=np.float64)
+    columns = table[:, :3].astype(np.int64).T
+    return columns[0], columns[1], columns[2], table[:, 3:]
+
+
+def generate_snapshots(config: ShowerConfig, n_events: int, seed: int,
+                       log_interval_s: float = 10.0) -> ShowerSnapshots:
+    """Generate ``n_events`` showers and collect the snapshots k = 1 .. config.k_max."""
+    if n_events < 1:
+        raise ValueError(f"n_events = {n_events} must be >= 1")
+    if seed < 0:
+        raise ValueError(f"seed = {seed} must be >= 0")
+    settings = pythia_settings(config, seed)
+    pythia = make_pythia(settings, source=config.source)
+    k_max = config.k_max
+    momenta = {k: np.empty((n_events, N_BORN + k, 4)) for k in range(1, k_max + 1)}  # pages touched when filled
+    ids = {k: np.empty(n_events, dtype=np.int64) for k in range(1, k_max + 1)}
+    filled = dict.fromkeys(momenta, 0)
+    total = np.array([config.sqrt_s, 0.0, 0.0, 0.0])
+    tolerance = config.tolerance * config.sqrt_s
+    dropped, start, last_log = 0, time.perf_counter(), time.perf_counter()
+    for event_id, event in zip(range(n_events), events(pythia)):
+        try:
+            snapshots = shower_snapshots(*read_record(event))
+        except ReplayError as err:
+            dropped += 1
+            if dropped <= MAX_WARNINGS:
+                log.warning("%s: event %d dropped: %s", config.name, event_id, err)
+            continue
+        if len(snapshots[0]) != N_BORN:
+            raise ValueError(f"{config.source}: event {event_id} has {len(snapshots[0])} Born partons; "
+                             f"the snapshot format needs {N_BORN}")
+        check_conservation(snapshots, total, tolerance, event_id)
+        for k in range(1, min(k_max, len(snapshots) - 1) + 1):
+            momenta[k][filled[k]] = snapshots[k]
+            ids[k][filled[k]] = event_id
+            filled[k] += 1
+        now = time.perf_counter()
+        if now - last_log >= log_interval_s:
+            last_log = now
+            rate = (event_id + 1) / (now - start)
+            log.info("%s: %d/%d events, %.0f events/s, ETA %.0f s", config.name, event_id + 1, n_events, rate,
+                     (n_events - event_id - 1) / rate)
+    elapsed = time.perf_counter() - start
+    log.info("%s: %d events in %.1f s (%.0f events/s), %d dropped; reached k: %s", config.name, n_events, elapsed,
+             n_events / elapsed, dropped, {k: filled[k] for k in (1, 5, 10, 15, 20) if k <= k_max})
+    return ShowerSnapshots(
+        process=config.name, sqrt_s=config.sqrt_s, seed=seed, n_events=n_events, k_max=k_max, settings=settings,
+        pythia_version=pythia_version(), tolerance=config.tolerance, n_dropped=dropped,
+        momenta={k: momenta[k][: filled[k]] for k in momenta}, event_id={k: ids[k][: filled[k]] for k in ids})

@@ -1,0 +1,293 @@
+"""Shower snapshots: the record replay on hand-made records, the energy-momentum check, real Pythia
+events (conservation, multiplicities, final partons, nesting, reproducibility), the HDF5 contract,
+the configs and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import jetscale.data.shower.generate as shower_generate
+from jetscale.data.generate.events import make_pythia
+from jetscale.data.generate.settings import ConfigError
+from jetscale.data.shower import (
+    MomentumError,
+    ReplayError,
+    SnapshotError,
+    branching_states,
+    check_conservation,
+    read_snapshots,
+    shower_snapshots,
+    snapshot_info,
+    write_snapshots,
+)
+from jetscale.data.shower.cli import main
+from jetscale.data.shower.generate import generate_snapshots, load_shower_config, pythia_settings, read_record
+from jetscale.paths import CONFIG_DIR
+
+SHOWER_CONFIGS = f"{CONFIG_DIR}/shower"
+
+# A hand-made record at sqrt(s) = 100 GeV: beams and hard process (0-2), Born q q̄ (3, 4);
+# branching 1: q(3) -> q(5) g(6), recoiler q̄(4) -> 7; branching 2: g(6) -> q(8) q̄(9), recoiler q(5) -> 10.
+# Momenta (E, px, py, pz) sum to (100, 0, 0, 0) after every branching.
+RECORD = {
+    "status": [-11, -12, -22, -23, -23, -51, -51, 52, 51, 51, 52],
+    "mother1": [0, 0, 1, 2, 2, 3, 3, 4, 6, 6, 5],
+    "mother2": [0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 5],
+    "momenta": [[100, 0, 0, 0], [50, 0, 0, 50], [100, 0, 0, 0],
+                [50, 0, 0, 50], [50, 0, 0, -50],
+                [30, 5, 0, 25], [21, -5, 0, 24], [49, 0, 0, -49],
+                [10, -2, 1, 12], [10, -3, -1, 11], [31, 5, 0, 26]],
+}
+TOTAL = (100.0, 0.0, 0.0, 0.0)
+
+
+def record(**changes):
+    columns = {name: np.array(values, dtype=np.float64 if name == "momenta" else np.int64)
+               for name, values in RECORD.items()}
+    columns.update({name: np.asarray(value) for name, value in changes.items()})
+    return columns["status"], columns["mother1"], columns["mother2"], columns["momenta"]
+
+
+# --- the replay on hand-made records -------------------------------------------------------------
+
+def test_replay_follows_emission_recoil_and_g_to_qqbar():
+    status, mother1, mother2, momenta = record()
+    states = branching_states(status, mother1, mother2)
+    assert [s.tolist() for s in states] == [[3, 4], [5, 6, 7], [7, 8, 9, 10]]
+    snapshots = shower_snapshots(status, mother1, mother2, momenta)
+    assert [len(s) for s in snapshots] == [2, 3, 4]
+    np.testing.assert_array_equal(snapshots[1], momenta[[5, 6, 7]])
+    np.testing.assert_array_equal(snapshots[2], momenta[[7, 8, 9, 10]])
+    check_conservation(snapshots, TOTAL, 1e-9, event_id=0)  # the hand-made record conserves
+
+
+def test_record_without_shower_is_its_born():
+    status, mother1, mother2, _ = record()
+    status = np.array([-11, -12, -22, 23, 23])
+    assert [s.tolist() for s in branching_states(status, mother1[:5], mother2[:5])] == [[3, 4]]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"status": [-11, -12, -22, -23, -23, -51, -51, 52, 51, 51, 83]}, "entry 10 has status 83"),
+    ({"mother1": [0, 0, 1, 2, 2, 3, 3, 4, 3, 3, 5]}, "entry 8 (status 51) branches from entry 3"),
+    ({"mother1": [0, 0, 1, 2, 2, 3, 3, 4, 6, 6, 3], "mother2": [0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 3]},
+     "entry 10 (status 52) copies entry 3"),
+    ({"mother2": [0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 7]}, "entry 10 has status 52 and mothers (5, 7)"),
+    ({"status": [-11, -12, -22, -23, -23, -51, -51, 52, 51, 51, -52]}, "final partons are [7, 8, 9]"),
+    ({"status": [-11, -12, -22, -23, -23, -52, -51, 52, 51, 51, 52], "mother2": [0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 5]},
+     "entry 5 is a recoil copy (status -52) before any branching"),
+])
+def test_replay_refuses_what_it_cannot_follow(changes, message):
+    with pytest.raises(ReplayError) as err:
+        branching_states(*record(**changes)[:3])
+    assert message in str(err.value)
+
+
+def test_branching_with_one_daughter_is_refused():
+    # g(6) -> 8 alone (a 1 -> 1 "branching"), then recoil copies of 7 and 5
+    status, mother1, mother2, _ = record(status=[-11, -12, -22, -23, -23, -51, -51, -52, 51, 52, 52],
+                                         mother1=[0, 0, 1, 2, 2, 3, 3, 4, 6, 7, 5],
+                                         mother2=[0, 0, 0, 0, 0, 0, 0, 4, 0, 7, 5])
+    with pytest.raises(ReplayError, match="branching of entry 6 has 1 daughter"):
+        branching_states(status, mother1, mother2)
+
+
+def test_conservation_check_names_event_k_and_deviation():
+    status, mother1, mother2, momenta = record()
+    momenta[9, 0] += 1e-3  # corrupt the q̄ of the second branching
+    snapshots = shower_snapshots(status, mother1, mother2, momenta)
+    check_conservation(snapshots[:2], TOTAL, 1e-4, event_id=7)  # k = 0, 1 are untouched
+    with pytest.raises(MomentumError, match=r"event 7, k = 2: .*max 0\.001 > tolerance 0\.0001"):
+        check_conservation(snapshots, TOTAL, 1e-4, event_id=7)
+    check_conservation(snapshots, TOTAL, 2e-3, event_id=7)  # within a looser tolerance
+
+
+# --- real Pythia events ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def z_config():
+    return load_shower_config(f"{SHOWER_CONFIGS}/z_qq.yaml", k_max=60)  # deeper than any Z shower
+
+
+@pytest.fixture(scope="module")
+def z_snapshots(z_config):
+    return generate_snapshots(z_config, 150, seed=11)
+
+
+def test_real_snapshots_conserve_momentum_and_grow_by_one(z_snapshots, z_config):
+    counts = z_snapshots.counts()
+    assert z_snapshots.n_dropped == 0
+    assert counts[1] >= 145 and counts[60] == 0  # almost every Z shower branches; none 60 times
+    assert all(counts[k + 1] <= counts[k] for k in range(1, 60))
+    for k in range(1, z_snapshots.k_max + 1):
+        momenta = z_snapshots.momenta[k]
+        assert momenta.shape == (counts[k], 2 + k, 4)
+        if len(momenta):
+            deviation = momenta.sum(axis=1) - [z_config.sqrt_s, 0, 0, 0]
+            assert np.abs(deviation).max() < 1e-6 * z_config.sqrt_s
+            assert (momenta[..., 0] > 0).all()
+
+
+def test_event_ids_nest_across_k(z_snapshots):
+    for k in range(1, z_snapshots.k_max):
+        deeper, shallower = z_snapshots.event_id[k + 1], z_snapshots.event_id[k]
+        assert np.isin(deeper, shallower).all()
+        assert (np.diff(shallower) > 0).all()
+    # an event followed across k: its partons change only by the branching (one more parton each time)
+    event = z_snapshots.event_id[3][0]
+    rows = [np.flatnonzero(z_snapshots.event_id[k] == event)[0] for k in (1, 2, 3)]
+    assert [len(z_snapshots.momenta[k][r]) for k, r in zip((1, 2, 3), rows)] == [3, 4, 5]
+
+
+def test_last_snapshot_is_pythias_final_partons(z_snapshots, z_config):
+    """Rerun the same seed and compare each event's deepest snapshot with the record's final partons."""
+    pythia = make_pythia(pythia_settings(z_config, seed=11))
+    for event_id in range(40):
+        assert pythia.next()
+        final = np.array([(p.e(), p.px(), p.py(), p.pz()) for p in pythia.event if p.isFinal()])
+        assert all(p.idAbs() in (1, 2, 3, 4, 5, 21) for p in pythia.event if p.isFinal())
+        n_branchings = len(final) - 2
+        assert n_branchings == sum(p.statusAbs() == 51 for p in pythia.event) // 2
+        if n_branchings == 0:
+            assert event_id not in z_snapshots.event_id[1]
+            continue
+        ids = z_snapshots.event_id[n_branchings]
+        np.testing.assert_array_equal(z_snapshots.momenta[n_branchings][np.flatnonzero(ids == event_id)[0]], final)
+        assert event_id not in z_snapshots.event_id[n_branchings + 1]
+
+
+def test_same_seed_same_arrays(z_snapshots, z_config):
+    config = dataclasses.replace(z_config, k_max=8)
+    again = generate_snapshots(config, 150, seed=11)
+    other = generate_snapshots(config, 150, seed=12)
+    for k in range(1, 9):
+        np.testing.assert_array_equal(again.momenta[k], z_snapshots.momenta[k])
+        np.testing.assert_array_equal(again.event_id[k], z_snapshots.event_id[k])
+    assert not np.array_equal(other.momenta[1][:10], again.momenta[1][:10])
+
+
+def test_momentum_violation_fails_the_run(monkeypatch, tmp_path, z_config):
+    def corrupted(event):
+        status, mother1, mother2, momenta = read_record(event)
+        momenta[-1, 3] += 0.5  # the last entry is a final parton of the last branching
+        return status, mother1, mother2, momenta
+
+    monkeypatch.setattr(shower_generate, "read_record", corrupted)
+    with pytest.raises(MomentumError, match=r"event 0, k = \d+: .*max 0\.5 >"):
+        generate_snapshots(z_config, 5, seed=1)
+    out = tmp_path / "bad.h5"
+    assert main(["--config", f"{SHOWER_CONFIGS}/z_qq.yaml", "--events", "5", "--out", str(out)]) == 2
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_h_to_gg_starts_from_two_gluons():
+    config = load_shower_config(f"{SHOWER_CONFIGS}/h_gg.yaml", k_max=5)
+    pythia = make_pythia(pythia_settings(config, seed=3))
+    for _ in range(5):
+        assert pythia.next()
+        status, mother1, mother2, momenta = read_record(pythia.event)
+        born = branching_states(status, mother1, mother2)[0]
+        assert [pythia.event[int(i)].id() for i in born] == [21, 21]
+        np.testing.assert_allclose(momenta[born].sum(axis=0), [125.0, 0, 0, 0], atol=1e-9)
+    snapshots = generate_snapshots(config, 20, seed=3)
+    assert snapshots.counts()[5] == 20 and snapshots.n_dropped == 0  # gluon showers are deep
+
+
+def test_gamma_config_runs_at_its_energy():
+    config = load_shower_config(f"{SHOWER_CONFIGS}/gamma_qq.yaml", k_max=3)
+    snapshots = generate_snapshots(config, 10, seed=5)
+    np.testing.assert_allclose(snapshots.momenta[3].sum(axis=1)[:, 0], 200.0, rtol=1e-12)
+    assert "WeakZ0:gmZmode = 1" in snapshots.settings
+
+
+# --- the HDF5 contract -------------------------------------------------------------------------------
+
+def test_file_round_trip_and_info(z_snapshots, tmp_path):
+    path = write_snapshots(tmp_path / "z.h5", z_snapshots)
+    for k in (1, 7, 60):
+        momenta, event_id = read_snapshots(path, k)
+        assert momenta.dtype == np.float64 and event_id.dtype == np.int64
+        np.testing.assert_array_equal(momenta, z_snapshots.momenta[k])
+        np.testing.assert_array_equal(event_id, z_snapshots.event_id[k])
+    info = snapshot_info(path)
+    assert info["process"] == "z_qq" and info["sqrt_s"] == 91.1876 and info["seed"] == 11
+    assert info["n_events"] == 150 and info["k_max"] == 60 and info["tolerance"] == 1e-6
+    assert info["settings"] == z_snapshots.settings and info["settings"][-1].startswith("Random:seed = ")
+    assert info["counts"] == z_snapshots.counts() and info["n_dropped"] == 0
+    assert isinstance(info["pythia_version"], str) and info["pythia_version"].startswith("8.3")
+
+
+def test_reader_errors_name_path_and_k(z_snapshots, tmp_path):
+    path = write_snapshots(tmp_path / "z.h5", dataclasses.replace(
+        z_snapshots, k_max=4, momenta={k: z_snapshots.momenta[k] for k in range(1, 5)}))
+    with pytest.raises(SnapshotError, match=r"z\.h5: no snapshots for k = 5; available: k = 1 \.\. 4"):
+        read_snapshots(path, 5)
+    with pytest.raises(SnapshotError, match="k = 0"):
+        read_snapshots(path, 0)
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
+        read_snapshots(tmp_path / "missing.h5", 1)
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
+        snapshot_info(tmp_path / "missing.h5")
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    with pytest.raises(SnapshotError, match="junk.h5: unreadable"):
+        read_snapshots(tmp_path / "junk.h5", 1)
+
+
+def test_writer_refuses_inconsistent_arrays(z_snapshots, tmp_path):
+    ids = dict(z_snapshots.event_id)
+    ids[2] = np.append(ids[2][1:], 10_000)  # an event at k = 2 that was never generated
+    with pytest.raises(SnapshotError, match="k = 2: event_id must be ascending in"):
+        write_snapshots(tmp_path / "bad.h5", dataclasses.replace(z_snapshots, event_id=ids))
+    momenta = dict(z_snapshots.momenta)
+    momenta[3] = momenta[3][:, :4]
+    with pytest.raises(SnapshotError, match=r"k = 3: momenta .* do not match \[n_k, 5, 4\]"):
+        write_snapshots(tmp_path / "bad.h5", dataclasses.replace(z_snapshots, momenta=momenta))
+    assert not list(tmp_path.iterdir())
+
+
+# --- configs and the CLI -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("name: x\nsqrt_s: 91.0\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\n", "missing key(s) description"),
+    ("name: x\ndescription: d\nsqrt_s: -1\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\n", "sqrt_s = -1.0 must be > 0"),
+    ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: ['Random:seed = 4']\n",
+     "'Random:seed = 4' is set by the generator"),
+    ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: ['hadronlevel:all=on']\n",
+     "'hadronlevel:all=on' is set by the generator"),
+    ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\nextra: 1\n", "extra"),
+])
+def test_config_errors_name_file_and_key(tmp_path, text, message):
+    path = tmp_path / "proc.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_shower_config(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_shipped_configs_load_with_generator_settings_last():
+    for name in ("z_qq", "h_gg", "gamma_qq"):
+        config = load_shower_config(f"{SHOWER_CONFIGS}/{name}.yaml")
+        assert config.name == name and config.k_max >= 10
+        settings = pythia_settings(config, seed=0)
+        assert settings[-1] == f"Random:seed = {shower_generate.derive_seed(0)}"  # never 0 (= time-based)
+        assert f"Beams:eCM = {config.sqrt_s!r}" in settings and "HadronLevel:all = off" in settings
+    with pytest.raises(ConfigError, match="k_max = 0 must be >= 1"):
+        load_shower_config(f"{SHOWER_CONFIGS}/z_qq.yaml", k_max=0)
+
+
+def test_cli_writes_a_reproducible_file(tmp_path, capsys):
+    args = ["--config", f"{SHOWER_CONFIGS}/z_qq.yaml", "--events", "30", "--seed", "4", "--k-max", "6"]
+    assert main([*args, "--out", str(tmp_path / "a.h5")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "b.h5")]) == 0
+    info = snapshot_info(tmp_path / "a.h5")
+    assert info["k_max"] == 6 and info["n_events"] == 30 and info["seed"] == 4
+    for k in range(1, 7):
+        for a, b in zip(read_snapshots(tmp_path / "a.h5", k), read_snapshots(tmp_path / "b.h5", k)):
+            np.testing.assert_array_equal(a, b)
+    assert info["settings"] == snapshot_info(tmp_path / "b.h5")["settings"]
+    assert main(["--config", str(tmp_path / "none.yaml"), "--events", "3", "--out", str(tmp_path / "c.h5")]) == 2
+    assert "none.yaml: shower config not found" in capsys.readouterr().err
