@@ -41,12 +41,15 @@ def test_loss_vs_n_samples_draws_means_fits_and_theory():
 
 
 def test_the_style_names_models_once_and_gives_each_one_colour():
-    from jetscale.plots.style import MODEL_COLORS, label, model_color, model_label
+    from jetscale.plots.style import MODEL_COLORS, MODEL_NAMES, TASK_MODELS, label, model_color, model_label
 
     assert [model_label(m) for m in ("efp_linear", "efp_mlp", "pfn", "particle_transformer")] == [
         "EFP linear", "EFP MLP", "PFN", "Particle Transformer"]
     assert model_label("new_model") == "new model"
-    assert len(set(MODEL_COLORS.values())) == len(MODEL_COLORS)  # distinct
+    assert sorted(m for models in TASK_MODELS.values() for m in models) == sorted(MODEL_NAMES) == sorted(MODEL_COLORS)
+    for models in TASK_MODELS.values():  # distinct within a task, and from the spare colours of unknown models
+        colours = [model_color(m) for m in models] + [model_color("x", i) for i in range(3)]
+        assert len(set(colours)) == len(colours)
     assert model_color("pfn") == model_color("pfn", index=3) and model_color("x", 0) != model_color("x", 1)
     assert label("test_loss", "jets") == "test BCE [nats/jet]" and label("n_samples", "jets") == "training jets $T$"
     assert label("test_loss", "toy") == "excess test error $E_g$" and label("n_samples") == "training samples $P$"

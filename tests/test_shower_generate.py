@@ -291,3 +291,29 @@ def test_cli_writes_a_reproducible_file(tmp_path, capsys):
     assert info["settings"] == snapshot_info(tmp_path / "b.h5")["settings"]
     assert main(["--config", str(tmp_path / "none.yaml"), "--events", "3", "--out", str(tmp_path / "c.h5")]) == 2
     assert "none.yaml: shower config not found" in capsys.readouterr().err
+
+
+def test_a_missing_file_is_generated_once_by_racing_jobs(monkeypatch, tmp_path):
+    """ensure_snapshots: the file a sweep's points share is made by one of them, then read by all."""
+    import threading
+
+    from jetscale.data.shower.generate import ensure_snapshots
+
+    calls = []
+    real = shower_generate.generate_snapshots
+
+    def counted(config, n_events, seed, **options):
+        calls.append(n_events)
+        return real(config, n_events, seed, **options)
+
+    monkeypatch.setattr(shower_generate, "generate_snapshots", counted)
+    target = tmp_path / "shower" / "z.h5"
+    threads = [threading.Thread(target=ensure_snapshots, args=(target, "z_qq", 30, 4)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [30]
+    assert main(["--config", "z_qq", "--events", "30", "--seed", "4", "--out", str(tmp_path / "cli.h5")]) == 0
+    for k in (1, 3):
+        np.testing.assert_array_equal(read_snapshots(target, k)[0], read_snapshots(tmp_path / "cli.h5", k)[0])

@@ -7,11 +7,15 @@ stage would accept: at most a hidden ``.<name>.<random>.tmp`` that nothing reads
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -36,6 +40,25 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the ``with`` block.
+
+    For jobs that may all find a deterministic input missing at once (e.g. a sweep's first points
+    and the shower snapshots they share): one makes it, the others wait and then find it.  The
+    lock dies with its process.  On a file system without ``flock`` the block runs unlocked with a
+    warning: the writers are atomic and deterministic, so that only costs duplicated work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as err:
+            log.warning("%s: no file lock (%s); concurrent jobs may repeat this work", path, err)
+        yield
 
 
 def _umask() -> int:

@@ -18,6 +18,7 @@
     jetscale features --shard F                EFPs of one shard, cached next to it
     jetscale spectrum --dataset DIR ...        data-covariance eigen-spectrum and its power law (MPI-aware)
     jetscale shower-generate --config C --events N --out F.h5   parton states after each shower branching k
+    jetscale shower-spectrum --snapshots F.h5 --out-dir DIR      EFP spectra per k, raw and RAMBO-whitened
 """
 
 from __future__ import annotations
@@ -159,15 +160,16 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
 
 def register_jet_commands(sub) -> None:
-    """generate, import-data, features, spectrum, shower-generate: each module owns its arguments."""
+    """generate, import-data, features, spectrum, shower-generate, shower-spectrum: each module owns its arguments."""
     from jetscale.data.generate.cli import register as register_generate
     from jetscale.data.readers.convert import register as register_import
     from jetscale.data.shower.cli import register as register_shower_generate
     from jetscale.features.efp import register as register_features
+    from jetscale.features.shower_spectrum import register as register_shower_spectrum
     from jetscale.features.spectrum import register as register_spectrum
 
     for register in (register_generate, register_import, register_features, register_spectrum,
-                     register_shower_generate):
+                     register_shower_generate, register_shower_spectrum):
         register(sub)
 
 

@@ -65,6 +65,12 @@ TASK_LABELS = {
         "width": "width (hidden units)",
         "samples_seen": "jets seen in training $D$",
     },
+    "rhm": {"test_loss": "test cross-entropy [nats]", "test_error": "test error (chance $1 - 1/n_c$)",
+            "n_samples": "training data $P$", "width": "width (channels / hidden units)"},
+    "rambo": {"test_loss": "flow-matching test loss", "test_distance": r"$\langle W_1(m_{ij}/\sqrt{s})\rangle$",
+              "n_samples": "training events $P$", "width": "velocity-field width"},
+    "shower": {"test_loss": "test MSE of thrust", "n_samples": "training events $P$",
+               "width": "features $N$ (ridge) / hidden width (MLP)"},
 }
 TASK_LOSS_LABELS = {task: labels["test_loss"] for task, labels in TASK_LABELS.items()}  # kept for callers
 
@@ -74,11 +80,25 @@ MODEL_NAMES = {
     "pfn": "PFN",
     "particle_transformer": "Particle Transformer",
     "random_features": "random features",
+    "rhm_cnn": "hierarchical CNN",
+    "rhm_mlp": "MLP",
+    "rhm_transformer": "transformer",
+    "flow_matching": "flow matching",
+    "shower_ridge": "ridge on EFPs",
+    "shower_mlp": "EFP MLP (regression)",
+}
+# The models each task compares: colours are distinct within a task (a figure shows one task).
+TASK_MODELS = {
+    "jets": ("efp_linear", "efp_mlp", "pfn", "particle_transformer"),
+    "toy": ("random_features",),
+    "rhm": ("rhm_cnn", "rhm_mlp", "rhm_transformer"),
+    "rambo": ("flow_matching",),
+    "shower": ("shower_ridge", "shower_mlp"),
 }
 
 # Okabe-Ito: distinguishable with colour-vision deficiencies and in greyscale print.
 _PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
-MODEL_COLORS = {name: _PALETTE[i] for i, name in enumerate(MODEL_NAMES)}
+MODEL_COLORS = {name: _PALETTE[i] for models in TASK_MODELS.values() for i, name in enumerate(models)}
 
 
 def label(column: str, task: str | None = None) -> str:
@@ -98,7 +118,7 @@ def model_color(model: str, index: int = 0):
     """The colour of ``model`` in every figure; a model without one gets the ``index``-th spare colour."""
     if model in MODEL_COLORS:
         return MODEL_COLORS[model]
-    spare = _PALETTE[len(MODEL_COLORS):]
+    spare = _PALETTE[max(len(models) for models in TASK_MODELS.values()):]
     return spare[index % len(spare)]
 
 

@@ -18,7 +18,8 @@ DEFAULT_CONFIG = f"{CONFIG_DIR}/shower/z_qq.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help="process config YAML (default: %(default)s)")
+    parser.add_argument("--config", default=DEFAULT_CONFIG,
+                        help="process config: a YAML file or a name in configs/shower/ (default: %(default)s)")
     parser.add_argument("--events", type=int, required=True, help="events to generate")
     parser.add_argument("--seed", type=int, default=0, help="run seed >= 0 (default: %(default)s)")
     parser.add_argument("--out", required=True, help="output HDF5 file (written atomically)")
@@ -36,13 +37,13 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_shower_generate(args: argparse.Namespace) -> int:
-    from jetscale.data.shower.generate import generate_snapshots, load_shower_config
+    from jetscale.data.shower.generate import generate_snapshots, load_shower_config, process_config_path
     from jetscale.data.shower.snapshots import write_snapshots
 
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                             format="%(asctime)s shower-generate %(message)s", datefmt="%H:%M:%S")
-    config = load_shower_config(args.config, k_max=args.k_max)
+    config = load_shower_config(process_config_path(args.config), k_max=args.k_max)
     snapshots = generate_snapshots(config, args.events, args.seed, log_interval_s=args.log_interval)
     path = write_snapshots(args.out, snapshots)
     counts = snapshots.counts()

@@ -31,7 +31,9 @@ from omegaconf.errors import OmegaConfBaseException
 from jetscale.data.generate.events import events, make_pythia, pythia_version
 from jetscale.data.generate.settings import ConfigError, derive_seed, typed_merge
 from jetscale.data.shower.history import ReplayError, check_conservation, shower_snapshots
-from jetscale.data.shower.snapshots import N_BORN, ShowerSnapshots
+from jetscale.atomic import exclusive_lock
+from jetscale.data.shower.snapshots import N_BORN, ShowerSnapshots, write_snapshots
+from jetscale.paths import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +160,25 @@ def generate_snapshots(config: ShowerConfig, n_events: int, seed: int,
         process=config.name, sqrt_s=config.sqrt_s, seed=seed, n_events=n_events, k_max=k_max, settings=settings,
         pythia_version=pythia_version(), tolerance=config.tolerance, n_dropped=dropped,
         momenta={k: momenta[k][: filled[k]] for k in momenta}, event_id={k: ids[k][: filled[k]] for k in ids})
+
+
+def process_config_path(process: str) -> Path:
+    """``configs/shower/<process>.yaml`` for a process name, or ``process`` itself when it is a YAML path."""
+    return Path(process) if process.endswith((".yaml", ".yml")) else Path(CONFIG_DIR) / "shower" / f"{process}.yaml"
+
+
+def ensure_snapshots(path: str | Path, process: str, n_events: int, seed: int) -> Path:
+    """The snapshot file ``path``; generated first (as ``jetscale shower-generate`` would) if it does not exist.
+
+    Sweep points that share a missing file take a lock beside it: one generates, the others wait
+    and read it.  An existing file is used as it is (its sizes are checked by the reader's user).
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    with exclusive_lock(path.with_name(f".{path.name}.lock")):
+        if not path.is_file():
+            log.info("%s missing: generating %d %s events (seed %d)", path, n_events, process, seed)
+            config = load_shower_config(process_config_path(process))
+            write_snapshots(path, generate_snapshots(config, n_events, seed))
+    return path

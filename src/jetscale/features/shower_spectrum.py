@@ -1,0 +1,338 @@
+"""EFP covariance spectra of parton-shower snapshots per branching depth k, raw and RAMBO-whitened.
+
+``jetscale shower-spectrum --snapshots FILE --out-dir DIR [--k 1,2,...]`` reads each group ``k``
+of a snapshot file (:mod:`jetscale.data.shower.snapshots`: the 2 + k partons after k branchings)
+through its EFP cache (:mod:`jetscale.features.efp_ee`) and, for each k:
+
+* **Standardized spectrum.** The eigenvalues of the covariance of the standardized EFPs (the
+  correlation matrix; constant EFPs dropped, see :func:`~jetscale.features.covariance.standardized_covariance`),
+  their power-law fit lambda_j ~ j^(-alpha) and the label projection of the target (thrust by
+  default): t_j, its tail-sum exponent 2 alpha r and r -- exactly the ``standardized`` entry of
+  ``jetscale spectrum`` (:mod:`jetscale.features.spectrum`: :func:`spectrum_entry`, same fit ranges,
+  noise floor lambda_1 * NOISE_RTOL and bootstrap).
+* **Whitened spectrum** (:func:`whiten`): what the shower adds beyond phase space. ``--rambo-events``
+  massless RAMBO events (:func:`jetscale.physics.rambo.rambo`) with the same multiplicity 2 + k and
+  sqrt s give the phase-space covariance C_R of the same EFPs. Both covariances are taken in the
+  units of the RAMBO-standardized EFPs (EFPs constant in either sample dropped), and the whitened
+  spectrum is the set of generalised eigenvalues C_S v = mu C_R v, i.e. the eigenvalues of
+  C_R^(-1/2) C_S C_R^(-1/2) -- computed on the **well-conditioned subspace of C_R**: the
+  eigen-directions of C_R with eigenvalue > lambda_1(C_R) * ``whiten_rtol`` (default
+  :data:`WHITEN_RTOL` = NOISE_RTOL = 1e-12, the same noise floor as the spectra). The cut removes
+  EFP combinations that phase space does not vary at all: exact linear relations among EFPs
+  (with beta = 2, momentum conservation makes every EFP of a tree of single edges constant and
+  ties many others together, so d <= 5 leaves only ~6 (3 partons) to ~18 directions), which
+  in C_R are rounding noise ~1e-16 lambda_1. The shower's (massive) quarks break some of the
+  massless relations at O(m^2/E^2), so without the cut those directions would give huge,
+  meaningless ratios. Their number is reported (``dropped_directions``). A whitened eigenvalue
+  is a variance ratio: 1 = as in uniform phase space; the finite samples alone spread the values
+  of two independent RAMBO samples of n events over about (1 +- sqrt(r / n))^2 (r kept directions).
+  The target's projection on the whitened modes (cross-covariance W Cov(x, y)) is reported too.
+
+Outputs in ``--out-dir``:
+
+* ``spectrum.json``::
+
+      {"source", "process", "sqrt_s", "n_events",
+       "feature_options": {"dmax", "beta", "measure", "normed", "kappa", "coords"},
+       "target": "thrust", "rambo": {"events", "seed", "whiten_rtol", "massless": true},
+       "per_k": [{"k", "n_partons", "n", "d",
+                  "standardized": {eigenvalues, noise_floor, fit: {alpha, ci95, ...},
+                                   label_projection: {target_power, fit, r, r_ci95, ...} | null,
+                                   "d": kept EFPs, "constant_features": [...]},
+                  "whitened": {same keys, "d": kept directions r, "dropped_directions",
+                               "constant_features": [...], "rambo_events"} | null}, ...]}
+
+  A fit that needs more ranks than there are (few modes) is ``null``, as is a label projection
+  that cannot be fitted (both logged).
+* ``spectrum.npz``: ``k<k>_eigenvalues``, ``k<k>_whitened_eigenvalues`` and, where present,
+  ``k<k>_target_power``, ``k<k>_whitened_target_power``.
+* ``spectrum.{png,pdf}``: (a) standardized and (b) whitened spectra lambda_j / lambda_1, one colour per
+  k (:mod:`jetscale.plots.style`), dashed power-law fits; legends with the exponents for up to
+  :data:`MAX_LEGEND` values of k, a colour bar of k beyond.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jetscale.atomic import atomic_output
+from jetscale.features.covariance import (
+    CovarianceAccumulator, constant_features, eigh_desc, split_target, standardized_covariance,
+)
+from jetscale.features.spectrum import K_MIN, NOISE_RTOL, noise_floor, spectrum_entry
+from jetscale.results import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+WHITEN_RTOL = NOISE_RTOL
+"""Directions of C_R with eigenvalue <= lambda_1(C_R) * WHITEN_RTOL are dropped before whitening."""
+DEFAULT_RAMBO_EVENTS = 20_000
+MAX_LEGEND = 6
+"""Up to this many k the figure has legends (with the exponents); beyond, a colour bar of k."""
+MIN_EVENTS = 100
+"""Groups with fewer events are skipped (a covariance of ~100 EFPs needs more rows than that)."""
+
+
+# --------------------------------------------------------------------------- pure spectra
+
+
+def whiten(c_s: np.ndarray, c_r: np.ndarray, rtol: float = WHITEN_RTOL) -> tuple[np.ndarray, np.ndarray]:
+    """(M, W): M = W C_S W^T [r, r] and W = diag(mu)^(-1/2) U^T [r, d] over the r eigenpairs (mu, U) of C_R
+    with mu > mu_1 * rtol. The eigenvalues of M are the generalised eigenvalues of (C_S, C_R) on that
+    subspace (module docstring)."""
+    c_s, c_r = np.asarray(c_s, dtype=np.float64), np.asarray(c_r, dtype=np.float64)
+    if c_s.ndim != 2 or c_s.shape != c_r.shape or c_s.shape[0] != c_s.shape[1]:
+        raise ValueError(f"C_S and C_R must be square matrices of one shape, got {c_s.shape}, {c_r.shape}")
+    mu, vectors = eigh_desc(c_r)
+    if mu.size == 0 or mu[0] <= 0:
+        raise ValueError("C_R has no positive eigenvalue: nothing to whiten against")
+    kept = mu > mu[0] * rtol
+    transform = vectors[:, kept].T / np.sqrt(mu[kept])[:, None]
+    return transform @ c_s @ transform.T, transform
+
+
+def whitened_eigenvalues(c_s: np.ndarray, c_r: np.ndarray, rtol: float = WHITEN_RTOL) -> np.ndarray:
+    """Generalised eigenvalues of (C_S, C_R) on C_R's well-conditioned subspace, descending."""
+    return eigh_desc(whiten(c_s, c_r, rtol)[0])[0]
+
+
+def safe_entry(matrix: np.ndarray, k_min: int, k_max: int | None, cross: np.ndarray | None,
+               label_variance: float, n: int, name: str) -> dict:
+    """:func:`~jetscale.features.spectrum.spectrum_entry`, or the eigenvalues with ``fit: null`` when too few
+    ranks allow no fit (logged)."""
+    try:
+        return spectrum_entry(matrix, k_min, k_max, cross, label_variance, n)
+    except ValueError as err:
+        log.warning("%s: no power-law fit (%s)", name, err)
+        lam = eigh_desc(matrix)[0]
+        return {"eigenvalues": lam.tolist(), "noise_floor": noise_floor(lam), "fit": None, "label_projection": None}
+
+
+def shower_spectrum(efp: np.ndarray, target: np.ndarray, rambo_efp: np.ndarray | None = None,
+                    k_min: int = K_MIN, k_max: int | None = None, whiten_rtol: float = WHITEN_RTOL,
+                    name: str = "shower") -> dict:
+    """``{"n", "d", "standardized", "whitened"}`` of one group (module docstring); pure.
+
+    ``efp`` [n, d] and ``target`` [n] of the shower events; ``rambo_efp`` [m, d] of phase-space events
+    (None: no whitened entry).
+    """
+    efp, target = np.asarray(efp, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if efp.ndim != 2 or target.shape != efp.shape[:1]:
+        raise ValueError(f"efp must be [n, d] and target [n], got {efp.shape}, {target.shape}")
+    acc, cross, label_variance = split_target(CovarianceAccumulator.from_batch(np.column_stack([efp, target])))
+    if label_variance <= 0:
+        log.info("%s: the target is constant: no label projection", name)
+        cross = None
+    corr, keep = standardized_covariance(acc)
+    std = np.sqrt(np.diag(acc.covariance())[keep])
+    standardized = {**safe_entry(corr, k_min, k_max, None if cross is None else cross[keep] / std,
+                                 label_variance, acc.n, f"{name} standardized"),
+                    "d": int(keep.sum()), "constant_features": np.flatnonzero(~keep).tolist()}
+    result = {"n": acc.n, "d": acc.d, "standardized": standardized, "whitened": None}
+    if rambo_efp is None:
+        return result
+    phase_space = CovarianceAccumulator.from_batch(rambo_efp)
+    if phase_space.d != acc.d:
+        raise ValueError(f"RAMBO EFPs have {phase_space.d} features, the shower's {acc.d}")
+    both = keep & ~constant_features(phase_space)
+    scale = np.sqrt(np.diag(phase_space.covariance())[both])  # RAMBO-standardized units
+    c_r = phase_space.covariance()[np.ix_(both, both)] / np.outer(scale, scale)
+    c_s = acc.covariance()[np.ix_(both, both)] / np.outer(scale, scale)
+    matrix, transform = whiten(c_s, c_r, whiten_rtol)
+    whitened_cross = None if cross is None else transform @ (cross[both] / scale)
+    result["whitened"] = {**safe_entry(matrix, k_min, k_max, whitened_cross, label_variance, acc.n,
+                                       f"{name} whitened"),
+                          "d": int(transform.shape[0]), "dropped_directions": int(both.sum() - transform.shape[0]),
+                          "constant_features": np.flatnonzero(~both).tolist(), "rambo_events": phase_space.n}
+    return result
+
+
+# --------------------------------------------------------------------------- file -> payload
+
+
+def parse_ks(text: str | None, available: list[int]) -> list[int]:
+    """``"1,2,5"`` or ``"1-4,8"`` -> [1, 2, 5]; None -> every available k; unknown k raise ValueError."""
+    if text is None:
+        return list(available)
+    ks: list[int] = []
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        try:
+            ks.extend(range(int(lo), int(hi) + 1) if dash else [int(lo)])
+        except ValueError:
+            raise ValueError(f"--k {text!r}: expected comma-separated integers or ranges like 1-4") from None
+    missing = sorted(set(ks) - set(available))
+    if missing:
+        raise ValueError(f"--k {text!r}: k = {missing} not in the file (available: {available})")
+    return sorted(set(ks))
+
+
+def snapshot_spectra(snapshots: str | Path, ks: list[int] | None = None, dmax: int = 5, beta: float = 2.0,
+                     target: str = "thrust", rambo_events: int = DEFAULT_RAMBO_EVENTS, rambo_seed: int = 0,
+                     k_min: int = K_MIN, k_max: int | None = None, whiten_rtol: float = WHITEN_RTOL) -> dict:
+    """The ``spectrum.json`` payload of a snapshot file (module docstring); logs progress per k."""
+    from jetscale.data.shower.snapshots import snapshot_info
+    from jetscale.features.efp_ee import COORDS, KAPPA, MEASURE, NORMED, compute_ee_efps, snapshot_features
+    from jetscale.physics.event_shapes import EVENT_SHAPES
+    from jetscale.physics.rambo import rambo
+
+    if target not in EVENT_SHAPES:
+        raise ValueError(f"target {target!r} is not one of {list(EVENT_SHAPES)}")
+    info = snapshot_info(snapshots)
+    ks = list(info["counts"]) if ks is None else ks
+    per_k = []
+    for k in ks:
+        n_k = info["counts"].get(k, 0)
+        if n_k < MIN_EVENTS:
+            log.warning("%s: k = %d has %d events (< %d): skipped", snapshots, k, n_k, MIN_EVENTS)
+            continue
+        log.info("k = %d: EFPs of %d events of %d partons", k, n_k, 2 + k)
+        features = snapshot_features(snapshots, k, dmax, beta)
+        rambo_efp = None
+        if rambo_events:
+            momenta, _ = rambo(2 + k, float(info["sqrt_s"]), rambo_events, [rambo_seed, k])
+            rambo_efp = compute_ee_efps(momenta, dmax, beta)
+        entry = shower_spectrum(features["efp"], features[target], rambo_efp, k_min, k_max, whiten_rtol,
+                                name=f"k = {k}")
+        per_k.append({"k": k, "n_partons": 2 + k, **entry})
+        log.info("k = %d: %s", k, summary(per_k[-1]))
+    return {"source": str(snapshots), "process": info.get("process"), "sqrt_s": info.get("sqrt_s"),
+            "n_events": info.get("n_events"),
+            "feature_options": {"dmax": dmax, "beta": float(beta), "measure": MEASURE, "normed": NORMED,
+                                "kappa": KAPPA, "coords": COORDS},
+            "target": target,
+            "rambo": {"events": rambo_events, "seed": rambo_seed, "whiten_rtol": whiten_rtol, "massless": True},
+            "per_k": per_k}
+
+
+def _fit_text(entry: dict | None) -> str:
+    if not entry or not entry.get("fit"):
+        return "no fit"
+    fit, projection = entry["fit"], entry.get("label_projection")
+    modes = int(np.count_nonzero(np.asarray(entry["eigenvalues"]) > entry["noise_floor"]))
+    text = (f"alpha = {fit['alpha']:.3f} [{fit['ci95'][0]:.3f}, {fit['ci95'][1]:.3f}] "
+            f"(d = {entry['d']}, {modes} above the noise floor)")
+    if projection and projection.get("r") is not None:
+        text += f", r = {projection['r']:.3f}"
+    return text
+
+
+def summary(entry: dict) -> str:
+    """One line per k: the standardized and whitened exponents."""
+    return f"standardized {_fit_text(entry['standardized'])}; whitened {_fit_text(entry['whitened'])}"
+
+
+def save_spectra(result: dict, out_dir: str | Path) -> list[Path]:
+    """Write ``spectrum.json`` (atomically) and ``spectrum.npz``; return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for entry in result["per_k"]:
+        for prefix, spectrum in (("", entry["standardized"]), ("whitened_", entry["whitened"])):
+            if spectrum is None:
+                continue
+            arrays[f"k{entry['k']}_{prefix}eigenvalues"] = np.asarray(spectrum["eigenvalues"])
+            if spectrum.get("label_projection"):
+                arrays[f"k{entry['k']}_{prefix}target_power"] = np.asarray(spectrum["label_projection"]["target_power"])
+    npz = out_dir / "spectrum.npz"
+    with atomic_output(npz) as tmp, open(tmp, "wb") as handle:  # a file object: savez adds no suffix
+        np.savez(handle, **arrays)
+    return [write_json_atomic(out_dir / "spectrum.json", result), npz]
+
+
+def spectra_figure(result: dict, out_dir: str | Path, name: str = "spectrum") -> list[Path]:
+    """(a) standardized and (b) whitened spectra, one colour per k; ``<name>.{png,pdf}``."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    from jetscale.plots.spectrum import draw_spectra
+    from jetscale.plots.style import colors, figure_style, panel_figure, panel_tag, save_figure
+
+    entries = result["per_k"]
+    palette = colors(len(entries))
+    with figure_style():
+        fig, (raw, white) = panel_figure(2)
+        for ax, key, title in ((raw, "standardized", "standardized EFPs"),
+                               (white, "whitened", "whitened by RAMBO phase space")):
+            series = [(f"$k$ = {e['k']}", e[key]) for e in entries if e[key] is not None]
+            colours = [c for c, e in zip(palette, entries) if e[key] is not None]
+            if series:
+                draw_spectra(ax, series, colours)
+                if len(entries) <= MAX_LEGEND:
+                    ax.legend(loc="lower left", fontsize=6)
+            panel_tag(ax, "a" if key == "standardized" else "b", title)
+            ax.set_xlabel("rank $j$")  # k is the branching depth here
+        raw.set_ylabel("eigenvalue $\\lambda_j / \\lambda_1$")
+        white.set_ylabel("whitened eigenvalue $\\mu_j / \\mu_1$")
+        if len(entries) > MAX_LEGEND:  # too many for a legend: a colour bar of k (the exponents are in the JSON)
+            bounds = np.arange(len(entries) + 1) - 0.5
+            mappable = ScalarMappable(BoundaryNorm(bounds, len(entries)), ListedColormap(palette))
+            bar = fig.colorbar(mappable, ax=[raw, white], ticks=np.arange(len(entries)))
+            bar.ax.set_yticklabels([str(e["k"]) for e in entries], fontsize=6)
+            bar.set_label("branching depth $k$")
+        fig.suptitle(f"{result.get('process')}: e$^+$e$^-$ EFPs d $\\leq$ {result['feature_options']['dmax']}, "
+                     f"$\\beta$ = {result['feature_options']['beta']:g}", fontsize=9)
+        return save_figure(fig, out_dir, name)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def cmd_shower_spectrum(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    from jetscale.data.shower.snapshots import snapshot_info
+
+    available = sorted(snapshot_info(args.snapshots)["counts"])
+    result = snapshot_spectra(args.snapshots, parse_ks(args.k, available), args.dmax, args.beta, args.target,
+                              args.rambo_events, args.rambo_seed, args.k_min, args.k_max, args.whiten_rtol)
+    if not result["per_k"]:
+        raise ValueError(f"{args.snapshots}: no k with at least {MIN_EVENTS} events")
+    paths = save_spectra(result, args.out_dir) + spectra_figure(result, args.out_dir)
+    for entry in result["per_k"]:
+        print(f"k = {entry['k']} ({entry['n']} events): {summary(entry)}")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``jetscale shower-spectrum --snapshots FILE --out-dir DIR [--k 1,2,...] [...]``."""
+    p = subparsers.add_parser("shower-spectrum", help="EFP spectra of shower snapshots per branching k, "
+                                                      "raw and whitened by RAMBO phase space")
+    p.add_argument("--snapshots", required=True, help="snapshot file of `jetscale shower-generate`")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--k", default=None, help="branching depths, e.g. 1,2,5 or 1-6 (default: all in the file)")
+    p.add_argument("--dmax", type=int, default=5, help="maximum EFP degree (default 5: 102 EFPs)")
+    p.add_argument("--beta", type=float, default=2.0, help="angular exponent beta (default 2)")
+    p.add_argument("--target", default="thrust", help="label of the projection: thrust (default), "
+                                                      "heavy_jet_mass or c_parameter")
+    p.add_argument("--rambo-events", type=int, default=DEFAULT_RAMBO_EVENTS,
+                   help=f"RAMBO events per k for whitening (default {DEFAULT_RAMBO_EVENTS}; 0: no whitening)")
+    p.add_argument("--rambo-seed", type=int, default=0, help="seed of the RAMBO events (default 0)")
+    p.add_argument("--k-min", type=int, default=K_MIN, help=f"first rank of the fits (default {K_MIN})")
+    p.add_argument("--k-max", type=int, default=None, help="last rank of the fits (default: min(d // 2, "
+                                                            "last rank above the noise floor))")
+    p.add_argument("--whiten-rtol", type=float, default=WHITEN_RTOL,
+                   help=f"relative eigenvalue cut on C_R before whitening (default {WHITEN_RTOL:g})")
+    p.set_defaults(func=cmd_shower_spectrum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``jetscale shower-spectrum ARGS`` without the subcommand name; errors print one line and return 2."""
+    parser = argparse.ArgumentParser(prog="jetscale")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["shower-spectrum", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"jetscale shower-spectrum: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Regressors on a fixed feature vector x [B, d] (the e+e- EFPs of a shower snapshot), and their module.
+
+Both nets standardise their inputs with fixed buffers, x~ = (x - mean) / std, set from the
+training split before training (:meth:`FeatureRegression.prepare`), and predict y [B]. Features
+with zero spread (the constant EFPs; the datamodule reports a spread at rounding level,
+std <= CONSTANT_RTOL |mean|, as 0, since dividing by it would turn rounding errors into O(1)
+noise features) become exactly 0. No Lightning in the nets.
+
+* :class:`FeatureRidge` -- the sweep's "parameters" axis is the number of features:
+  y^ = b + v . x~[:N], a linear readout v [N] on the **first N = width** standardised features
+  (energyflow's EFP order: lowest degree first). The intercept b is a buffer, the training mean
+  of y; because the training features are centred, the ridge solution on raw y equals the one on
+  centred y, so :func:`jetscale.models.ridge.solve_readout` needs no intercept column. It is
+  float64 throughout, so the closed-form solve is used at full precision.
+  Closed form: ``fixed_features(x)`` = x~[:, :N] (float64 [P, N]); ``readout_flops(P)`` =
+  :func:`~jetscale.models.random_features.ridge_flops` with no projection (Gram 2 P N min(N, P), Cholesky
+  m^3/3 + 2 m^2, right-hand side 4 P N). Gradient training: 4 N FLOPs per sample (forward 2N,
+  weight gradient 2N; :mod:`jetscale.models.flops`).
+* :class:`FeatureMLP` -- :class:`~jetscale.models.efp_models.EFPMLP` (``depth`` hidden ReLU layers of
+  ``width`` on all d standardised features, same parameters and FLOPs) whose output is also
+  de-standardised: y^ = y_mean + y_std * mlp(x~), with (y_mean, y_std) buffers from the training
+  targets, so the MLP learns a unit-variance target whatever the target's scale (thrust has mean
+  ~0.9 and std ~0.05).
+
+:class:`FeatureRegression` is :class:`~jetscale.models.regression.RegressionModule` (objective:
+mean squared error + ridge) with the data-dependent ``prepare`` above and a ``validation_step``
+logging ``val_loss`` (the same MSE, no ridge term) for early stopping.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from jetscale.models.efp_models import EFPMLP
+from jetscale.models.flops import mlp_train_flops
+from jetscale.models.regression import RegressionModule
+from jetscale.models.random_features import ridge_flops
+
+
+def _moments(mean, std, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = torch.as_tensor(np.asarray(mean, dtype=np.float64))
+    std = torch.as_tensor(np.asarray(std, dtype=np.float64))
+    if mean.shape != (size,) or std.shape != (size,):
+        raise ValueError(f"mean and std must have shape ({size},), got {tuple(mean.shape)}, {tuple(std.shape)}")
+    return mean, std
+
+
+class FeatureRidge(nn.Module):
+    """y^ = intercept + readout . ((x - mean) / std)[:, :width]: x [B, d] -> y^ [B] (float64)."""
+
+    def __init__(self, n_features: int, width: int):
+        super().__init__()
+        if not 1 <= width <= n_features:
+            raise ValueError(f"width (the number of features used) must be in [1, n_features = {n_features}], "
+                             f"got width={width}")
+        self.n_features, self.width = n_features, width
+        self.register_buffer("mean", torch.zeros(width, dtype=torch.float64))
+        self.register_buffer("std", torch.ones(width, dtype=torch.float64))
+        self.register_buffer("intercept", torch.zeros((), dtype=torch.float64))
+        self.readout = nn.Parameter(torch.zeros(width, dtype=torch.float64))
+
+    def set_standardization(self, mean, std) -> None:
+        """Feature moments of all d features ([d] each); the first ``width`` are kept. A feature with std 0
+        gets std = inf: its standardised value is exactly 0, so it adds nothing to the readout."""
+        mean, std = _moments(mean, std, self.n_features)
+        self.mean.copy_(mean[:self.width])
+        self.std.copy_(torch.where(std > 0, std, torch.full_like(std, torch.inf))[:self.width])
+
+    def set_target(self, mean: float, std: float) -> None:
+        """The intercept is the training mean of y (``std`` is not needed: ridge is linear in y)."""
+        self.intercept.fill_(float(mean))
+
+    def standardized(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[:, :self.width].to(torch.float64) - self.mean) / self.std  # [B, N]
+
+    def fixed_features(self, x: np.ndarray) -> np.ndarray:
+        """The closed-form design matrix x~[:, :N]: float64 [P, N]."""
+        with torch.no_grad():
+            return self.standardized(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.intercept + self.standardized(x) @ self.readout  # [B]
+
+    def readout_flops(self, n_samples: int) -> float:
+        return ridge_flops(n_samples, self.width, 0)  # no projection: latent_dim 0 drops the 2 P N M term
+
+    def train_flops_per_sample(self) -> float:
+        return float(mlp_train_flops(1, [self.width, 1]))
+
+    @property
+    def n_params(self) -> int:
+        """The readout's N weights (intercept and standardisation are fixed buffers)."""
+        return self.width
+
+
+class FeatureMLP(EFPMLP):
+    """:class:`EFPMLP` with a de-standardised output: y^ = y_mean + y_std * EFPMLP(x), x [B, d] -> [B]."""
+
+    def __init__(self, n_features: int, width: int, depth: int):
+        super().__init__(n_features, width, depth)
+        self.register_buffer("target_mean", torch.zeros(()))
+        self.register_buffer("target_std", torch.ones(()))
+
+    def set_target(self, mean: float, std: float) -> None:
+        self.target_mean.fill_(float(mean))
+        self.target_std.fill_(float(std) if std > 0 else 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.target_mean + self.target_std * super().forward(x)
+
+
+class FeatureRegression(RegressionModule):
+    """:class:`RegressionModule` whose ``prepare`` sets the net's feature and target standardisation."""
+
+    def prepare(self, datamodule) -> None:
+        """Feature moments [d] and target moments of the training split (``datamodule.feature_moments()``,
+        ``datamodule.target_moments()``) into the net's buffers."""
+        self.net.set_standardization(*datamodule.feature_moments())
+        self.net.set_target(*datamodule.target_moments())
+
+    def validation_step(self, batch, batch_idx):
+        mse = self.objective(self.net(*self.net_inputs(batch)), batch)
+        self.log("val_loss", mse, on_step=False, on_epoch=True, batch_size=len(batch[1]), sync_dist=True)
+        return mse
