@@ -75,3 +75,13 @@ def test_log_axes_label_ticks_plainly_and_thin_the_minor_ones():
         minor_y = {t.get_text() for t in ax.yaxis.get_minorticklabels() if t.get_text()}
         assert {"0.3", "0.4", "0.5"} <= minor_y  # under a decade: every minor tick
         plt.close(fig)
+
+
+def test_the_theory_legend_entry_appears_only_with_a_theory_and_labels_follow_the_task():
+    with_theory = sweep_table().assign(task="shower")
+    without = with_theory.assign(theory_loss=np.nan, task="rambo")
+    for table, has_theory, xlabel in ((with_theory, True, "training events"), (without, False, "training events")):
+        ax = plot_loss_vs(table, {}, x="n_samples", group="width").axes[0]
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any("theory" in text for text in legend) == has_theory
+        assert xlabel in ax.get_xlabel()

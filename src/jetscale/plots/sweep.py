@@ -12,7 +12,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 
 from jetscale.fit import predict
-from jetscale.plots.style import colors, figure_style, label, save_figure
+from jetscale.plots.style import colors, figure_style, label, log_axes, save_figure
 
 # x-axis -> (law whose fit is drawn, column that law is a function of)
 FIT_FOR_AXIS = {"n_samples": ("data", "n_samples"), "width": ("params", "n_params")}
@@ -67,9 +67,12 @@ def plot_loss_vs(table: pd.DataFrame, fits: dict, x: str, group: str, loss_col: 
                 other = "n_params" if law_column == "n_samples" else "n_samples"
                 frame = pd.DataFrame({law_column: law_x, other: float(value)})
                 ax.plot(dense, predict(law, fit["params"], frame), "--", color=color, lw=1.1)
-        ax.set(xscale="log", yscale="log", xlabel=label(x), ylabel=label(loss_col, _only_task(table)))
-        handles = [plt.Line2D([], [], ls="--", color="0.3", label=f"fit: {law} law"),
-                   plt.Line2D([], [], ls="-", lw=0.9, color="0.3", label="theory (deterministic equivalent)")]
+        task = _only_task(table)
+        ax.set(xlabel=label(x, task), ylabel=label(loss_col, task))
+        log_axes(ax)
+        handles = [plt.Line2D([], [], ls="--", color="0.3", label=f"fit: {law} law")]
+        if table["theory_loss"].notna().any():
+            handles.append(plt.Line2D([], [], ls="-", lw=0.9, color="0.3", label="theory (deterministic equivalent)"))
         ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="best")
     return fig
 
