@@ -1,0 +1,131 @@
+"""Lightning DataModule of the Random Hierarchy Model task (``task=rhm``; grammar: :mod:`jetscale.data.rhm`).
+
+**Two seeds.** ``rules_seed`` draws the grammar (the rules): a config key,
+fixed across a whole sweep, so every point learns the same task.  ``seed``
+(the sweep seed) draws the data sample, and (through ``seed_everything``)
+the network's initialisation and the training order.
+
+**Splits.** One distinct sample of ``n_test + n_val + n_train`` data is drawn
+from ``seed`` (:meth:`RandomHierarchy.sample`, no datum twice); its first
+``n_test`` data are the test split, the next ``n_val`` the validation split,
+the rest the training split.  So the splits never overlap, test and
+validation data do not depend on ``n_train``, and the first P training data
+of a larger P are the same (nested).  Their total must not exceed the
+grammar's ``n_data`` distinct data.
+
+**Items** are dicts: ``leaves`` float32 [s^L, v] (one-hot, position first,
+made per item from the stored int leaves: memory is 8·s^L bytes per datum) and
+``label`` int64 [] (the class); batches stack them ([B, s^L, v], [B]).
+
+**Metrics** (:meth:`RHMDataModule.evaluate`): ``test_loss`` = mean
+cross-entropy of the logits in nats (the training objective), ``test_error``
+= misclassification rate (chance: 1 − 1/n_c).  The grammar, with n_data and
+the paper's sample complexity n_c·m^L, goes to ``rhm_rules.json``
+(:meth:`write_artifacts`), not into the metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from jetscale.data.rhm import RandomHierarchy
+from jetscale.data.sampling import training_loader
+
+RULES_FILE = "rhm_rules.json"
+EVAL_BATCH = 4096  # data per forward pass in evaluation and validation
+SPLIT_ORDER = ("test", "val", "train")  # consecutive blocks of the one distinct sample
+
+
+class OneHotLeaves(Dataset):
+    """Items ``{"leaves": one-hot float32 [T, v], "label": int64 []}`` of int leaves [n, T] and labels [n]."""
+
+    def __init__(self, leaves: np.ndarray, labels: np.ndarray, vocab: int):
+        self.leaves, self.labels, self.vocab = torch.from_numpy(leaves), torch.from_numpy(labels), vocab
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"leaves": F.one_hot(self.leaves[i], self.vocab).float(), "label": self.labels[i]}
+
+
+class RHMDataModule(L.LightningDataModule):
+    """Distinct, disjoint, nested train/val/test samples of an RHM grammar (see the module docstring).
+
+    ``batch_size`` is the global training batch (``None``: full batch); ``n_val=0``: no validation split.
+    """
+
+    task = "rhm"
+
+    def __init__(self, v: int, m: int, s: int, L: int, n_c: int, n_train: int, n_test: int, seed: int = 0,
+                 rules_seed: int = 0, n_val: int = 0, batch_size: int | None = 128):
+        super().__init__()
+        n_val = n_val or 0
+        for name, value, minimum in (("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0)):
+            if value != int(value) or value < minimum:
+                raise ValueError(f"data.{name} must be an integer >= {minimum}, got {value!r}")
+        self.grammar = RandomHierarchy(v=v, m=m, s=s, L=L, n_c=n_c, seed=rules_seed)
+        total = n_train + n_val + n_test
+        if total > self.grammar.n_data:
+            raise ValueError(f"data.n_train={n_train} + data.n_val={n_val} + data.n_test={n_test} = {total} "
+                             f"exceeds the {self.grammar.n_data} distinct data of the grammar "
+                             f"(v={v}, m={m}, s={s}, L={L}, n_c={n_c})")
+        self.n_train, self.n_val, self.n_test, self.seed = int(n_train), int(n_val), int(n_test), seed
+        self.batch_size = batch_size or self.n_train
+        self._splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def split_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Leaves int [n, s^L] and labels int [n] of split ``name`` (train, val or test), sampled once."""
+        if not self._splits:
+            sizes = {"test": self.n_test, "val": self.n_val, "train": self.n_train}
+            leaves, labels = self.grammar.sample(sum(sizes.values()), self.seed)
+            bounds = np.cumsum([0] + [sizes[split] for split in SPLIT_ORDER])
+            for split, start, stop in zip(SPLIT_ORDER, bounds[:-1], bounds[1:]):
+                self._splits[split] = leaves[start:stop], labels[start:stop]
+        if name not in self._splits:
+            raise ValueError(f"no RHM split {name!r}; splits: {SPLIT_ORDER}")
+        return self._splits[name]
+
+    def dataset(self, name: str) -> OneHotLeaves:
+        return OneHotLeaves(*self.split_data(name), self.grammar.v)
+
+    def train_dataloader(self) -> DataLoader:
+        return training_loader(self.dataset("train"), self.batch_size, self.seed, self.trainer)
+
+    def val_dataloader(self) -> DataLoader:
+        """The whole validation split on every rank: every rank computes the same loss."""
+        if not self.n_val:
+            raise ValueError("no RHM validation split: set data.n_val > 0")
+        return DataLoader(self.dataset("val"), batch_size=EVAL_BATCH, shuffle=False)
+
+    @torch.no_grad()
+    def predict(self, net, name: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits float [n, n_c] of ``net`` (in eval mode) and labels int64 [n] of split ``name``."""
+        leaves, labels = (torch.from_numpy(a) for a in self.split_data(name))
+        was_training = net.training
+        net.eval()
+        try:
+            logits = torch.cat([net(F.one_hot(chunk, self.grammar.v).float()) for chunk in leaves.split(EVAL_BATCH)])
+        finally:
+            net.train(was_training)
+        return logits, labels
+
+    def evaluate(self, net) -> dict[str, float]:
+        """``test_loss``: mean cross-entropy (nats) on the test split; ``test_error``: misclassification rate."""
+        logits, labels = self.predict(net, "test")
+        return {"test_loss": float(F.cross_entropy(logits.double(), labels)),
+                "test_error": float((logits.argmax(1) != labels).double().mean())}
+
+    def theory_loss(self, width: int, ridge: float) -> None:
+        """No closed-form learning curve for the RHM: the table's ``theory_loss`` stays empty."""
+        return None
+
+    def write_artifacts(self, run_dir: Path) -> None:
+        """``rhm_rules.json``: the grammar (parameters, rules seed, n_data, sample complexity, rules)."""
+        self.grammar.save_rules(Path(run_dir) / RULES_FILE)

@@ -1,0 +1,137 @@
+"""Classifiers of Random Hierarchy Model data (:mod:`jetscale.data.rhm`): one-hot leaves → class logits.
+
+Every model maps ``leaves`` float [B, T, v] (T = s^L positions, one-hot symbols
+last, as :func:`jetscale.data.rhm.one_hot` makes them) to logits [B, n_c];
+``width`` is the sweep's parameter knob; the grammar's (v, s, L, n_c) set the
+input and output sizes.  No Lightning here.
+
+* :class:`RHMMLP`: the flattened input [B, T·v] through ``depth`` hidden ReLU
+  layers of ``width``; sizes (T·v, w, …, w, n_c).
+* :class:`HierarchicalCNN`: the paper's deep CNN: L layers of convolutions with
+  kernel = stride = s over positions (``width`` channels, ReLU; written as a
+  Linear on disjoint patches of s positions), which shrink T = s^L positions
+  to one, then Linear(w, n_c).  The layers mirror the grammar's tree: layer l
+  (from 1) combines the s children of each level-(L−l) node.
+* :class:`RHMTransformer`: Linear(v, w) token embedding + learned positions,
+  ``depth`` pre-LN self-attention blocks (the :class:`ParticleBlock` of
+  :mod:`jetscale.models.particle_transformer`, without pair bias or padding),
+  LayerNorm, mean over positions, Linear(w, n_c).
+
+FLOPs per sample (:mod:`jetscale.models.flops` conventions: matmuls and
+convolutions only, a multiply-add = 2, train = forward + backward): a
+convolution with kernel = stride = s producing ``rows`` outputs is a dense
+layer of fan-in c_in·s on ``rows`` rows, so every model is a sum of dense layers, 3×
+their forward FLOPs except the first layer (its one-hot input needs no
+gradient: 2×).  The transformer adds the attention matmuls q·kᵀ and
+attention·v, 2·T²·w each, 3× as both operands need gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jetscale.models.efp_models import count_params, mlp
+from jetscale.models.flops import linear_flops, mlp_train_flops
+from jetscale.models.particle_transformer import ParticleBlock
+
+
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def dense_train_flops(layers: list[tuple[int, int, int]]) -> int:
+    """Forward + backward FLOPs of dense layers (rows, fan_in, fan_out), the first on data without gradient."""
+    forward = [linear_flops(*layer) for layer in layers]
+    return 3 * sum(forward) - forward[0]
+
+
+class RHMMLP(nn.Module):
+    """Fully connected: leaves [B, T, v] → flatten [B, T·v] → ``depth`` × (Linear, ReLU) → logits [B, n_c]."""
+
+    def __init__(self, vocab: int, s: int, L: int, width: int, depth: int, n_classes: int):
+        super().__init__()
+        _check_sizes(vocab=vocab, s=s, L=L, width=width, depth=depth, n_classes=n_classes)
+        self.sizes = [s ** L * vocab] + [width] * depth + [n_classes]
+        self.net = mlp(self.sizes)
+
+    def forward(self, leaves: torch.Tensor) -> torch.Tensor:
+        return self.net(leaves.flatten(1))
+
+    @property
+    def n_params(self) -> int:
+        return count_params(self)
+
+    def train_flops_per_sample(self) -> float:
+        return float(mlp_train_flops(1, self.sizes))
+
+
+class HierarchicalCNN(nn.Module):
+    """L × (convolution with kernel = stride = s, ReLU) over the s^L positions, then Linear(width, n_c).
+
+    A convolution whose kernel equals its stride sees disjoint patches of s positions, so it is one
+    Linear(s·c_in, width) shared by all patches: layer l reshapes [B, T_l, c] → [B, T_l/s, s·c] and
+    applies it (exactly ``Conv1d(c, width, s, stride=s)``, but a plain matmul: on CPU several times
+    faster, and unaffected by ``torch.use_deterministic_algorithms``, which slows Conv1d five-fold).
+    """
+
+    def __init__(self, vocab: int, s: int, L: int, width: int, n_classes: int):
+        super().__init__()
+        _check_sizes(vocab=vocab, s=s, L=L, width=width, n_classes=n_classes)
+        self.vocab, self.width, self.s, self.L = vocab, width, s, L
+        self.patches = nn.ModuleList(nn.Linear(s * channels, width) for channels in [vocab] + [width] * (L - 1))
+        self.readout = nn.Linear(width, n_classes)
+
+    def forward(self, leaves: torch.Tensor) -> torch.Tensor:
+        h = leaves  # [B, s^L, v]
+        for patch in self.patches:
+            h = torch.relu(patch(h.reshape(h.shape[0], -1, self.s * h.shape[-1])))  # [B, T/s, w]
+        return self.readout(h.squeeze(1))  # [B, 1, w] -> [B, n_c]
+
+    @property
+    def n_params(self) -> int:
+        return count_params(self)
+
+    def train_flops_per_sample(self) -> float:
+        convs = [(self.s ** (self.L - 1 - l), (self.vocab if l == 0 else self.width) * self.s, self.width)
+                 for l in range(self.L)]  # layer l: s^(L-1-l) patches of fan-in c_in·s
+        return float(dense_train_flops([*convs, (1, self.width, self.readout.out_features)]))
+
+
+class RHMTransformer(nn.Module):
+    """Encoder over the T leaves: embed + positions → ``depth`` attention blocks → LN → mean → Linear."""
+
+    def __init__(self, vocab: int, s: int, L: int, width: int, depth: int, heads: int, n_classes: int,
+                 mlp_ratio: int = 4):
+        super().__init__()
+        n_leaves = s ** L
+        _check_sizes(vocab=vocab, s=s, L=L, width=width, depth=depth, heads=heads, n_classes=n_classes,
+                     mlp_ratio=mlp_ratio)
+        if width % heads:
+            raise ValueError(f"width must be divisible by heads, got width={width}, heads={heads}")
+        self.n_leaves, self.vocab, self.width, self.depth, self.mlp_ratio = n_leaves, vocab, width, depth, mlp_ratio
+        self.embed = nn.Linear(vocab, width)
+        self.positions = nn.Parameter(torch.zeros(1, n_leaves, width))
+        nn.init.trunc_normal_(self.positions, std=0.02)
+        self.blocks = nn.ModuleList(ParticleBlock(width, heads, mlp_ratio) for _ in range(depth))
+        self.norm, self.readout = nn.LayerNorm(width), nn.Linear(width, n_classes)
+
+    def forward(self, leaves: torch.Tensor) -> torch.Tensor:
+        x = self.embed(leaves) + self.positions  # [B, T, w]
+        every = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)  # no padding
+        for block in self.blocks:
+            x = block(x, every, None)
+        return self.readout(self.norm(x).mean(1))  # [B, n_c]
+
+    @property
+    def n_params(self) -> int:
+        return count_params(self)
+
+    def train_flops_per_sample(self) -> float:
+        t, w, r = self.n_leaves, self.width, self.mlp_ratio
+        block = [(t, w, 3 * w), (t, w, w), (t, w, r * w), (t, r * w, w)]  # qkv, output projection, feed-forward
+        dense = [(t, self.vocab, w), *block * self.depth, (1, w, self.readout.out_features)]
+        attention = self.depth * 2 * linear_flops(t, t, w)  # q·kᵀ and attention·v, all heads together
+        return float(dense_train_flops(dense) + 3 * attention)
