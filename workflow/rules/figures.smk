@@ -11,9 +11,11 @@ rule figures:
         f"{RESULTS}/{{sweep}}/logs/figures.log",
     params:
         outdir=lambda wildcards: f"{RESULTS}/{wildcards.sweep}/figures",
+        loss_col=fit_setting("loss_col"),  # the column the laws were fitted to
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
-        "jetscale figures --table {input.table:q} --fits {input.fits:q} --out-dir {params.outdir:q} > {log:q} 2>&1"
+        "jetscale figures --table {input.table:q} --fits {input.fits:q} --loss-col {params.loss_col:q} "
+        "--out-dir {params.outdir:q} > {log:q} 2>&1"
