@@ -289,7 +289,7 @@ def cmd_shower_spectrum(args: argparse.Namespace) -> int:
 
     available = sorted(snapshot_info(args.snapshots)["counts"])
     result = snapshot_spectra(args.snapshots, parse_ks(args.k, available), args.dmax, args.beta, args.target,
-                              args.rambo_events, args.rambo_seed, args.k_min, args.k_max, args.whiten_rtol)
+                              args.rambo_events, args.rambo_seed, args.rank_min, args.rank_max, args.whiten_rtol)
     if not result["per_k"]:
         raise ValueError(f"{args.snapshots}: no k with at least {MIN_EVENTS} events")
     paths = save_spectra(result, args.out_dir) + spectra_figure(result, args.out_dir)
@@ -314,8 +314,8 @@ def register(subparsers) -> None:
     p.add_argument("--rambo-events", type=int, default=DEFAULT_RAMBO_EVENTS,
                    help=f"RAMBO events per k for whitening (default {DEFAULT_RAMBO_EVENTS}; 0: no whitening)")
     p.add_argument("--rambo-seed", type=int, default=0, help="seed of the RAMBO events (default 0)")
-    p.add_argument("--k-min", type=int, default=K_MIN, help=f"first rank of the fits (default {K_MIN})")
-    p.add_argument("--k-max", type=int, default=None, help="last rank of the fits (default: min(d // 2, "
+    p.add_argument("--rank-min", type=int, default=K_MIN, help=f"first eigenvalue rank of the fits (default {K_MIN})")
+    p.add_argument("--rank-max", type=int, default=None, help="last eigenvalue rank of the fits (default: min(d // 2, "
                                                             "last rank above the noise floor))")
     p.add_argument("--whiten-rtol", type=float, default=WHITEN_RTOL,
                    help=f"relative eigenvalue cut on C_R before whitening (default {WHITEN_RTOL:g})")
