@@ -39,6 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jetscale.subcommand import run_alone
+
 LOCK_DIR = Path(".snakemake") / "locks"
 # Snakemake options that rerun finished points or delete results: never part of a resume.
 FORCING_OPTIONS = ("-F", "--forceall", "-R", "--forcerun", "-f", "--force", "--delete-all-output",
@@ -220,14 +222,7 @@ def register(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m jetscale.cluster.resume ...``: the same command without the jetscale CLI."""
-    parser = argparse.ArgumentParser(prog="jetscale")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["resume", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except ResumeRefused as err:
-        print(f"jetscale resume: error: {err}", file=sys.stderr)
-        return 2
+    return run_alone("resume", register, argv, errors=(ResumeRefused,))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ from jetscale.features.covariance import (
 )
 from jetscale.features.spectrum import K_MIN, NOISE_RTOL, noise_floor, spectrum_entry
 from jetscale.results import write_json_atomic
+from jetscale.subcommand import run_alone
 
 log = logging.getLogger(__name__)
 
@@ -324,14 +325,7 @@ def register(subparsers) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``jetscale shower-spectrum ARGS`` without the subcommand name; errors print one line and return 2."""
-    parser = argparse.ArgumentParser(prog="jetscale")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["shower-spectrum", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"jetscale shower-spectrum: error: {err}", file=sys.stderr)
-        return 2
+    return run_alone("shower-spectrum", register, argv)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ from jetscale.features.covariance import (
 )
 from jetscale.features.efp import ANGLE, MEASURE, NORMED, iter_shard_efps
 from jetscale.results import write_json_atomic
+from jetscale.subcommand import run_alone
 
 log = logging.getLogger(__name__)
 
@@ -463,15 +464,7 @@ def register(subparsers) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m jetscale.features.spectrum ARGS`` = ``jetscale spectrum ARGS``."""
-    parser = argparse.ArgumentParser(prog="python -m jetscale.features.spectrum")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(["spectrum", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"spectrum: error: {err}", file=sys.stderr)
-        return 2
+    return run_alone("spectrum", register, argv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import logging
 import sys
 
 from jetscale.paths import CONFIG_DIR
+from jetscale.subcommand import run_alone
 
 DEFAULT_CONFIG = f"{CONFIG_DIR}/shower/z_qq.yaml"
 
@@ -54,14 +55,7 @@ def cmd_shower_generate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``shower-generate`` alone (``argv`` without the subcommand name); errors print one line, return 2."""
-    parser = argparse.ArgumentParser(prog="jetscale")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["shower-generate", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"jetscale shower-generate: error: {err}", file=sys.stderr)
-        return 2
+    return run_alone("shower-generate", register, argv, errors=(ValueError, FileNotFoundError, RuntimeError))
 
 
 if __name__ == "__main__":
