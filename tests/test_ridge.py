@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from jetscale.models.random_features import ridge_flops
+from jetscale.models.flops import ridge_flops
 from jetscale.models.ridge import ridge_readout
 
 

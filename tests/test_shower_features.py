@@ -295,7 +295,8 @@ def test_ridge_theory_tracks_simulated_ridge_on_gaussian_features():
 
 
 def test_shower_task_trains_in_process_and_theory_tracks_the_test_loss(snapshot_file, compose_train, tmp_path):
-    sizes = [f"data.snapshots={snapshot_file}", "data.k=3", "data.n_test=1000", "data.n_pool=1500"]
+    sizes = [f"data.snapshots={snapshot_file}", "data.k=3", "data.n_test=1000", "data.n_pool=1500",
+             "data.generate=null"]  # a RAMBO-made file: no Pythia run to check it against
     cfg = compose_train("task=shower", *sizes, "n_samples=400", "width=40", "ridge=1e-4")
     assert cfg.solver == "closed_form" and cfg.model.name == "shower_ridge"
     metrics = train(cfg, tmp_path / "ridge")

@@ -317,3 +317,15 @@ def test_a_missing_file_is_generated_once_by_racing_jobs(monkeypatch, tmp_path):
     assert main(["--config", "z_qq", "--events", "30", "--seed", "4", "--out", str(tmp_path / "cli.h5")]) == 0
     for k in (1, 3):
         np.testing.assert_array_equal(read_snapshots(target, k)[0], read_snapshots(tmp_path / "cli.h5", k)[0])
+
+
+def test_an_existing_file_of_other_settings_is_refused_naming_them(tmp_path):
+    from jetscale.data.shower.generate import ensure_snapshots
+
+    target = tmp_path / "z.h5"
+    ensure_snapshots(target, "z_qq", 20, 1)
+    assert ensure_snapshots(target, "z_qq", 20, 1) == target  # the same request reads it
+    with pytest.raises(ValueError, match=r"n_events=20, seed=1, but data.generate asks for n_events=30, seed=2"):
+        ensure_snapshots(target, "z_qq", 30, 2)
+    with pytest.raises(ValueError, match=r"process='z_qq'.*process='h_gg'"):
+        ensure_snapshots(target, "h_gg", 20, 1)

@@ -122,3 +122,15 @@ def test_config_groups_and_task_files_agree():
             (group, choice), = entry.items()
             group = group.removeprefix("override ").lstrip("/")
             assert Path(REPO / "configs" / group / f"{choice}.yaml").is_file(), (task, group, choice)
+
+
+def test_validation_needs_a_val_loader_and_a_validation_step(compose_train):
+    """data.n_val > 0 turns on early stopping, which needs both sides of the validation split."""
+    from hydra.utils import instantiate
+
+    cfg = compose_train("task=toy", "experiment=toy_sgd", "data.source.latent_dim=20", "width=4", "n_samples=8")
+    datamodule, model = instantiate(cfg.data), instantiate(cfg.model)
+    tasks.check_task(datamodule, model, "lightning")  # the toy has no validation split
+    datamodule.n_val = 4
+    with pytest.raises(ValueError, match="ToyDataModule lacks val_dataloader.*RegressionModule lacks validation_step"):
+        tasks.check_task(datamodule, model, "lightning")

@@ -48,6 +48,14 @@ def missing(obj, names) -> list[str]:
     return [name for name in names if not hasattr(obj, name)]
 
 
+def overrides(obj, hook: str) -> bool:
+    """Whether ``obj`` defines Lightning hook ``hook`` itself (the base classes only have stubs)."""
+    import lightning as L
+
+    base = L.LightningDataModule if isinstance(obj, L.LightningDataModule) else L.LightningModule
+    return getattr(type(obj), hook, None) is not getattr(base, hook, None)
+
+
 def check_task(datamodule, model, solver: str) -> None:
     """Raise ``ValueError`` naming every attribute the task's data or model lacks for ``solver``."""
     problems = []
@@ -61,6 +69,12 @@ def check_task(datamodule, model, solver: str) -> None:
         if lacking:
             problems.append(f"net {type(net).__name__} lacks {', '.join(lacking)}"
                             + (" (needed by solver=closed_form)" if solver == "closed_form" else ""))
+    if solver == "lightning" and getattr(datamodule, "n_val", 0):  # early stopping validates: both sides must
+        if not overrides(datamodule, "val_dataloader"):
+            problems.append(f"data {type(datamodule).__name__} lacks val_dataloader (needed by data.n_val > 0)")
+        if not overrides(model, "validation_step"):
+            problems.append(f"model {type(model).__name__} lacks validation_step logging val_loss "
+                            "(needed by data.n_val > 0)")
     if solver == "closed_form" and not hasattr(datamodule, "split"):
         problems.append(f"data {type(datamodule).__name__} lacks split (needed by solver=closed_form; "
                         "use solver=lightning)")

@@ -69,7 +69,7 @@ from jetscale.theory.random_features import spectrum_test_error
 log = logging.getLogger(__name__)
 
 THEORIES = ("ridge", None)
-GENERATE_COMMAND = "jetscale shower-generate --config configs/shower/z_qq.yaml --events N --out {path}"
+GENERATE_COMMAND = "jetscale shower-generate --config <process, e.g. z_qq> --events N --out {path}"
 
 
 def ridge_theory(x_pool: np.ndarray, y_pool: np.ndarray, width: int, n_train: int, ridge: float) -> dict:

@@ -13,7 +13,7 @@ noise features) become exactly 0. No Lightning in the nets.
   centred y, so :func:`jetscale.models.ridge.solve_readout` needs no intercept column. It is
   float64 throughout, so the closed-form solve is used at full precision.
   Closed form: ``fixed_features(x)`` = x~[:, :N] (float64 [P, N]); ``readout_flops(P)`` =
-  :func:`~jetscale.models.random_features.ridge_flops` with no projection (Gram 2 P N min(N, P), Cholesky
+  :func:`~jetscale.models.flops.ridge_flops` with no projection (Gram 2 P N min(N, P), Cholesky
   m^3/3 + 2 m^2, right-hand side 4 P N). Gradient training: 4 N FLOPs per sample (forward 2N,
   weight gradient 2N; :mod:`jetscale.models.flops`).
 * :class:`FeatureMLP` -- :class:`~jetscale.models.efp_models.EFPMLP` (``depth`` hidden ReLU layers of
@@ -36,7 +36,7 @@ from torch import nn
 from jetscale.models.efp_models import EFPMLP
 from jetscale.models.flops import mlp_train_flops
 from jetscale.models.regression import RegressionModule
-from jetscale.models.random_features import ridge_flops
+from jetscale.models.flops import ridge_flops
 
 
 def _moments(mean, std, size: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -35,3 +35,14 @@ def mlp_train_flops(rows: int, sizes: Sequence[int], input_requires_grad: bool =
     unless ``input_requires_grad`` (the MLP sits on top of another trained module)."""
     skipped = 0 if input_requires_grad else linear_flops(rows, sizes[0], sizes[1])
     return 3 * mlp_flops(rows, sizes) - skipped
+
+
+def ridge_flops(n_samples: int, width: int, latent_dim: int) -> float:
+    """Analytic FLOPs of a closed-form ridge fit of N features on P samples (jetscale.models.ridge).
+
+    features Z = X Fᵀ when they are a projection of M inputs: 2·P·N·M (M = 0: the features are given); Gram (primal ZᵀZ or dual ZZᵀ): 2·P·N·min(N, P);
+    Cholesky solve of the m×m system, m = min(N, P): m³/3 + 2m²; right-hand side
+    and back-projection: 4·P·N.  Multiply-adds count as two FLOPs.
+    """
+    m = min(width, n_samples)
+    return float(2 * n_samples * width * latent_dim + 2 * n_samples * width * m + m**3 / 3 + 2 * m**2 + 4 * n_samples * width)

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from jetscale.models.flops import ridge_flops
+
 
 def random_projection(width: int, latent_dim: int, seed: int) -> np.ndarray:
     """F with iid N(0, 1/N) entries, shape [N, M], float64."""
@@ -54,17 +56,6 @@ class RandomFeatureRegressor(nn.Module):
     def n_params(self) -> int:
         """Trainable parameters (the readout); the fixed projection is not counted."""
         return self.width
-
-
-def ridge_flops(n_samples: int, width: int, latent_dim: int) -> float:
-    """Analytic FLOPs of the closed-form fit.
-
-    features Z = X Fᵀ: 2·P·N·M; Gram (primal ZᵀZ or dual ZZᵀ): 2·P·N·min(N, P);
-    Cholesky solve of the m×m system, m = min(N, P): m³/3 + 2m²; right-hand side
-    and back-projection: 4·P·N.  Multiply-adds count as two FLOPs.
-    """
-    m = min(width, n_samples)
-    return float(2 * n_samples * width * latent_dim + 2 * n_samples * width * m + m**3 / 3 + 2 * m**2 + 4 * n_samples * width)
 
 
 def sgd_flops_per_sample(width: int, latent_dim: int) -> float:

@@ -32,7 +32,7 @@ from jetscale.data.generate.events import events, make_pythia, pythia_version
 from jetscale.data.generate.settings import ConfigError, derive_seed, typed_merge
 from jetscale.data.shower.history import ReplayError, check_conservation, shower_snapshots
 from jetscale.atomic import exclusive_lock
-from jetscale.data.shower.snapshots import N_BORN, ShowerSnapshots, write_snapshots
+from jetscale.data.shower.snapshots import N_BORN, ShowerSnapshots, snapshot_info, write_snapshots
 from jetscale.paths import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -168,17 +168,31 @@ def process_config_path(process: str) -> Path:
 
 
 def ensure_snapshots(path: str | Path, process: str, n_events: int, seed: int) -> Path:
-    """The snapshot file ``path``; generated first (as ``jetscale shower-generate`` would) if it does not exist.
+    """The snapshot file ``path`` of ``n_events`` ``process`` events from ``seed``; generated first (as
+    ``jetscale shower-generate`` would) if it does not exist.
 
     Sweep points that share a missing file take a lock beside it: one generates, the others wait
-    and read it.  An existing file is used as it is (its sizes are checked by the reader's user).
+    and read it.  An existing file made with another process, event count or seed is an error
+    naming both (a stale file would otherwise train every point on other data than the config says).
     """
     path = Path(path)
-    if path.is_file():
-        return path
-    with exclusive_lock(path.with_name(f".{path.name}.lock")):
-        if not path.is_file():
-            log.info("%s missing: generating %d %s events (seed %d)", path, n_events, process, seed)
-            config = load_shower_config(process_config_path(process))
-            write_snapshots(path, generate_snapshots(config, n_events, seed))
+    if not path.is_file():
+        with exclusive_lock(path.with_name(f".{path.name}.lock")):
+            if not path.is_file():
+                log.info("%s missing: generating %d %s events (seed %d)", path, n_events, process, seed)
+                config = load_shower_config(process_config_path(process))
+                write_snapshots(path, generate_snapshots(config, n_events, seed))
+    check_provenance(path, load_shower_config(process_config_path(process)).name, n_events, seed)
     return path
+
+
+def check_provenance(path: Path, process: str, n_events: int, seed: int) -> None:
+    """Raise ValueError unless the file at ``path`` holds ``n_events`` ``process`` events from ``seed``."""
+    info = snapshot_info(path)
+    wanted = {"process": process, "n_events": n_events, "seed": seed}
+    differ = [key for key, value in wanted.items() if info.get(key) != value]
+    if differ:
+        have = ", ".join(f"{key}={info.get(key)!r}" for key in differ)
+        want = ", ".join(f"{key}={wanted[key]!r}" for key in differ)
+        raise ValueError(f"{path} holds {have}, but data.generate asks for {want}: delete the file to regenerate "
+                         f"it, or set data.generate=null to use it as it is")
