@@ -84,4 +84,5 @@ def test_the_theory_legend_entry_appears_only_with_a_theory_and_labels_follow_th
         ax = plot_loss_vs(table, {}, x="n_samples", group="width").axes[0]
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert any("theory" in text for text in legend) == has_theory
+        assert not any("fit" in text for text in legend)  # no fits given: no fit entry
         assert xlabel in ax.get_xlabel()

@@ -177,3 +177,16 @@ def test_a_bad_bundle_setting_is_refused_naming_the_key(tmp_path, cli_env):
     proc = subprocess.run(snakemake_cmd(tmp_path, sweep, "bundle_size=0", "-n"), capture_output=True, text=True,
                           env=cli_env, timeout=300)
     assert proc.returncode != 0 and "bundle_size" in proc.stdout + proc.stderr
+
+
+def test_a_sweep_without_laws_still_gets_figures_of_its_points(tmp_path, cli_env):
+    """`fit: {laws: []}` (a transition, not a power law): no fit jobs, but the table's figures."""
+    sweep = tiny_sweep(tmp_path, n_samples=(40,), widths=(8,), seeds=(0,))
+    raw = yaml.safe_load(sweep.read_text())
+    sweep.write_text(yaml.safe_dump({**raw, "fit": {"laws": []}}))
+    dry = subprocess.run(snakemake_cmd(tmp_path, sweep, "-n"), capture_output=True, text=True, env=cli_env,
+                         timeout=120)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    for rule in ("train", "aggregate", "merge_fits", "figures"):
+        assert re.search(rf"^{rule}\s+1", dry.stdout, re.M), rule
+    assert not re.search(r"^fit_law\s", dry.stdout, re.M)

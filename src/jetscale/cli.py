@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("merge-fits", help="per-law fit files -> one fits.json keyed by law")
-    p.add_argument("fits", nargs="+")
+    p.add_argument("fits", nargs="*", help="per-law fit files (none: an empty fits.json, a sweep without laws)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_merge_fits)
 

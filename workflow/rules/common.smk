@@ -124,11 +124,14 @@ def plan(name):
 
 
 def sweep_outputs(name):
-    """The main products of sweep ``name``: its table, and its fits and figures unless `fit: {laws: []}`
-    (e.g. an IsoFLOP sweep, whose curves are not power laws)."""
+    """The main products of sweep ``name``: its table, fits and figures. A sweep without laws (`fit: {laws: []}`,
+    e.g. a transition such as the random hierarchy model's) gets figures of its points alone, except an IsoFLOP
+    sweep (a compute axis), whose curves at fixed compute the per-axis figures would average over budgets."""
     out, laws = f"{RESULTS}/{name}", plan(name).fit["laws"]
+    if not laws and "compute" in SWEEPS[name].axes:
+        return [f"{out}/table.csv"]
     figures = expand(f"{out}/figures/{{figure}}.{{ext}}", figure=SWEEP_FIGURES, ext=["png", "pdf"])
-    return [f"{out}/table.csv", f"{out}/fits.json", *figures] if laws else [f"{out}/table.csv"]
+    return [f"{out}/table.csv", f"{out}/fits.json", *figures]
 
 
 SWEEP_FIGURES = ["loss_vs_n_samples", "loss_vs_width"]

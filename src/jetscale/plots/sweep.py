@@ -70,7 +70,7 @@ def plot_loss_vs(table: pd.DataFrame, fits: dict, x: str, group: str, loss_col: 
         task = _only_task(table)
         ax.set(xlabel=label(x, task), ylabel=label(loss_col, task))
         log_axes(ax)
-        handles = [plt.Line2D([], [], ls="--", color="0.3", label=f"fit: {law} law")]
+        handles = [plt.Line2D([], [], ls="--", color="0.3", label=f"fit: {law} law")] if fits.get(law) else []
         if table["theory_loss"].notna().any():
             handles.append(plt.Line2D([], [], ls="-", lw=0.9, color="0.3", label="theory (deterministic equivalent)"))
         ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="best")
