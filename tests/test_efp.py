@@ -135,6 +135,10 @@ def test_cache_sits_next_to_the_shard_and_records_its_provenance(tmp_path):
     assert attrs["dmax"] == 3 and attrs["beta"] == 1.0 and attrs["measure"] == "hadr" and attrs["normed"]
     assert attrs["n_efps"] == n_efps(3) and attrs["energyflow_version"] and attrs["source_file"] == shard.name
     assert len(attrs["source_sha256"]) == 64 and json.loads(attrs["graphs"])[:2] == [[], [[0, 1]]]
+    assert set(attrs) == {"dmax", "beta", "measure", "normed", "kappa", "coords", "angle", "n_efps", "spec_columns",
+                          "graphs", "energyflow_version", "source_file", "source_sha256"}
+    assert (attrs["kappa"], attrs["coords"]) == (1, "ptyphim") and attrs["angle"] == "rapidity y from (pT, eta, E)"
+    assert attrs["spec_columns"] == ",".join(efp_set(3, 1.0).cols)
 
 
 def test_cache_is_reused_until_the_shard_changes(tmp_path, monkeypatch):

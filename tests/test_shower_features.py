@@ -4,6 +4,7 @@ The snapshot files here hold massless RAMBO events in the snapshot format (2 + k
 written with the generation helper's writer: the physics code cannot tell them from shower events.
 """
 
+import contextlib
 import functools
 import json
 
@@ -236,6 +237,52 @@ def test_efp_cache_is_reused_and_invalidated(tmp_path, monkeypatch):
     write_rambo_snapshots(path, n_events=50, k_max=2, seed=9)  # a new source file: recomputed
     again = snapshot_features(path, 1)
     assert len(calls) == 2 and not np.allclose(again["efp"], first["efp"])
+
+
+def test_efp_cache_keeps_its_attributes_and_datasets(tmp_path):
+    path = write_rambo_snapshots(tmp_path / "small.h5", n_events=20, k_max=1)
+    with h5py.File(efp_ee.cache_snapshot_efps(path, 1), "r") as handle:
+        attrs, names = dict(handle.attrs), set(handle)
+    assert set(attrs) == {"k", "dmax", "beta", "measure", "normed", "kappa", "coords", "n_efps", "spec_columns",
+                          "graphs", "energyflow_version", "source_file", "source_sha256"}
+    assert (attrs["k"], attrs["dmax"], attrs["beta"], attrs["measure"], attrs["coords"]) == (1, 5, 2.0, "ee", "epxpypz")
+    assert attrs["n_efps"] == 102 and attrs["source_file"] == "small.h5" and len(attrs["source_sha256"]) == 64
+    assert names == {"efp", "event_id", "specs", "thrust", "heavy_jet_mass", "c_parameter"}
+
+
+def test_a_cache_made_while_waiting_for_the_lock_is_reused(tmp_path, monkeypatch):
+    path = write_rambo_snapshots(tmp_path / "small.h5", n_events=30, k_max=1)
+    calls, locks = [], []
+    original_group, original_lock = efp_ee._compute_group, efp_ee.exclusive_lock
+    monkeypatch.setattr(efp_ee, "_compute_group", lambda *a: calls.append(a) or original_group(*a))
+
+    @contextlib.contextmanager
+    def another_job_first(lock_path):  # the job holding the lock writes the cache before this one gets it
+        locks.append(lock_path)
+        with monkeypatch.context() as patch:
+            patch.setattr(efp_ee, "exclusive_lock", original_lock)
+            efp_ee.cache_snapshot_efps(path, 1)
+        with original_lock(lock_path):
+            yield
+
+    monkeypatch.setattr(efp_ee, "exclusive_lock", another_job_first)
+    cache = efp_ee.cache_snapshot_efps(path, 1)
+    assert len(calls) == 1  # computed once, by the "other job"
+    assert locks == [cache.with_name(f".{cache.name}.lock")]
+    assert snapshot_features(path, 1)["efp"].shape == (30, 102)
+
+
+def test_evaluate_leaves_the_nets_training_flag_as_it_was(snapshot_file):
+    module = data(snapshot_file, 100)
+    net = torch.nn.Sequential(torch.nn.Linear(102, 1, dtype=torch.float64), torch.nn.Flatten(0))
+    for training in (True, False):
+        net.train(training)
+        metrics = module.evaluate(net)
+        assert net.training is training and set(metrics) == {"test_loss", "test_r2", "test_variance"}
+    wrong_width = torch.nn.Linear(3, 1, dtype=torch.float64)
+    with pytest.raises(RuntimeError):
+        module.evaluate(wrong_width)
+    assert wrong_width.training  # restored also when the net raises
 
 
 # --------------------------------------------------------------------------- models and theory

@@ -14,7 +14,8 @@ import pytest
 from jetscale.data.shards import ShardError, read_shard, shard_name, shard_paths, write_shard
 from jetscale.data.toy import ToyPowerLaw
 from jetscale.features.covariance import (
-    CovarianceAccumulator, constant_features, eigenvalues_desc, eigh_desc, split_target, standardized_covariance,
+    CovarianceAccumulator, constant_features, eigenvalues_desc, eigh_desc, is_constant, split_target,
+    standardized_covariance, standardized_target,
 )
 from jetscale.features.efp import cache_shard_efps, efp_cache_path, n_efps
 from jetscale.features.spectrum import (
@@ -101,6 +102,29 @@ def test_split_target_gives_the_feature_accumulator_and_the_label_cross_covarian
     values, vectors = eigh_desc(full)
     np.testing.assert_allclose(values, eigenvalues_desc(full), rtol=1e-12)
     np.testing.assert_allclose(full @ vectors[:, 0], values[0] * vectors[:, 0], rtol=1e-9)
+
+
+def test_standardized_target_is_the_correlation_and_the_cross_covariance_of_standardized_features():
+    x = rows(d=5)
+    x[:, 3] = 7.0  # constant: dropped from both
+    y = x[:, 0] * 1e-3 + np.random.default_rng(3).normal(size=len(x))
+    moments = standardized_target(CovarianceAccumulator.from_batch(np.column_stack([x, y])))
+    keep = np.array([True, True, True, False, True])
+    assert moments.keep.tolist() == keep.tolist() and moments.features.d == 5
+    np.testing.assert_allclose(moments.corr, np.corrcoef(x[:, keep], rowvar=False), rtol=1e-9)
+    standardized = (x[:, keep] - x[:, keep].mean(axis=0)) / x[:, keep].std(axis=0, ddof=1)
+    full = np.cov(np.column_stack([standardized, y]), rowvar=False)
+    np.testing.assert_allclose(moments.scaled_cross, full[:-1, -1], rtol=1e-9)
+    assert moments.label_variance == pytest.approx(full[-1, -1], rel=1e-12)
+    np.testing.assert_allclose(moments.cross, np.cov(np.column_stack([x, y]), rowvar=False)[:5, 5], rtol=1e-9)
+
+
+def test_is_constant_is_the_rule_of_constant_features():
+    x = rows(d=4)
+    x[:, 1] = 3.0
+    acc = CovarianceAccumulator.from_batch(x)
+    assert is_constant(x.mean(axis=0), x.std(axis=0)).tolist() == constant_features(acc).tolist()
+    assert is_constant(np.array([0.0, 1.0, 1.0]), np.array([0.0, 1e-10, 1e-8])).tolist() == [True, True, False]
 
 
 def test_tail_sum_fit_recovers_the_exponent_of_a_truncated_power_law():

@@ -12,12 +12,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from jetscale.atomic import atomic_output
 
 TABLE_COLUMNS = [
     "run_id", "task", "model", "width", "n_params", "n_samples", "seed",
     "flops", "test_loss", "theory_loss", "wall_s",
 ]
+
+
+def plain(value):
+    """numpy scalar -> the Python scalar it holds (anything else unchanged): JSON-able, compared as Python values."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def write_json_atomic(path: str | Path, payload: dict) -> Path:

@@ -6,7 +6,8 @@ branchings. Features are their e+e- EFPs (:mod:`jetscale.features.efp_ee`, degre
 angular exponent ``beta``: d = 102 for d <= 5), the target one of
 :data:`~jetscale.physics.event_shapes.EVENT_SHAPES` (default **thrust** T; 1 - T would give the
 same MSE), both read from the per-(file, k) cache ``<file stem>.efp-ee-d<dmax>-b<beta>-k<k>.h5``
-next to the file, computed on first use (atomically; racing jobs are harmless).
+next to the file, computed on first use (atomically, under a lock: jobs that start together compute
+it once).
 
 **Making the file.** With ``generate`` set (``{process, events, seed}``, as in ``configs/data/shower.yaml``)
 a missing snapshot file is generated on first use, exactly as ``jetscale shower-generate --config
@@ -58,11 +59,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from jetscale.data.sampling import training_loader
 from jetscale.data.shower.generate import ensure_snapshots
-from jetscale.features.covariance import (
-    CONSTANT_RTOL, CovarianceAccumulator, eigh_desc, split_target, standardized_covariance,
-)
+from jetscale.features.covariance import CovarianceAccumulator, eigh_desc, is_constant, standardized_target
 from jetscale.features.efp_ee import DEFAULT_BETA, snapshot_features
 from jetscale.features.spectrum import target_power
+from jetscale.models.inference import evaluation
 from jetscale.physics.event_shapes import EVENT_SHAPES
 from jetscale.theory.random_features import spectrum_test_error
 
@@ -84,12 +84,12 @@ def ridge_theory(x_pool: np.ndarray, y_pool: np.ndarray, width: int, n_train: in
     if x.ndim != 2 or y.shape != x.shape[:1] or not 1 <= width <= np.shape(x_pool)[1]:
         raise ValueError(f"need x_pool [n, d >= width] and y_pool [n], got {np.shape(x_pool)}, {y.shape}, "
                          f"width={width}")
-    acc, cross, label_variance = split_target(CovarianceAccumulator.from_batch(np.column_stack([x, y])))
+    moments = standardized_target(CovarianceAccumulator.from_batch(np.column_stack([x, y])))
+    label_variance = moments.label_variance
     out = {"excess": 0.0, "noise": label_variance, "n_modes": 0, "label_variance": label_variance}
-    corr, keep = standardized_covariance(acc)
-    if keep.any():
-        lam, vectors = eigh_desc(corr)
-        t = target_power(lam, vectors.T @ (cross[keep] / np.sqrt(np.diag(acc.covariance())[keep])))
+    if moments.keep.any():
+        lam, vectors = eigh_desc(moments.corr)
+        t = target_power(lam, vectors.T @ moments.scaled_cross)
         out["n_modes"] = t.size
     if out["n_modes"]:
         out["noise"] = max(label_variance - float(t.sum()), 0.0)
@@ -183,11 +183,12 @@ class ShowerDataModule(L.LightningDataModule):
     def feature_moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and (population) standard deviation of the training EFPs: float64 [d] each.
 
-        A spread at rounding level (std <= CONSTANT_RTOL |mean|: the EFPs that are constant, e.g. 1 and 2
-        for d = 0, 1 with beta = 2) is reported as exactly 0, which the nets map to a zero feature."""
+        A spread at rounding level (:func:`~jetscale.features.covariance.is_constant`: the EFPs that are
+        constant, e.g. 1 and 2 for d = 0, 1 with beta = 2) is reported as exactly 0, which the nets map to a
+        zero feature."""
         x, _ = self.split("train")
         mean, std = x.mean(axis=0), x.std(axis=0)
-        return mean, np.where(std <= CONSTANT_RTOL * np.abs(mean), 0.0, std)
+        return mean, np.where(is_constant(mean, std), 0.0, std)
 
     def target_moments(self) -> tuple[float, float]:
         """Mean and (population) standard deviation of the training targets."""
@@ -211,11 +212,8 @@ class ShowerDataModule(L.LightningDataModule):
     def evaluate(self, net) -> dict[str, float]:
         """``test_loss`` (test MSE), ``test_r2`` and ``test_variance`` of a trained net (module docstring)."""
         x, y = self.split("test")
-        was_training = net.training
-        net.eval()
-        with torch.no_grad():
+        with evaluation(net):
             prediction = net(torch.as_tensor(x)).double().cpu().numpy()
-        net.train(was_training)
         mse = float(np.mean((prediction - y) ** 2))
         variance = float(y.var())
         return {"test_loss": mse, "test_r2": 1.0 - mse / variance if variance > 0 else float("nan"),

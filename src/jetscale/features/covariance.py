@@ -21,10 +21,13 @@ global accumulator. The sample covariance is M2 / (n - ddof), ddof = 1 by defaul
 
 Label cross-covariance: accumulate the rows [x, y] (the label appended as a last column,
 O(d) more memory); :func:`split_target` then gives the accumulator of x alone, the
-cross-covariance Cov(x, y) [d] and Var(y) -- the same pass, the same MPI reduction.
+cross-covariance Cov(x, y) [d] and Var(y) -- the same pass, the same MPI reduction;
+:func:`standardized_target` adds the correlation matrix of x and Cov(x~, y) of the standardized x~.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -149,10 +152,14 @@ def split_target(acc: CovarianceAccumulator, ddof: int = 1) -> tuple[CovarianceA
     return features, acc.m2[:-1, -1] / (acc.n - ddof), float(acc.m2[-1, -1] / (acc.n - ddof))
 
 
+def is_constant(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Boolean mask [d] of features whose spread is at rounding level: std <= CONSTANT_RTOL |mean|."""
+    return std <= CONSTANT_RTOL * np.abs(mean)
+
+
 def constant_features(acc: CovarianceAccumulator) -> np.ndarray:
-    """Boolean mask [d] of features that do not vary (std <= CONSTANT_RTOL |mean|)."""
-    std = np.sqrt(np.clip(np.diag(acc.m2), 0.0, None) / acc.n)
-    return std <= CONSTANT_RTOL * np.abs(acc.mean)
+    """Boolean mask [d] of the accumulated features that do not vary (:func:`is_constant`, population std)."""
+    return is_constant(acc.mean, np.sqrt(np.clip(np.diag(acc.m2), 0.0, None) / acc.n))
 
 
 def standardized_covariance(acc: CovarianceAccumulator, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -165,3 +172,31 @@ def standardized_covariance(acc: CovarianceAccumulator, ddof: int = 1) -> tuple[
     cov = acc.covariance(ddof)[np.ix_(keep, keep)]
     scale = 1.0 / np.sqrt(np.diag(cov))
     return cov * np.outer(scale, scale), keep
+
+
+class StandardizedTarget(NamedTuple):
+    """Second moments of the features and the label from one accumulator of rows [x, y] (:func:`standardized_target`)."""
+
+    features: CovarianceAccumulator
+    """Accumulator of x alone."""
+    cross: np.ndarray
+    """Cov(x, y) [d]."""
+    label_variance: float
+    """Var(y)."""
+    corr: np.ndarray
+    """Correlation matrix [k, k] of the k kept (non-constant) features (:func:`standardized_covariance`)."""
+    keep: np.ndarray
+    """Boolean mask [d] of the kept features."""
+    scaled_cross: np.ndarray
+    """Cov(x~, y) [k] of the standardized kept features x~_j = x_j / std_j: cross[keep] / std[keep]."""
+
+
+def standardized_target(acc: CovarianceAccumulator, ddof: int = 1) -> StandardizedTarget:
+    """Accumulator of rows [x, y] -> the standardized spectrum of x with its label cross-covariance (``ddof``).
+
+    :func:`split_target`, then :func:`standardized_covariance` of x and Cov(x, y) of the kept features in
+    standardized units. A constant label is not special-cased here (Cov(x, y) = 0, Var(y) = 0)."""
+    features, cross, label_variance = split_target(acc, ddof)
+    corr, keep = standardized_covariance(features, ddof)
+    scaled_cross = cross[keep] / np.sqrt(np.diag(features.covariance(ddof))[keep])
+    return StandardizedTarget(features, cross, label_variance, corr, keep, scaled_cross)

@@ -30,7 +30,9 @@ listings ignore it), written atomically (temporary file, then rename), holding
 and attributes ``dmax, beta, measure, normed, kappa, coords, angle, n_efps,
 spec_columns, graphs`` (JSON edge lists), ``energyflow_version``, ``source_file`` and
 ``source_sha256``. A cache is reused only if its source checksum, settings and EFP specs
-match the shard and the requested set; otherwise it is recomputed.
+match the shard and the requested set; otherwise it is recomputed. The cache helpers
+(:func:`set_settings`, :func:`cache_is_current`, :func:`cache_attrs`, :func:`write_cache`,
+:func:`read_efp_cache`) also serve the e+e- caches of :mod:`jetscale.features.efp_ee`.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ import numpy as np
 from jetscale.atomic import atomic_output
 from jetscale.data.kinematics import rapidity
 from jetscale.data.shards import ShardError, read_shard, sha256_file
+from jetscale.results import plain
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +73,16 @@ def check_options(dmax: int, beta: float) -> None:
         raise ValueError(f"beta must be finite and > 0, got {beta!r}")
 
 
-@functools.lru_cache(maxsize=8)
-def efp_set(dmax: int = 5, beta: float = 1.0):
-    """The ``energyflow.EFPSet`` of all EFPs with degree <= ``dmax`` (see the module conventions)."""
+@functools.lru_cache(maxsize=16)
+def efp_set(dmax: int = 5, beta: float = 1.0, measure: str = MEASURE, coords: str = COORDS):
+    """The ``energyflow.EFPSet`` of all EFPs with degree <= ``dmax`` (see the module conventions).
+
+    ``measure`` and ``coords`` default to the hadronic ones; :mod:`jetscale.features.efp_ee` passes its own.
+    """
     check_options(dmax, beta)
     import energyflow  # imported here: it is slow to import and only EFP code needs it
 
-    return energyflow.EFPSet(f"d<={dmax}", measure=MEASURE, beta=beta, kappa=KAPPA, normed=NORMED, coords=COORDS)
+    return energyflow.EFPSet(f"d<={dmax}", measure=measure, beta=beta, kappa=KAPPA, normed=NORMED, coords=coords)
 
 
 def n_efps(dmax: int = 5, beta: float = 1.0) -> int:
@@ -120,7 +126,7 @@ def compute_efps(constituents: np.ndarray, n_constituents: np.ndarray, dmax: int
     return np.asarray(values, dtype=np.float64).reshape(len(events), width)
 
 
-# --------------------------------------------------------------------------- cache
+# --------------------------------------------------------------------------- cache (helpers shared with efp_ee)
 
 
 def efp_cache_path(shard_path: str | Path, dmax: int = 5, beta: float = 1.0) -> Path:
@@ -129,28 +135,58 @@ def efp_cache_path(shard_path: str | Path, dmax: int = 5, beta: float = 1.0) -> 
     return shard_path.with_name(f"{shard_path.stem}.efp-d{dmax}-b{float(beta):g}.h5")
 
 
+def set_settings(dmax: int, beta: float, measure: str = MEASURE, coords: str = COORDS) -> dict:
+    """The attributes that identify an EFP set (of :func:`efp_set` with these arguments)."""
+    return {"dmax": int(dmax), "beta": float(beta), "measure": measure, "normed": NORMED, "kappa": KAPPA,
+            "coords": coords}
+
+
 def cache_settings(dmax: int, beta: float) -> dict:
-    """The attributes that identify an EFP set (compared when deciding to reuse a cache)."""
-    return {"dmax": int(dmax), "beta": float(beta), "measure": MEASURE, "normed": NORMED, "kappa": KAPPA,
-            "coords": COORDS, "angle": ANGLE}
+    """The attributes that identify a hadronic cache's content (compared when deciding to reuse it)."""
+    return {**set_settings(dmax, beta), "angle": ANGLE}
 
 
-def cache_is_current(cache: Path, source_sha256: str, dmax: int, beta: float) -> bool:
-    """True if ``cache`` exists, is readable and was made from this shard with this EFP set."""
+def cache_is_current(cache: Path, source_sha256: str, settings: dict, specs: np.ndarray,
+                     datasets: tuple[str, ...] = ("efp", "label")) -> bool:
+    """True if ``cache`` exists, is readable, was made from the source with checksum ``source_sha256``
+    with the attributes ``settings``, holds the EFPs ``specs``, and its ``datasets`` have one row count
+    (logged when true: the cache is reused)."""
     if not cache.exists():
         return False
     try:
         with h5py.File(cache, "r") as handle:
-            attrs = {key: (value.item() if isinstance(value, np.generic) else value)
-                     for key, value in handle.attrs.items()}
-            specs = handle["specs"][()]
-            rows_match = handle["efp"].shape == (handle["label"].shape[0], specs.shape[0])
+            attrs = {key: plain(value) for key, value in handle.attrs.items()}
+            stored = handle["specs"][()]
+            rows = {handle[name].shape[0] for name in datasets}
+            width = handle["efp"].shape[1:]
     except (OSError, KeyError) as err:
         log.warning("%s: unreadable EFP cache (%s); recomputing", cache, err)
         return False
-    same_set = all(attrs.get(key) == value for key, value in cache_settings(dmax, beta).items())
-    return (attrs.get("source_sha256") == source_sha256 and same_set and rows_match
-            and np.array_equal(specs, efp_set(dmax, float(beta)).specs))
+    same_set = all(attrs.get(key) == value for key, value in settings.items())
+    current = (attrs.get("source_sha256") == source_sha256 and same_set and len(rows) == 1
+               and width == stored.shape[:1] and np.array_equal(stored, specs))
+    if current:
+        log.info("%s: EFP cache is up to date", cache)
+    return current
+
+
+def cache_attrs(settings: dict, efps, source: Path, source_sha256: str) -> dict:
+    """All attributes of a cache of the EFPSet ``efps`` made from the file ``source`` (module docstring)."""
+    import energyflow
+
+    return {**settings, "n_efps": int(efps.specs.shape[0]), "spec_columns": ",".join(efps.cols),
+            "graphs": json.dumps([[list(edge) for edge in graph] for graph in efps.graphs()]),
+            "energyflow_version": energyflow.__version__, "source_file": source.name, "source_sha256": source_sha256}
+
+
+def write_cache(cache: Path, datasets: dict[str, np.ndarray], attrs: dict, specs: np.ndarray) -> None:
+    """Write a cache file atomically (a temporary file in the same directory, then rename): ``datasets``,
+    ``specs`` as int64, and ``attrs``."""
+    with atomic_output(cache) as tmp, h5py.File(tmp, "w") as handle:
+        for name, data in datasets.items():
+            handle.create_dataset(name, data=data)
+        handle.create_dataset("specs", data=np.asarray(specs, dtype=np.int64))
+        handle.attrs.update(attrs)
 
 
 def _compute_shard(shard: Path, n: int, dmax: int, beta: float, n_jobs: int, chunk: int) -> np.ndarray:
@@ -170,16 +206,6 @@ def _compute_shard(shard: Path, n: int, dmax: int, beta: float, n_jobs: int, chu
     return out
 
 
-def _write_cache(cache: Path, efp: np.ndarray, label: np.ndarray, attrs: dict, specs: np.ndarray) -> None:
-    """Write the cache file atomically: a temporary file in the same directory, then rename."""
-    with atomic_output(cache) as tmp, h5py.File(tmp, "w") as handle:
-        handle.create_dataset("efp", data=efp)
-        handle.create_dataset("label", data=np.asarray(label, dtype=np.int8))
-        handle.create_dataset("specs", data=np.asarray(specs, dtype=np.int64))
-        for key, value in attrs.items():
-            handle.attrs[key] = value
-
-
 def cache_shard_efps(shard_path: str | Path, dmax: int = 5, beta: float = 1.0, n_jobs: int = 1,
                      chunk: int = CHUNK) -> Path:
     """Compute (or reuse) the EFP cache of one shard; return the cache path.
@@ -193,36 +219,32 @@ def cache_shard_efps(shard_path: str | Path, dmax: int = 5, beta: float = 1.0, n
     shard = Path(shard_path)
     if not shard.is_file():
         raise ShardError(f"{shard}: no such shard")
-    cache = efp_cache_path(shard, dmax, beta)
-    digest = sha256_file(shard)
-    if cache_is_current(cache, digest, dmax, beta):
-        log.info("%s: EFP cache is up to date", cache)
+    cache, digest = efp_cache_path(shard, dmax, beta), sha256_file(shard)
+    efps, settings = efp_set(dmax, beta), cache_settings(dmax, beta)
+    if cache_is_current(cache, digest, settings, efps.specs):
         return cache
     label = read_shard(shard, fields=("label",))["label"]
     start = time.perf_counter()
     efp = _compute_shard(shard, len(label), dmax, beta, n_jobs, chunk)
     elapsed = time.perf_counter() - start
-    efps = efp_set(dmax, beta)
-    import energyflow
-
-    attrs = {**cache_settings(dmax, beta), "n_efps": efp.shape[1], "spec_columns": ",".join(efps.cols),
-             "graphs": json.dumps([[list(edge) for edge in graph] for graph in efps.graphs()]),
-             "energyflow_version": energyflow.__version__, "source_file": shard.name, "source_sha256": digest}
-    _write_cache(cache, efp, label, attrs, efps.specs)
+    write_cache(cache, {"efp": efp, "label": np.asarray(label, dtype=np.int8)},
+                cache_attrs(settings, efps, shard, digest), efps.specs)
     log.info("%s: %d jets, %d EFPs in %.1f s (%.0f jets/s)", cache, len(label), efp.shape[1], elapsed,
              len(label) / max(elapsed, 1e-9))
     return cache
 
 
 def read_efp_cache(cache: str | Path, start: int | None = None, stop: int | None = None,
-                   fields: tuple[str, ...] = ("efp", "label")) -> dict[str, np.ndarray]:
-    """Rows [start, stop) of a cache's datasets; an unreadable file raises ShardError naming it."""
+                   fields: tuple[str, ...] = ("efp", "label"), error: type[Exception] = ShardError,
+                   kind: str = "EFP cache") -> dict[str, np.ndarray]:
+    """Rows [start, stop) of a cache's datasets ``fields``; an unreadable file raises ``error`` naming it
+    (``"<cache>: unreadable <kind> (...)"``)."""
     cache = Path(cache)
     try:
         with h5py.File(cache, "r") as handle:
             return {name: handle[name][start:stop] for name in fields}
     except (OSError, KeyError) as err:
-        raise ShardError(f"{cache}: unreadable EFP cache ({err})") from err
+        raise error(f"{cache}: unreadable {kind} ({err})") from err
 
 
 def iter_shard_efps(shard_path: str | Path, dmax: int = 5, beta: float = 1.0, chunk: int = 10_000,

@@ -27,9 +27,10 @@ Conventions (stated once; the hadronic jet EFPs are :mod:`jetscale.features.efp`
   at high multiplicity (exact thrust: ~ 2 x 10^4 events/s for 14 partons, 1.7 x 10^3 for 18, 60 for 22).
 
 Cache (:func:`cache_snapshot_efps`): ``<file stem>.efp-ee-d<dmax>-b<beta>-k<k>.h5`` next to the
-snapshot file (:mod:`jetscale.data.shower.snapshots`), written atomically (two jobs racing to
-write it write identical files and the last rename wins), holding for the ``n_k`` events of
-group ``k<k>``, in the file's order:
+snapshot file (:mod:`jetscale.data.shower.snapshots`), written atomically under an exclusive lock
+on ``.<cache name>.lock`` beside it (jobs that find it missing together -- a sweep's first points --
+compute it once: check, lock, check again), holding for the ``n_k`` events of group ``k<k>``, in
+the file's order:
 
   ==================  ===============  ============================================
   ``efp``             float64 [n, E]   the EFPs of each event (E = number of EFPs)
@@ -43,29 +44,28 @@ group ``k<k>``, in the file's order:
 with attributes ``k, dmax, beta, measure, normed, kappa, coords, n_efps, spec_columns, graphs``
 (JSON edge lists), ``energyflow_version``, ``source_file``, ``source_sha256``. A cache is reused
 only if its source checksum, settings, EFP specs and row count match; otherwise it is recomputed.
+Checks, attributes, writing and reading are the hadronic cache's (:mod:`jetscale.features.efp`).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from jetscale.atomic import atomic_output
+from jetscale.atomic import exclusive_lock
 from jetscale.data.shards import sha256_file
-from jetscale.features.efp import check_options
+from jetscale.features.efp import (
+    KAPPA, NORMED, cache_attrs, cache_is_current, check_options, efp_set, read_efp_cache, set_settings, write_cache,
+)
 from jetscale.physics.event_shapes import EVENT_SHAPES, event_shapes
 
 log = logging.getLogger(__name__)
 
 MEASURE = "ee"
-NORMED = True
-KAPPA = 1
 COORDS = "epxpypz"
 DEFAULT_BETA = 2.0
 CHUNK = 2000
@@ -73,13 +73,9 @@ CHUNK = 2000
 DATASETS = ("efp", "event_id", *EVENT_SHAPES)
 
 
-@functools.lru_cache(maxsize=8)
 def ee_efp_set(dmax: int = 5, beta: float = DEFAULT_BETA):
     """The ``energyflow.EFPSet`` of all EFPs with degree <= ``dmax`` in the e+e- measure (module docstring)."""
-    check_options(dmax, beta)
-    import energyflow  # slow to import; only EFP code needs it
-
-    return energyflow.EFPSet(f"d<={dmax}", measure=MEASURE, beta=beta, kappa=KAPPA, normed=NORMED, coords=COORDS)
+    return efp_set(dmax, beta, MEASURE, COORDS)
 
 
 def n_ee_efps(dmax: int = 5, beta: float = DEFAULT_BETA) -> int:
@@ -139,30 +135,7 @@ def ee_efp_cache_path(snapshots: str | Path, k: int, dmax: int = 5, beta: float 
 
 def cache_settings(k: int, dmax: int, beta: float) -> dict:
     """The attributes that identify a cache's content (compared when deciding to reuse it)."""
-    return {"k": int(k), "dmax": int(dmax), "beta": float(beta), "measure": MEASURE, "normed": NORMED,
-            "kappa": KAPPA, "coords": COORDS}
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def cache_is_current(cache: Path, source_sha256: str, k: int, dmax: int, beta: float) -> bool:
-    """True if ``cache`` exists, is readable and holds this file's group k with this EFP set."""
-    if not cache.exists():
-        return False
-    try:
-        with h5py.File(cache, "r") as handle:
-            attrs = {key: _plain(value) for key, value in handle.attrs.items()}
-            specs = handle["specs"][()]
-            rows = {name: handle[name].shape[0] for name in DATASETS}
-            width = handle["efp"].shape[1]
-    except (OSError, KeyError) as err:
-        log.warning("%s: unreadable EFP cache (%s); recomputing", cache, err)
-        return False
-    same_set = all(attrs.get(key) == value for key, value in cache_settings(k, dmax, beta).items())
-    return (attrs.get("source_sha256") == source_sha256 and same_set and len(set(rows.values())) == 1
-            and width == specs.shape[0] and np.array_equal(specs, ee_efp_set(dmax, float(beta)).specs))
+    return {"k": int(k), **set_settings(dmax, beta, MEASURE, COORDS)}
 
 
 def _compute_group(momenta: np.ndarray, dmax: int, beta: float, label: str) -> dict[str, np.ndarray]:
@@ -195,40 +168,27 @@ def cache_snapshot_efps(snapshots: str | Path, k: int, dmax: int = 5, beta: floa
     source = Path(snapshots)
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no shower snapshot file")
-    cache = ee_efp_cache_path(source, k, dmax, beta)
-    digest = sha256_file(source)
-    if cache_is_current(cache, digest, k, dmax, beta):
-        log.info("%s: EFP cache is up to date", cache)
+    cache, digest = ee_efp_cache_path(source, k, dmax, beta), sha256_file(source)
+    efps, settings = ee_efp_set(dmax, beta), cache_settings(k, dmax, beta)
+    if cache_is_current(cache, digest, settings, efps.specs, DATASETS):
         return cache
-    momenta, event_id = read_snapshots(source, k)
-    start = time.perf_counter()
-    values = _compute_group(momenta, dmax, beta, f"{source.name} k={k}")
-    elapsed = time.perf_counter() - start
-    efps = ee_efp_set(dmax, beta)
-    import energyflow
-
-    attrs = {**cache_settings(k, dmax, beta), "n_efps": int(efps.specs.shape[0]), "spec_columns": ",".join(efps.cols),
-             "graphs": json.dumps([[list(edge) for edge in graph] for graph in efps.graphs()]),
-             "energyflow_version": energyflow.__version__, "source_file": source.name, "source_sha256": digest}
-    with atomic_output(cache) as tmp, h5py.File(tmp, "w") as handle:
-        for name, data in values.items():
-            handle.create_dataset(name, data=data)
-        handle.create_dataset("event_id", data=np.asarray(event_id, dtype=np.int64))
-        handle.create_dataset("specs", data=np.asarray(efps.specs, dtype=np.int64))
-        handle.attrs.update(attrs)
-    log.info("%s: %d events of %d partons, %d EFPs in %.1f s (%.0f events/s)", cache, len(momenta),
-             momenta.shape[1], efps.specs.shape[0], elapsed, len(momenta) / max(elapsed, 1e-9))
+    with exclusive_lock(cache.with_name(f".{cache.name}.lock")):
+        if cache_is_current(cache, digest, settings, efps.specs, DATASETS):  # made while this job waited
+            return cache
+        momenta, event_id = read_snapshots(source, k)
+        start = time.perf_counter()
+        values = _compute_group(momenta, dmax, beta, f"{source.name} k={k}")
+        elapsed = time.perf_counter() - start
+        write_cache(cache, {**values, "event_id": np.asarray(event_id, dtype=np.int64)},
+                    cache_attrs(settings, efps, source, digest), efps.specs)
+        log.info("%s: %d events of %d partons, %d EFPs in %.1f s (%.0f events/s)", cache, len(momenta),
+                 momenta.shape[1], efps.specs.shape[0], elapsed, len(momenta) / max(elapsed, 1e-9))
     return cache
 
 
 def read_ee_efp_cache(cache: str | Path, fields: tuple[str, ...] = DATASETS) -> dict[str, np.ndarray]:
     """The datasets ``fields`` of a cache (module docstring); an unreadable file raises OSError naming it."""
-    cache = Path(cache)
-    try:
-        with h5py.File(cache, "r") as handle:
-            return {name: handle[name][()] for name in fields}
-    except (OSError, KeyError) as err:
-        raise OSError(f"{cache}: unreadable e+e- EFP cache ({err})") from err
+    return read_efp_cache(cache, fields=fields, error=OSError, kind="e+e- EFP cache")
 
 
 def snapshot_features(snapshots: str | Path, k: int, dmax: int = 5,

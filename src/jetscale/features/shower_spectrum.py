@@ -60,12 +60,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jetscale.atomic import atomic_output
-from jetscale.features.covariance import (
-    CovarianceAccumulator, constant_features, eigh_desc, split_target, standardized_covariance,
-)
-from jetscale.features.spectrum import K_MIN, NOISE_RTOL, noise_floor, spectrum_entry
-from jetscale.results import write_json_atomic
+from jetscale.features.covariance import CovarianceAccumulator, constant_features, eigh_desc, standardized_target
+from jetscale.features.spectrum import K_MIN, NOISE_RTOL, noise_floor, spectrum_entry, write_spectrum_files
 from jetscale.subcommand import run_alone
 
 log = logging.getLogger(__name__)
@@ -125,14 +121,13 @@ def shower_spectrum(efp: np.ndarray, target: np.ndarray, rambo_efp: np.ndarray |
     efp, target = np.asarray(efp, dtype=np.float64), np.asarray(target, dtype=np.float64)
     if efp.ndim != 2 or target.shape != efp.shape[:1]:
         raise ValueError(f"efp must be [n, d] and target [n], got {efp.shape}, {target.shape}")
-    acc, cross, label_variance = split_target(CovarianceAccumulator.from_batch(np.column_stack([efp, target])))
+    moments = standardized_target(CovarianceAccumulator.from_batch(np.column_stack([efp, target])))
+    acc, keep, label_variance = moments.features, moments.keep, moments.label_variance
     if label_variance <= 0:
         log.info("%s: the target is constant: no label projection", name)
-        cross = None
-    corr, keep = standardized_covariance(acc)
-    std = np.sqrt(np.diag(acc.covariance())[keep])
-    standardized = {**safe_entry(corr, k_min, k_max, None if cross is None else cross[keep] / std,
-                                 label_variance, acc.n, f"{name} standardized"),
+    cross, scaled_cross = (moments.cross, moments.scaled_cross) if label_variance > 0 else (None, None)
+    standardized = {**safe_entry(moments.corr, k_min, k_max, scaled_cross, label_variance, acc.n,
+                                 f"{name} standardized"),
                     "d": int(keep.sum()), "constant_features": np.flatnonzero(~keep).tolist()}
     result = {"n": acc.n, "d": acc.d, "standardized": standardized, "whitened": None}
     if rambo_efp is None:
@@ -230,8 +225,6 @@ def summary(entry: dict) -> str:
 
 def save_spectra(result: dict, out_dir: str | Path) -> list[Path]:
     """Write ``spectrum.json`` (atomically) and ``spectrum.npz``; return their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     arrays = {}
     for entry in result["per_k"]:
         for prefix, spectrum in (("", entry["standardized"]), ("whitened_", entry["whitened"])):
@@ -240,10 +233,7 @@ def save_spectra(result: dict, out_dir: str | Path) -> list[Path]:
             arrays[f"k{entry['k']}_{prefix}eigenvalues"] = np.asarray(spectrum["eigenvalues"])
             if spectrum.get("label_projection"):
                 arrays[f"k{entry['k']}_{prefix}target_power"] = np.asarray(spectrum["label_projection"]["target_power"])
-    npz = out_dir / "spectrum.npz"
-    with atomic_output(npz) as tmp, open(tmp, "wb") as handle:  # a file object: savez adds no suffix
-        np.savez(handle, **arrays)
-    return [write_json_atomic(out_dir / "spectrum.json", result), npz]
+    return write_spectrum_files(result, arrays, out_dir)
 
 
 def spectra_figure(result: dict, out_dir: str | Path, name: str = "spectrum") -> list[Path]:

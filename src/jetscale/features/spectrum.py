@@ -94,9 +94,7 @@ import numpy as np
 from jetscale.atomic import atomic_output
 from jetscale.parallel import Ranks, current_ranks
 from jetscale.data.shards import MANIFEST, ShardError, read_shard, shard_paths
-from jetscale.features.covariance import (
-    CovarianceAccumulator, allreduce, eigh_desc, split_target, standardized_covariance,
-)
+from jetscale.features.covariance import CovarianceAccumulator, allreduce, eigh_desc, standardized_target
 from jetscale.features.efp import ANGLE, MEASURE, NORMED, iter_shard_efps
 from jetscale.results import write_json_atomic
 from jetscale.subcommand import run_alone
@@ -368,19 +366,18 @@ def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, 
     joint = accumulate(ranks.share(shards), features, labels=True, **options)
     if comm is not None:
         joint = allreduce(joint, comm)
-    acc, cross, label_variance = split_target(joint)
-    if label_variance <= 0:
+    moments = standardized_target(joint)
+    acc, keep, projected = moments.features, moments.keep, moments.label_variance > 0
+    if not projected:
         log.info("every jet has the same label: no label projection in the spectrum")
-        cross = None
-    cov = acc.covariance()
-    corr, keep = standardized_covariance(acc)
-    scaled_cross = None if cross is None else cross[keep] / np.sqrt(np.diag(cov)[keep])
     return {
         "source": str(dataset), "dataset": _dataset_name(dataset), "features": features,
         "feature_options": _feature_options(features, dmax, beta, acc.d),
         "n": acc.n, "d": acc.d, "n_shards": len(shards), "n_ranks": size,
-        **spectrum_entry(cov, k_min, k_max, cross, label_variance, acc.n),
-        "standardized": {**spectrum_entry(corr, k_min, k_max, scaled_cross, label_variance, acc.n),
+        **spectrum_entry(acc.covariance(), k_min, k_max, moments.cross if projected else None,
+                         moments.label_variance, acc.n),
+        "standardized": {**spectrum_entry(moments.corr, k_min, k_max, moments.scaled_cross if projected else None,
+                                          moments.label_variance, acc.n),
                          "d": int(keep.sum()), "constant_features": np.flatnonzero(~keep).tolist()},
     }
 
@@ -398,19 +395,25 @@ def _feature_options(features: str, dmax: int, beta: float, d: int) -> dict:
     return {"max_constituents": d // 4, "layout": "feature 4*i + j = (pT, eta, phi, E)[j] of particle i"}
 
 
-def save_spectrum(result: dict, out_dir: str | Path) -> list[Path]:
-    """Write ``spectrum.json`` (atomically) and ``spectrum.npz``; return their paths."""
+def write_spectrum_files(result: dict, arrays: dict[str, np.ndarray], out_dir: str | Path) -> list[Path]:
+    """Write ``arrays`` to ``spectrum.npz`` and ``result`` to ``spectrum.json`` in ``out_dir``, each atomically;
+    return their paths (json first)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     npz = out_dir / "spectrum.npz"
+    with atomic_output(npz) as tmp, open(tmp, "wb") as handle:  # a file object: savez adds no suffix
+        np.savez(handle, **arrays)
+    return [write_json_atomic(out_dir / "spectrum.json", result), npz]
+
+
+def save_spectrum(result: dict, out_dir: str | Path) -> list[Path]:
+    """Write ``spectrum.json`` (atomically) and ``spectrum.npz``; return their paths."""
     arrays = {"eigenvalues": np.asarray(result["eigenvalues"]),
               "standardized_eigenvalues": np.asarray(result["standardized"]["eigenvalues"])}
     for prefix, entry in (("", result), ("standardized_", result["standardized"])):
         if entry.get("label_projection"):
             arrays[f"{prefix}target_power"] = np.asarray(entry["label_projection"]["target_power"])
-    with atomic_output(npz) as tmp, open(tmp, "wb") as handle:  # a file object: savez adds no suffix
-        np.savez(handle, **arrays)
-    return [write_json_atomic(out_dir / "spectrum.json", result), npz]
+    return write_spectrum_files(result, arrays, out_dir)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -25,13 +25,9 @@ from jetscale.fit.bootstrap import bootstrap_ci
 from jetscale.fit.huber import fit_huber, log_inputs, to_params
 from jetscale.fit.laws import Law, get_law
 from jetscale.fit.table import FitInputError, apply_where, distinct_values, validate_for_law
+from jetscale.results import plain
 
 LOSS_COL = "test_loss"
-
-
-def _plain(value):
-    """numpy scalar -> Python scalar, so results are JSON-able."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def fit_law(df: pd.DataFrame, law: str | Law, loss_col: str = LOSS_COL, n_boot: int = 1000, seed: int = 0,
@@ -56,7 +52,7 @@ def fit_law(df: pd.DataFrame, law: str | Law, loss_col: str = LOSS_COL, n_boot: 
         "loss": float(best.loss),
     }
     if where:
-        result["where"] = {str(k): _plain(v) for k, v in where.items()}
+        result["where"] = {str(k): plain(v) for k, v in where.items()}
     return result
 
 

@@ -39,6 +39,7 @@ import h5py
 import numpy as np
 
 from jetscale.atomic import atomic_output
+from jetscale.results import plain
 
 N_BORN = 2  # partons before the first branching (q q̄ or g g)
 
@@ -138,7 +139,7 @@ def snapshot_info(path: str | Path) -> dict:
     """The file's attributes (``settings`` as a list) plus ``counts``: {k: events that reached k}."""
     path = Path(path)
     with _open(path) as handle:
-        info = {key: (value.item() if isinstance(value, np.generic) else value) for key, value in handle.attrs.items()}
+        info = {key: plain(value) for key, value in handle.attrs.items()}
         info["settings"] = json.loads(info["settings"]) if "settings" in info else []
         info["counts"] = {k: int(handle[group_name(k)]["event_id"].shape[0]) for k in _available(handle)}
     return info
