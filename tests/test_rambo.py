@@ -236,6 +236,53 @@ def test_bad_sizes_are_named():
         rambo_data(64, n_particles=1)
 
 
+def test_bad_sizes_and_splits_are_named():
+    with pytest.raises(ValueError, match="data.n_generate must be an integer >= 1, got 0"):
+        rambo_data(64, n_generate=0)
+    with pytest.raises(ValueError, match="data.n_val must be an integer >= 0, got None"):
+        rambo_data(64, n_val=None)
+    data = rambo_data(64)
+    with pytest.raises(ValueError, match=r"no RAMBO split 'tset'; splits: \['train', 'test', 'val'\]"):
+        data.events("tset")
+    with pytest.raises(ValueError, match="data.n_val > 0"):  # no validation split to load
+        data.val_dataloader()
+    assert len(rambo_data(64, n_val=40).val_dataloader().dataset) == 40
+
+
+def test_distance_floor_is_drawn_once_for_a_seed_and_sizes(monkeypatch):
+    """Two true samples that depend on (seed, sizes) only: computed once, the same for every n_train."""
+    import jetscale.data.rambo_dataset as rambo_dataset
+
+    calls = []
+
+    def counted(*args):
+        calls.append(args)
+        return rambo_distance_floor(*args)
+
+    monkeypatch.setattr(rambo_dataset, "rambo_distance_floor", counted)
+    rambo_dataset.distance_floor.cache_clear()
+    torch.manual_seed(0)
+    net = VelocityField(n_particles=4, width=8, depth=1)
+    floors = [rambo_data(n_train, seed=11).evaluate(net)["test_distance_floor"] for n_train in (32, 64, 64)]
+    assert len(calls) == 1 and floors[0] == floors[1] == floors[2]
+    assert floors[0] == rambo_distance_floor(4, SQRT_S, 300, 300, [11, rambo_dataset.FLOOR_STREAM])
+    rambo_data(64, seed=12).evaluate(net)
+    assert len(calls) == 2  # another seed: another floor
+    rambo_dataset.distance_floor.cache_clear()
+
+
+def test_evaluation_restores_the_training_mode_when_it_fails():
+    data = rambo_data(64, n_particles=3)  # events of 9 components; the net takes 12
+    net = VelocityField(n_particles=4, width=8, depth=1)
+    with pytest.raises(RuntimeError):
+        data.evaluate(net)
+    assert net.training and torch.is_grad_enabled()
+    net.eval()
+    data = rambo_data(64)
+    data.evaluate(net)
+    assert not net.training
+
+
 def test_evaluation_is_deterministic_and_sees_an_untrained_model():
     data = rambo_data(64)
     torch.manual_seed(0)

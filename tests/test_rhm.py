@@ -192,6 +192,27 @@ def test_bad_sizes_are_refused_naming_the_keys(kwargs, message):
         datamodule(**kwargs)
 
 
+def test_bad_size_types_are_refused_naming_the_keys():
+    with pytest.raises(ValueError, match=r"data.n_test must be an integer >= 1, got 2.5"):
+        datamodule(n_test=2.5)
+    with pytest.raises(ValueError, match=r"data.n_train must be an integer >= 1, got None"):
+        datamodule(n_train=None)
+
+
+def test_predict_restores_the_training_mode_also_when_the_net_fails():
+    data = datamodule()
+
+    class Failing(torch.nn.Module):
+        def forward(self, leaves):
+            assert not self.training and not torch.is_grad_enabled()  # evaluation: eval mode, no gradients
+            raise RuntimeError("net failed")
+
+    net = Failing()
+    with pytest.raises(RuntimeError, match="net failed"):
+        data.predict(net)
+    assert net.training and torch.is_grad_enabled()
+
+
 # -- models --------------------------------------------------------------------------------------
 
 def models():

@@ -114,3 +114,40 @@ def test_training_loss_is_logged_every_log_every_n_steps(compose_train, tmp_path
     log = pd.read_csv(next((tmp_path / "point" / "csv").glob("version_*/metrics.csv")))
     logged = log.dropna(subset=["train_mse"])
     assert logged["step"].tolist() == [9, 19, 29] and (logged["train_mse"] > 0).all()
+
+
+# (model config, task [and data] overrides, recorded hyperparameters, training-log name, weight decay, validates)
+MODULES = [
+    ("pfn", "jets", {"name": "pfn", "inputs": ("constituents", "mask")}, "train_bce", 0, True),
+    ("efp_linear", "jets data=jets_efp", {"name": "efp_linear", "inputs": ("efp",)}, "train_bce", 0, True),
+    ("particle_transformer", "jets", {"name": "particle_transformer", "inputs": ("constituents", "mask")},
+     "train_bce", 0.01, True),  # AdamW keeps its own default weight decay
+    ("rhm_cnn", "rhm", {"name": "rhm_cnn", "inputs": ("leaves",)}, "train_ce", 0, True),
+    ("random_features", "toy", {"ridge": 1e-4, "name": "random_features"}, "train_mse", 2e-4, False),
+    ("shower_ridge", "shower", {"ridge": 1e-4, "name": "shower_ridge"}, "train_mse", 2e-4, True),
+    ("flow_matching", "rambo", {"name": "flow_matching"}, "train_loss", 0, True),
+]
+
+
+@pytest.mark.parametrize(("model", "task", "hparams", "log_name", "weight_decay", "validates"), MODULES,
+                         ids=[case[0] for case in MODULES])
+def test_every_module_shares_one_recipe(compose_train, model, task, hparams, log_name, weight_decay, validates):
+    """The modules of every task (jetscale.models.lightning_base): plain hyperparameters in constructor order
+    that load with weights_only, their training-log name, the optimizer's weight decay, and val_loss."""
+    import io
+
+    import torch
+    from hydra.utils import instantiate
+
+    from jetscale import tasks
+
+    cfg = compose_train(*f"task={task}".split(), f"model={model}", "width=4", "ridge=1e-4")
+    module = instantiate(cfg.model)
+    assert list(module.hparams.items()) == list(hparams.items()) and module.name == hparams["name"]
+    buffer = io.BytesIO()
+    torch.save({"hyper_parameters": dict(module.hparams)}, buffer)
+    buffer.seek(0)
+    assert torch.load(buffer, weights_only=True)["hyper_parameters"] == hparams
+    assert module.train_loss_name == log_name
+    assert module.configure_optimizers().defaults["weight_decay"] == pytest.approx(weight_decay)
+    assert tasks.overrides(module, "validation_step") == validates

@@ -80,6 +80,7 @@ from torch.utils.data import DataLoader, Dataset
 from jetscale.data.sampling import training_loader
 from jetscale.data.shards import ShardError, check_layout, load_manifest
 from jetscale.metrics import classification_metrics
+from jetscale.models.inference import evaluation
 
 CLASSES = (0, 1)  # item order within each interleaved pair: QCD, then top
 CLASS_NAMES = {0: "QCD", 1: "top"}
@@ -391,17 +392,14 @@ class JetDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         return trim_batch(batch) if self.trim_padding else batch
 
-    @torch.no_grad()
     def predict(self, net, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
         """Logits of ``net`` (in eval mode) and labels of ``split``, in item order: float64 [n], int64 [n]."""
-        was_training = net.training
-        net.eval()
         logits, labels = [], []
-        for batch in self._loader(split, shuffle=False):
-            batch = self.on_after_batch_transfer(batch, 0)  # what a Trainer's loops apply
-            logits.append(net(*(batch[key] for key in self.inputs)))
-            labels.append(batch["label"])
-        net.train(was_training)
+        with evaluation(net):
+            for batch in self._loader(split, shuffle=False):
+                batch = self.on_after_batch_transfer(batch, 0)  # what a Trainer's loops apply
+                logits.append(net(*(batch[key] for key in self.inputs)))
+                labels.append(batch["label"])
         return torch.cat(logits).double().numpy(), torch.cat(labels).numpy().astype(np.int64)
 
     def evaluate(self, net) -> dict[str, float]:

@@ -35,8 +35,12 @@ training sizes.
   between ``n_generate`` generated events (``sample_steps`` midpoint steps, a
   fixed seed) and the test events, in units of √s.
 * ``test_distance_floor``: the same distance between two independent true
-  samples of those sizes (:func:`~jetscale.physics.distances.rambo_distance_floor`):
-  what a perfect generator would score.
+  samples of those sizes (:func:`~jetscale.physics.distances.rambo_distance_floor`,
+  stream ``[seed, 7]``): what a perfect generator would score.  It depends on
+  (n_particles, √s, n_generate, n_test, seed) only — not on n_train or the
+  net — so it is the same for every point of a sweep with that seed and those
+  sizes; its two extra RAMBO samples are drawn once per process for each such
+  key (:func:`distance_floor`), not at every evaluation.
 * ``test_momentum_imbalance``: mean over generated events of
   :func:`jetscale.physics.observables.momentum_imbalance` (0 for true events).
 
@@ -52,13 +56,17 @@ a floor of 0.005, test_momentum_imbalance ≈ 0.26 / 0.19 / 0.08).
 
 from __future__ import annotations
 
+from functools import cache
+
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from jetscale.data.sampling import training_loader
+from jetscale.data.checks import require_integers
+from jetscale.data.sampling import stream_position, training_loader
 from jetscale.models.flow_matching import flow_matching_loss
+from jetscale.models.inference import evaluation
 from jetscale.physics.distances import pair_mass_distance, rambo_distance_floor
 from jetscale.physics.observables import momentum_imbalance
 from jetscale.physics.rambo import check_kinematics, rambo
@@ -80,6 +88,13 @@ def to_momenta(features: np.ndarray, sqrt_s: float) -> np.ndarray:
     n = x.shape[-1] // 3
     p = x.reshape(len(x), n, 3) * (sqrt_s / n)
     return np.concatenate([np.linalg.norm(p, axis=-1, keepdims=True), p], axis=-1)
+
+
+@cache
+def distance_floor(n_particles: int, sqrt_s: float, n_generate: int, n_test: int, seed: int) -> float:
+    """``test_distance_floor`` (module docstring): two RAMBO samples of ``n_generate`` and ``n_test``
+    events from stream ``[seed, FLOOR_STREAM]``, computed once per process for each argument tuple."""
+    return rambo_distance_floor(n_particles, sqrt_s, n_generate, n_test, [seed, FLOOR_STREAM])
 
 
 def noise(shape: tuple[int, int], seed) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,10 +127,8 @@ class RamboDataModule(L.LightningDataModule):
                  batch_size: int | None = None, n_generate: int = 2000, sample_steps: int = 32):
         super().__init__()
         check_kinematics(n_particles, sqrt_s, None)
-        for key, value, least in (("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0),
-                                  ("n_generate", n_generate, 1), ("sample_steps", sample_steps, 1)):
-            if int(value) != value or value < least:
-                raise ValueError(f"data.{key} must be an integer >= {least}, got {value!r}")
+        require_integers(("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0),
+                         ("n_generate", n_generate, 1), ("sample_steps", sample_steps, 1))
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1 or null (full batch), got {batch_size!r}")
         self.n_particles, self.sqrt_s, self.seed = int(n_particles), float(sqrt_s), seed
@@ -131,6 +144,8 @@ class RamboDataModule(L.LightningDataModule):
 
     def events(self, split: str) -> np.ndarray:
         """Four-momenta float64 [N, n, 4] of split ``train``, ``val`` or ``test``, generated once."""
+        if split not in EVENT_STREAM:
+            raise ValueError(f"no RAMBO split {split!r}; splits: {list(EVENT_STREAM)}")
         if split not in self._events:
             size = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
             self._events[split], _ = rambo(self.n_particles, self.sqrt_s, size, [self.seed, EVENT_STREAM[split]])
@@ -145,11 +160,14 @@ class RamboDataModule(L.LightningDataModule):
         return (x1, *noise(tuple(x1.shape), [self.seed, NOISE_STREAM[split]]))
 
     def train_dataloader(self) -> DataLoader:
-        rank, step = (self.trainer.global_rank, self.trainer.global_step) if self.trainer else (0, 0)
+        rank, _, step = stream_position(self.trainer)
         return training_loader(TensorDataset(self.features("train")), self.batch_size, self.seed, self.trainer,
                                collate_fn=NoisyBatches(self.seed, rank, step))
 
     def val_dataloader(self) -> DataLoader:
+        """The validation split (x1, x0, t) with its fixed noise; there is none when data.n_val = 0."""
+        if not self.n_val:
+            raise ValueError("no RAMBO validation split: set data.n_val > 0")
         return DataLoader(TensorDataset(*self.fixed_noise_batch("val")), batch_size=self.batch_size)
 
     def generate(self, net) -> np.ndarray:
@@ -160,19 +178,16 @@ class RamboDataModule(L.LightningDataModule):
 
     def evaluate(self, net) -> dict[str, float]:
         """Test metrics of a trained :class:`~jetscale.models.flow_matching.VelocityField` (module docstring)."""
-        was_training = net.training
-        net.eval()
         device = next(net.parameters()).device
-        with torch.no_grad():
+        with evaluation(net):
             batch = tuple(tensor.to(device) for tensor in self.fixed_noise_batch("test"))
             loss = float(flow_matching_loss(net, batch))
-        generated = self.generate(net)
-        net.train(was_training)
+            generated = self.generate(net)
         return {
             "test_loss": loss,
             "test_distance": pair_mass_distance(generated, self.events("test"), self.sqrt_s),
-            "test_distance_floor": rambo_distance_floor(self.n_particles, self.sqrt_s, self.n_generate,
-                                                        self.n_test, [self.seed, FLOOR_STREAM]),
+            "test_distance_floor": distance_floor(self.n_particles, self.sqrt_s, self.n_generate, self.n_test,
+                                                  self.seed),
             "test_momentum_imbalance": float(momentum_imbalance(generated, self.sqrt_s).mean()),
         }
 

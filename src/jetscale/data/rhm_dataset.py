@@ -34,8 +34,10 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from jetscale.data.checks import require_integers
 from jetscale.data.rhm import RandomHierarchy
 from jetscale.data.sampling import training_loader
+from jetscale.models.inference import evaluation
 
 RULES_FILE = "rhm_rules.json"
 EVAL_BATCH = 4096  # data per forward pass in evaluation and validation
@@ -67,9 +69,7 @@ class RHMDataModule(L.LightningDataModule):
                  rules_seed: int = 0, n_val: int = 0, batch_size: int | None = 128):
         super().__init__()
         n_val = n_val or 0
-        for name, value, minimum in (("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0)):
-            if value != int(value) or value < minimum:
-                raise ValueError(f"data.{name} must be an integer >= {minimum}, got {value!r}")
+        require_integers(("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0))
         self.grammar = RandomHierarchy(v=v, m=m, s=s, L=L, n_c=n_c, seed=rules_seed)
         total = n_train + n_val + n_test
         if total > self.grammar.n_data:
@@ -104,16 +104,11 @@ class RHMDataModule(L.LightningDataModule):
             raise ValueError("no RHM validation split: set data.n_val > 0")
         return DataLoader(self.dataset("val"), batch_size=EVAL_BATCH, shuffle=False)
 
-    @torch.no_grad()
     def predict(self, net, name: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
         """Logits float [n, n_c] of ``net`` (in eval mode) and labels int64 [n] of split ``name``."""
         leaves, labels = (torch.from_numpy(a) for a in self.split_data(name))
-        was_training = net.training
-        net.eval()
-        try:
+        with evaluation(net):
             logits = torch.cat([net(F.one_hot(chunk, self.grammar.v).float()) for chunk in leaves.split(EVAL_BATCH)])
-        finally:
-            net.train(was_training)
         return logits, labels
 
     def evaluate(self, net) -> dict[str, float]:

@@ -63,13 +63,17 @@ def per_rank_batch(batch_size: int, world_size: int) -> int:
     return batch_size // world_size
 
 
-def training_loader(dataset: Dataset, batch_size: int, seed: int, trainer=None, **options) -> DataLoader:
-    """A DataLoader over ``dataset`` reading this rank's stream from where ``trainer`` stands.
+def stream_position(trainer=None) -> tuple[int, int, int]:
+    """(rank, world size, global step) of ``trainer`` (a Lightning Trainer, or None outside one, where a
+    run is rank 0 of 1 at its start): where a run stands in its stream."""
+    return (trainer.global_rank, trainer.world_size, trainer.global_step) if trainer else (0, 1, 0)
 
-    ``trainer`` (a Lightning Trainer, or None outside one) gives the rank, the
-    world size and the restored ``global_step``; without it: rank 0 of 1, from the start.
+
+def training_loader(dataset: Dataset, batch_size: int, seed: int, trainer=None, **options) -> DataLoader:
+    """A DataLoader over ``dataset`` reading this rank's stream from where ``trainer`` stands
+    (:func:`stream_position`: the rank, the world size and the restored ``global_step``).
     """
-    rank, world, step = (trainer.global_rank, trainer.world_size, trainer.global_step) if trainer else (0, 1, 0)
+    rank, world, step = stream_position(trainer)
     rank_batch = per_rank_batch(batch_size, world)
     sampler = StreamSampler(len(dataset), seed, rank, world, start=step * rank_batch)
     return DataLoader(dataset, batch_size=rank_batch, sampler=sampler, **options)

@@ -23,8 +23,9 @@ noise features) become exactly 0. No Lightning in the nets.
   ~0.9 and std ~0.05).
 
 :class:`FeatureRegression` is :class:`~jetscale.models.regression.RegressionModule` (objective:
-mean squared error + ridge) with the data-dependent ``prepare`` above and a ``validation_step``
-logging ``val_loss`` (the same MSE, no ridge term) for early stopping.
+mean squared error + ridge) with the data-dependent ``prepare`` above and the ``validation_step``
+of :class:`~jetscale.models.lightning_base.ValidatedRecipe`, logging ``val_loss`` (the same MSE,
+no ridge term) for early stopping.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ import torch
 from torch import nn
 
 from jetscale.models.efp_models import EFPMLP
-from jetscale.models.flops import mlp_train_flops
+from jetscale.models.flops import mlp_train_flops, ridge_flops
+from jetscale.models.lightning_base import ValidatedRecipe
 from jetscale.models.regression import RegressionModule
-from jetscale.models.flops import ridge_flops
 
 
 def _moments(mean, std, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,16 +112,12 @@ class FeatureMLP(EFPMLP):
         return self.target_mean + self.target_std * super().forward(x)
 
 
-class FeatureRegression(RegressionModule):
-    """:class:`RegressionModule` whose ``prepare`` sets the net's feature and target standardisation."""
+class FeatureRegression(ValidatedRecipe, RegressionModule):
+    """:class:`RegressionModule` that validates and whose ``prepare`` sets the net's feature and target
+    standardisation."""
 
     def prepare(self, datamodule) -> None:
         """Feature moments [d] and target moments of the training split (``datamodule.feature_moments()``,
         ``datamodule.target_moments()``) into the net's buffers."""
         self.net.set_standardization(*datamodule.feature_moments())
         self.net.set_target(*datamodule.target_moments())
-
-    def validation_step(self, batch, batch_idx):
-        mse = self.objective(self.net(*self.net_inputs(batch)), batch)
-        self.log("val_loss", mse, on_step=False, on_epoch=True, batch_size=len(batch[1]), sync_dist=True)
-        return mse

@@ -37,13 +37,12 @@ from __future__ import annotations
 import math
 from functools import partial
 
-import lightning as L
 import torch
 from torch import nn
 
 from jetscale.models.efp_models import count_params, mlp
 from jetscale.models.flops import mlp_train_flops
-from jetscale.models.step_logging import log_training_loss
+from jetscale.models.lightning_base import ValidatedRecipe
 
 
 class VelocityField(nn.Module):
@@ -111,13 +110,12 @@ def flow_matching_loss(net: nn.Module, batch) -> torch.Tensor:
     return velocity_mse(net(*path_inputs(batch)), batch)
 
 
-class FlowMatching(L.LightningModule):
-    """Trains a :class:`VelocityField` ``net`` by conditional flow matching (module docstring)."""
+class FlowMatching(ValidatedRecipe):
+    """Trains a :class:`VelocityField` ``net`` by conditional flow matching (module docstring): the recipe of
+    :mod:`jetscale.models.lightning_base` with no weight decay; training logs ``train_loss``."""
 
     def __init__(self, net: nn.Module, optimizer: partial, name: str = "flow_matching"):
-        super().__init__()
-        self.save_hyperparameters(ignore=["net", "optimizer"])  # plain values only: checkpoints load weights_only
-        self.net, self.optimizer_factory, self.name = net, optimizer, name
+        super().__init__(net, optimizer, name)
 
     def prepare(self, datamodule) -> None:
         """Nothing to set up; checks that the data's events have the net's dimension."""
@@ -132,20 +130,5 @@ class FlowMatching(L.LightningModule):
     def objective(self, velocity: torch.Tensor, batch) -> torch.Tensor:
         return velocity_mse(velocity, batch)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.net(x, t)
-
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        loss = self.objective(self.net(*self.net_inputs(batch)), batch)
-        log_training_loss(self, "train_loss", loss)
-        return loss
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        loss = self.objective(self.net(*self.net_inputs(batch)), batch)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch[0]), sync_dist=True)
-
-    def make_optimizer(self, params) -> torch.optim.Optimizer:
-        return self.optimizer_factory(params)
-
-    def configure_optimizers(self):
-        return self.make_optimizer(self.net.parameters())
+    def batch_size_of(self, batch) -> int:
+        return len(batch[0])

@@ -18,18 +18,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from jetscale.models.classification import JetClassifier
-from jetscale.models.step_logging import log_training_loss
 
 
 class MultiClassifier(JetClassifier):
+    train_loss_name = "train_ce"
+
     def __init__(self, net: nn.Module, optimizer: partial, name: str = "multiclass",
                  inputs: Sequence[str] = ("leaves",)):
         super().__init__(net, optimizer, name=name, inputs=inputs)
 
     def objective(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
         return F.cross_entropy(logits, batch["label"])
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.objective(self(batch), batch)
-        log_training_loss(self, "train_ce", loss)
-        return loss
