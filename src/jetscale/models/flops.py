@@ -30,11 +30,31 @@ def mlp_flops(rows: int, sizes: Sequence[int]) -> int:
     return sum(linear_flops(rows, fan_in, fan_out) for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
 
 
+def dense_train_flops(layers: Sequence[tuple[int, int, int]], input_requires_grad: bool = False) -> int:
+    """Forward + backward FLOPs of dense layers (rows, fan_in, fan_out) applied in turn, each on its own rows:
+    3 × forward, less the first layer's input gradient unless ``input_requires_grad``
+    (the layers sit on top of another trained module)."""
+    forward = [linear_flops(*layer) for layer in layers]
+    return 3 * sum(forward) - (0 if input_requires_grad else forward[0])
+
+
 def mlp_train_flops(rows: int, sizes: Sequence[int], input_requires_grad: bool = False) -> int:
-    """Forward + backward FLOPs: 3 × forward, less the first layer's input gradient
-    unless ``input_requires_grad`` (the MLP sits on top of another trained module)."""
-    skipped = 0 if input_requires_grad else linear_flops(rows, sizes[0], sizes[1])
-    return 3 * mlp_flops(rows, sizes) - skipped
+    """:func:`dense_train_flops` of an MLP with layer sizes ``sizes``, every layer on the same ``rows``."""
+    return dense_train_flops([(rows, fan_in, fan_out) for fan_in, fan_out in zip(sizes[:-1], sizes[1:])],
+                             input_requires_grad)
+
+
+def self_attention_block_train_flops(tokens: int, width: int, mlp_ratio: int) -> int:
+    """Forward + backward FLOPs of one pre-norm self-attention block on ``tokens`` tokens of ``width``.
+
+    Dense layers: qkv projection (w → 3w), output projection (w → w), feed-forward (w → r·w → w);
+    attention matmuls q·kᵀ and attention·v, each 2·T²·w with all heads together (so the head
+    count does not enter).  The block's input needs a gradient, so everything costs 3× forward.
+    """
+    t, w, r = tokens, width, mlp_ratio
+    dense = [(t, w, 3 * w), (t, w, w), (t, w, r * w), (t, r * w, w)]
+    attention = 2 * linear_flops(t, t, w)  # [T, d]@[d, T] and [T, T]@[T, d] per head, summed over heads
+    return dense_train_flops(dense, input_requires_grad=True) + 3 * attention
 
 
 def ridge_flops(n_samples: int, width: int, latent_dim: int) -> float:

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from jetscale.data.shards import MAX_CONSTITUENTS
+from jetscale.models.flops import mlp_train_flops, self_attention_block_train_flops
 from jetscale.models.interactions import pair_features
 from jetscale.models.particle_features import relative_particle_features
 
@@ -168,12 +169,9 @@ def part_train_flops_per_sample(n_particles: int, width: int, depth: int, heads:
     without gradient, so they cost 2×.  Padded particles are computed like real ones.
     """
     c, w, h, p, r = n_particles, width, heads, pair_width, mlp_ratio
-    embed_in = 2 * c * N_PARTICLE_FEATURES * w + 2 * c * c * N_PAIR_FEATURES * p  # [C,4]@[4,W]; [C²,4]@[4,P]
-    embed = 2 * c * w * w + 2 * c * c * p * h  # [C,W]@[W,W]; [C²,P]@[P,H]
-    particle_block = (2 * c * w * 3 * w  # qkv
-                      + 2 * c * c * w * 2  # q kᵀ and attention · v, all heads
-                      + 2 * c * w * w  # output projection
-                      + 2 * 2 * c * w * r * w)  # feed-forward
+    embed = (mlp_train_flops(c, [N_PARTICLE_FEATURES, w, w])  # [C,4]@[4,W], [C,W]@[W,W]
+             + mlp_train_flops(c * c, [N_PAIR_FEATURES, p, h]))  # [C²,4]@[4,P], [C²,P]@[P,H]
+    particle_blocks = depth * self_attention_block_train_flops(c, w, r)
     keys = c + 1  # the class token attends to itself and the particles
     class_block = (2 * w * w  # q of the class token
                    + 2 * keys * w * 2 * w  # k, v
@@ -181,4 +179,4 @@ def part_train_flops_per_sample(n_particles: int, width: int, depth: int, heads:
                    + 2 * w * w  # output projection
                    + 2 * 2 * w * r * w)  # feed-forward on the class token
     head = 2 * w
-    return float(2 * embed_in + 3 * (embed + depth * particle_block + n_class_blocks * class_block + head))
+    return float(embed + particle_blocks + 3 * (n_class_blocks * class_block + head))

@@ -32,20 +32,15 @@ import torch
 from torch import nn
 
 from jetscale.models.efp_models import count_params, mlp
-from jetscale.models.flops import linear_flops, mlp_train_flops
+from jetscale.models.flops import dense_train_flops, mlp_train_flops, self_attention_block_train_flops
 from jetscale.models.particle_transformer import ParticleBlock
 
 
 def _check_sizes(**sizes: int) -> None:
+    """Raise ValueError naming the first size below 1."""
     for name, value in sizes.items():
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
-
-
-def dense_train_flops(layers: list[tuple[int, int, int]]) -> int:
-    """Forward + backward FLOPs of dense layers (rows, fan_in, fan_out), the first on data without gradient."""
-    forward = [linear_flops(*layer) for layer in layers]
-    return 3 * sum(forward) - forward[0]
 
 
 class RHMMLP(nn.Module):
@@ -130,8 +125,6 @@ class RHMTransformer(nn.Module):
         return count_params(self)
 
     def train_flops_per_sample(self) -> float:
-        t, w, r = self.n_leaves, self.width, self.mlp_ratio
-        block = [(t, w, 3 * w), (t, w, w), (t, w, r * w), (t, r * w, w)]  # qkv, output projection, feed-forward
-        dense = [(t, self.vocab, w), *block * self.depth, (1, w, self.readout.out_features)]
-        attention = self.depth * 2 * linear_flops(t, t, w)  # q·kᵀ and attention·v, all heads together
-        return float(dense_train_flops(dense) + 3 * attention)
+        t, w = self.n_leaves, self.width
+        ends = dense_train_flops([(t, self.vocab, w), (1, w, self.readout.out_features)])  # embedding, readout
+        return float(ends + self.depth * self_attention_block_train_flops(t, w, self.mlp_ratio))
