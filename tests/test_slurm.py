@@ -109,6 +109,7 @@ def test_sweep_runs_every_point_as_a_slurm_job(workdir, cli_env):
     assert logs == {job: f"toy_{rid}" for job, rid in train_jobs.items()}, "one Slurm log per point, named by its job id"
 
 
+@pytest.mark.slow  # 40 s; runs with -m slurm
 def test_cancelled_job_fails_the_run_and_its_point_reruns_next_time(workdir, cli_env):
     sweep = toy_sweep(workdir, n_samples=(16,), widths=(8, 16))
     log = workdir / "first.log"
