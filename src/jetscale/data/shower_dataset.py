@@ -57,6 +57,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from jetscale.data.checks import require_integers
 from jetscale.data.sampling import training_loader
 from jetscale.data.shower.generate import ensure_snapshots
 from jetscale.features.covariance import CovarianceAccumulator, eigh_desc, is_constant, standardized_target
@@ -115,10 +116,8 @@ class ShowerDataModule(L.LightningDataModule):
                  target: str = "thrust", n_features: int | None = None, theory: str | None = "ridge",
                  generate: dict | None = None):
         super().__init__()
-        for key, value, least in (("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0),
-                                  ("n_pool", n_pool, 0), ("k", k, 1)):
-            if int(value) != value or value < least:
-                raise ValueError(f"data.{key} must be an integer >= {least}, got {value!r}")
+        require_integers(("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0), ("n_pool", n_pool, 0),
+                         ("k", k, 1))
         if target not in EVENT_SHAPES:
             raise ValueError(f"data.target must be one of {list(EVENT_SHAPES)}, got {target!r}")
         if theory not in THEORIES:
