@@ -34,6 +34,15 @@ def mlp(sizes: Sequence[int], final_activation: bool = False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def feature_moments(mean, std, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and std (arrays or tensors) as float64 tensors of shape [size]; ValueError otherwise."""
+    mean = torch.as_tensor(np.asarray(mean, dtype=np.float64))
+    std = torch.as_tensor(np.asarray(std, dtype=np.float64))
+    if mean.shape != (size,) or std.shape != (size,):
+        raise ValueError(f"mean and std must have shape ({size},), got {tuple(mean.shape)}, {tuple(std.shape)}")
+    return mean, std
+
+
 def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
@@ -53,10 +62,7 @@ class EFPMLP(nn.Module):
 
     def set_standardization(self, mean, std) -> None:
         """Fix x̃ = (x − mean) / std (arrays or tensors of shape [d]); std 0 is replaced by 1."""
-        mean = torch.as_tensor(np.asarray(mean), dtype=torch.float64)
-        std = torch.as_tensor(np.asarray(std), dtype=torch.float64)
-        if mean.shape != (self.n_features,) or std.shape != (self.n_features,):
-            raise ValueError(f"mean and std must have shape ({self.n_features},), got {mean.shape}, {std.shape}")
+        mean, std = feature_moments(mean, std, self.n_features)
         std = torch.where(std > 0, std, torch.ones_like(std))
         self.mean.copy_(mean.to(self.mean))
         self.std.copy_(std.to(self.std))

@@ -34,18 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from jetscale.models.efp_models import EFPMLP
+from jetscale.models.efp_models import EFPMLP, feature_moments
 from jetscale.models.flops import mlp_train_flops, ridge_flops
 from jetscale.models.lightning_base import ValidatedRecipe
 from jetscale.models.regression import RegressionModule
-
-
-def _moments(mean, std, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = torch.as_tensor(np.asarray(mean, dtype=np.float64))
-    std = torch.as_tensor(np.asarray(std, dtype=np.float64))
-    if mean.shape != (size,) or std.shape != (size,):
-        raise ValueError(f"mean and std must have shape ({size},), got {tuple(mean.shape)}, {tuple(std.shape)}")
-    return mean, std
 
 
 class FeatureRidge(nn.Module):
@@ -65,7 +57,7 @@ class FeatureRidge(nn.Module):
     def set_standardization(self, mean, std) -> None:
         """Feature moments of all d features ([d] each); the first ``width`` are kept. A feature with std 0
         gets std = inf: its standardised value is exactly 0, so it adds nothing to the readout."""
-        mean, std = _moments(mean, std, self.n_features)
+        mean, std = feature_moments(mean, std, self.n_features)
         self.mean.copy_(mean[:self.width])
         self.std.copy_(torch.where(std > 0, std, torch.full_like(std, torch.inf))[:self.width])
 
