@@ -330,3 +330,12 @@ def test_training_brings_generated_events_closer_to_phase_space(compose_train, t
     assert after["test_loss"] < before["test_loss"] - 0.2
     assert after["test_distance"] < 0.3 * before["test_distance"]
     assert after["test_momentum_imbalance"] < 0.5 * before["test_momentum_imbalance"]
+
+
+def test_the_global_batch_is_an_integer_or_the_full_training_set():
+    from jetscale.data.checks import global_batch
+
+    assert global_batch(None, 300) == 300 and global_batch(64, 300) == 64 and global_batch(8.0, 300) == 8
+    for bad in (0, -4, 2.5, "64"):
+        with pytest.raises(ValueError, match=r"data.batch_size must be an integer >= 1 or null \(full batch\)"):
+            global_batch(bad, 300)

@@ -63,7 +63,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from jetscale.data.checks import require_integers
+from jetscale.data.checks import global_batch, require_integers
 from jetscale.data.sampling import stream_position, training_loader
 from jetscale.models.flow_matching import flow_matching_loss
 from jetscale.models.inference import evaluation
@@ -129,12 +129,10 @@ class RamboDataModule(L.LightningDataModule):
         check_kinematics(n_particles, sqrt_s, None)
         require_integers(("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0),
                          ("n_generate", n_generate, 1), ("sample_steps", sample_steps, 1))
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"data.batch_size must be >= 1 or null (full batch), got {batch_size!r}")
         self.n_particles, self.sqrt_s, self.seed = int(n_particles), float(sqrt_s), seed
         self.n_train, self.n_test, self.n_val = int(n_train), int(n_test), int(n_val)
         self.n_generate, self.sample_steps = int(n_generate), int(sample_steps)
-        self.batch_size = batch_size or self.n_train
+        self.batch_size = global_batch(batch_size, self.n_train)
         self._events: dict[str, np.ndarray] = {}
 
     @property

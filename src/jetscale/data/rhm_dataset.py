@@ -34,7 +34,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from jetscale.data.checks import require_integers
+from jetscale.data.checks import global_batch, require_integers
 from jetscale.data.rhm import RandomHierarchy
 from jetscale.data.sampling import training_loader
 from jetscale.models.inference import evaluation
@@ -77,7 +77,7 @@ class RHMDataModule(L.LightningDataModule):
                              f"exceeds the {self.grammar.n_data} distinct data of the grammar "
                              f"(v={v}, m={m}, s={s}, L={L}, n_c={n_c})")
         self.n_train, self.n_val, self.n_test, self.seed = int(n_train), int(n_val), int(n_test), seed
-        self.batch_size = batch_size or self.n_train
+        self.batch_size = global_batch(batch_size, self.n_train)
         self._splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def split_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:

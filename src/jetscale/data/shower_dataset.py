@@ -57,7 +57,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from jetscale.data.checks import require_integers
+from jetscale.data.checks import global_batch, require_integers
 from jetscale.data.sampling import training_loader
 from jetscale.data.shower.generate import ensure_snapshots
 from jetscale.features.covariance import CovarianceAccumulator, eigh_desc, is_constant, standardized_target
@@ -125,8 +125,6 @@ class ShowerDataModule(L.LightningDataModule):
         if theory == "ridge" and n_pool < 2:
             raise ValueError(f"data.theory=ridge measures the spectrum on data.n_pool events: need n_pool >= 2, "
                              f"got {n_pool} (or set data.theory=null)")
-        if batch_size is not None and not 1 <= batch_size:
-            raise ValueError(f"data.batch_size must be >= 1 or null, got {batch_size!r}")
         self.snapshots, self.k, self.seed = Path(snapshots), int(k), int(seed)
         self.n_train, self.n_test, self.n_val, self.n_pool = int(n_train), int(n_test), int(n_val), int(n_pool)
         self.dmax, self.beta, self.target = int(dmax), float(beta), target
@@ -134,7 +132,7 @@ class ShowerDataModule(L.LightningDataModule):
         if generate is not None and set(generate) != {"process", "events", "seed"}:
             raise ValueError(f"data.generate must have the keys process, events, seed (or be null), got {dict(generate)}")
         self.generate = dict(generate) if generate is not None else None
-        self.batch_size = batch_size or self.n_train
+        self.batch_size = global_batch(batch_size, self.n_train)
         self._x: np.ndarray | None = None
         self._splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
