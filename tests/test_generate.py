@@ -277,6 +277,7 @@ def test_cli_subcommand_writes_shards_and_skips_current_ones(tmp_path):
     assert args.func(args) == 0
     path = tmp_path / shard_name(2)
     assert shard_attrs(path)["seed"] == shard_seed(9, 2) and load_manifest(tmp_path)["total_jets"] == 10
+    assert load_manifest(tmp_path)["dataset"] == tmp_path.name  # named after --out DIR, as `manifest` names it
     before = path.stat().st_mtime_ns
     args = parser.parse_args([*argv, "--skip-existing"])
     assert args.func(args) == 0 and path.stat().st_mtime_ns == before

@@ -102,3 +102,21 @@ def test_wrong_shape_on_disk_and_bad_manifest_are_named(tmp_path):
     (tmp_path / MANIFEST).write_text(json.dumps({"format_version": 99}))
     with pytest.raises(ShardError, match="format_version 99"):
         load_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("dataset", ["constituents", "label"])  # gzip-compressed, and stored plain
+def test_manifest_refuses_a_shard_with_flipped_bytes_naming_it(tmp_path, dataset):
+    good = write_shard(tmp_path / shard_name(0), fake_jets(40, seed=1), {"seed": 1})
+    bad = write_shard(tmp_path / shard_name(1), fake_jets(40, seed=2), {"seed": 2})
+    with h5py.File(bad, "r") as handle:
+        chunks = handle[dataset].id.get_num_chunks()
+        info = handle[dataset].id.get_chunk_info(chunks - 1)  # the last chunk: a reader of the first rows never sees it
+    with open(bad, "r+b") as raw:
+        raw.seek(info.byte_offset + info.size // 2)
+        byte = raw.read(1)
+        raw.seek(-1, 1)
+        raw.write(bytes([byte[0] ^ 0xFF]))
+    read_shard(good)
+    with pytest.raises(ShardError, match=rf"{bad.name}: unreadable shard"):
+        write_manifest(tmp_path)
+    assert not (tmp_path / MANIFEST).exists()

@@ -19,7 +19,9 @@ One dataset is a directory ``data/jets/<dataset>/`` holding
   [{"file", "n_jets", "n_signal", "sha256"}, ...]}``.
 
 Shards are written to a temporary name and renamed when complete, so an
-interrupted writer never leaves a file that the manifest or a reader accepts.
+interrupted writer never leaves a file that the manifest or a reader accepts;
+every dataset carries HDF5 Fletcher-32 chunk checksums, so changed bytes fail
+to read, and :func:`write_manifest` reads every byte before it checksums a shard.
 Every problem (missing, truncated, corrupt, wrong shape, checksum mismatch)
 raises :class:`ShardError` naming the file.
 """
@@ -91,9 +93,10 @@ def write_shard(path: str | Path, arrays: dict, attrs: dict) -> Path:
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
         for name, (dtype, _) in FIELDS.items():
             values = np.asarray(arrays[name], dtype=dtype)
-            compress = {}
+            # Fletcher-32 checksums per chunk: HDF5 refuses to read a chunk whose bytes changed.
+            compress = {"fletcher32": True} if len(values) else {}
             if name == "constituents" and len(values):  # whole jets per chunk: shuffled reads touch few chunks
-                compress = {"compression": "gzip", "compression_opts": 1, "chunks": (min(len(values), 32), *values.shape[1:])}
+                compress.update(compression="gzip", compression_opts=1, chunks=(min(len(values), 32), *values.shape[1:]))
             handle.create_dataset(name, data=values, **compress)
         handle.attrs["format_version"] = FORMAT_VERSION
         for key, value in attrs.items():
@@ -151,11 +154,18 @@ def shard_paths(directory: str | Path) -> list[Path]:
 
 
 def write_manifest(directory: str | Path, dataset: str | None = None) -> Path:
-    """Checksum and count every shard of ``directory`` into ``manifest.json`` (atomically)."""
+    """Checksum and count every shard of ``directory`` into ``manifest.json`` (atomically).
+
+    Every dataset of every shard is read in full and checked (:func:`validate_arrays`) before its checksum is
+    taken: a shard with a damaged chunk is refused by name here, not blessed and found later by a training run.
+    """
     directory = Path(directory)
     entries = []
     for path in shard_paths(directory):
-        labels = read_shard(path, fields=("label",))["label"]
+        arrays = read_shard(path)  # every byte of every dataset: a damaged chunk fails to decompress here
+        validate_arrays(arrays, str(path))
+        labels = arrays.pop("label")
+        del arrays
         entries.append({"file": path.name, "n_jets": int(len(labels)), "n_signal": int(labels.sum()),
                         "sha256": sha256_file(path)})
     if not entries:

@@ -187,5 +187,5 @@ def generate(config: JetConfig, shards: list[int], out_dir: str | Path, ranks: R
     if not ranks.all_succeeded(error is None):
         raise error or RuntimeError(f"another rank failed; no manifest written in {out_dir}")
     if manifest and ranks.rank == 0:
-        log.info("wrote %s", write_manifest(out_dir, config.dataset))
+        log.info("wrote %s", write_manifest(out_dir))
     return written
