@@ -53,6 +53,10 @@ def test_point_overrides_include_experiment_fixed_and_axis_values(tmp_path):
     ({"axes__width": [4, 80]}, "axes.width = 80"),                # wider than latent_dim = 50
     ({"overrides": {"data.source.alpah": 1.5}}, "alpah"),         # typo in an override key
     ({"axes__compute": [1e9]}, "axes.compute"),                   # a FLOP budget for a closed-form solve
+    ({"overrides__ridge": "abc"}, "overrides.ridge = 'abc': ridge must be a number"),
+    ({"overrides__data.source.alpha": "one point five"}, "data.source.alpha must be a number"),
+    ({"overrides__data.n_test": 2.5}, "data.n_test must be an integer"),
+    ({"overrides__data.n_test": True}, "data.n_test must be an integer"),
 ])
 def test_invalid_sweeps_are_rejected_naming_key_and_value(tmp_path, changes, expected):
     with pytest.raises(SweepError, match=None) as err:
@@ -82,3 +86,45 @@ def test_invalid_sweep_stops_snakemake_before_any_job(tmp_path, cli_env):
     assert proc.returncode != 0
     assert "axes.n_samples[0]: -5" in proc.stdout + proc.stderr
     assert not results.exists()
+
+
+def test_overrides_of_the_right_type_pass(tmp_path):
+    """A YAML 1.1 float without a dot (a string to PyYAML), an int for a float, null, and any plain value for a
+    string key (trainer.devices: auto or 2) are what Hydra would accept."""
+    sweep = load_sweep(write_sweep(tmp_path, experiment="toy_sgd", overrides={
+        "data.source.latent_dim": 50, "ridge": "1e-2", "data.source.alpha": 2, "data.batch_size": None,
+        "trainer.devices": 1, "trainer.accelerator": "cpu", "logger": "csv"}))
+    assert "ridge=1e-2" in sweep.common_overrides()
+
+
+def test_every_wrongly_typed_override_is_named_at_once(tmp_path):
+    with pytest.raises(SweepError) as err:
+        load_sweep(write_sweep(tmp_path, overrides={"data.source.latent_dim": "fifty", "ridge": "small"}))
+    assert "overrides.data.source.latent_dim = 'fifty'" in str(err.value) and "ridge must be a number" in str(err.value)
+
+
+def test_invalid_yaml_names_the_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: broken\naxes:\n  width: [8, 16\n  seed: [0]\n")
+    with pytest.raises(SweepError, match=r"broken\.yaml:\d+:\d+: invalid YAML"):
+        load_sweep(path)
+
+
+def test_a_sweep_named_by_a_relative_and_an_absolute_path_is_one_sweep(tmp_path, cli_env):
+    """`--config sweep=configs/sweep/paper-small-pfn.yaml` names a sweep the paper scale also names."""
+    (tmp_path / "configs").symlink_to(REPO / "configs")  # the workdir's configs/ (make sweep runs in the repo)
+    proc = subprocess.run(
+        ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n", "--quiet", "rules",
+         "--config", "sweep=configs/sweep/paper-small-pfn.yaml", f"results_dir={tmp_path / 'results'}"],
+        capture_output=True, text=True, env=cli_env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "two sweeps are named" not in proc.stdout + proc.stderr and "Job stats" in proc.stdout + proc.stderr
+
+
+def test_a_paper_sweep_of_another_scale_says_how_to_run_it(tmp_path, cli_env):
+    proc = subprocess.run(
+        ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "1",
+         "--config", "sweep=paper-full-pfn", f"results_dir={tmp_path / 'results'}", f"data_dir={tmp_path / 'data'}"],
+        capture_output=True, text=True, env=cli_env, timeout=300)
+    assert proc.returncode != 0
+    assert "it is a paper sweep: run it with `make paper SCALE=full`" in proc.stdout + proc.stderr

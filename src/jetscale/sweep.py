@@ -10,7 +10,9 @@ before any job exists:
    non-positive sizes, wrong types), and the task and experiment must be files
    of their config groups;
 2. meaning, by composing the real Hydra config of the largest point (override
-   keys must exist; a width may not exceed the toy model's latent dimension).
+   keys must exist; a width may not exceed the toy model's latent dimension);
+3. types: every override must have the type of the key it sets
+   (:func:`check_override_types`: a number for a number, a bool for a bool).
 
 Every error names the sweep file, the key and the offending value.
 """
@@ -26,6 +28,7 @@ import jsonschema
 import yaml
 
 from jetscale.paths import CONFIG_DIR, SWEEP_SCHEMA as SCHEMA
+from jetscale.yamlfile import YAMLFileError, read_yaml
 
 FIT_DEFAULTS = {"laws": ["data", "params", "joint"], "bootstrap": 1000, "loss_col": "test_loss", "seed": 0}
 # The law fitted per group of the other axis: data law at fixed width, params law at fixed n_samples.
@@ -113,7 +116,10 @@ def load_sweep(path: str | Path, schema: str | Path = SCHEMA, check_config: bool
     if not path.exists():
         available = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.exists() else []
         raise SweepError(f"sweep config {path} does not exist (available: {available})")
-    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        raw = read_yaml(path) or {}
+    except YAMLFileError as bad:
+        raise SweepError(str(bad)) from None
     validate_structure(raw, path, schema)
     check_choice(raw, "task", path)
     check_choice(raw, "experiment", path)
@@ -173,10 +179,60 @@ def largest_point(sweep: Sweep) -> dict:
     return {k: max(v) for k, v in sweep.axes.items()}
 
 
+def is_group(key: str) -> bool:
+    """Whether an override key picks a config group (``model: pfn``) rather than setting a value."""
+    return (Path(CONFIG_DIR) / key.replace(".", "/")).is_dir()
+
+
+def type_error(key: str, default, value) -> str | None:
+    """Why ``value`` cannot set ``key`` whose default is ``default`` (None: it can). Null is always allowed;
+    a number needs a number (an integer an integer), a bool a bool, a list a list, a mapping a mapping;
+    a string key takes any plain value (``trainer.devices: auto`` or ``2``)."""
+    from omegaconf import DictConfig, ListConfig
+
+    if value is None or default is None:
+        return None
+    kinds = [(bool, "a boolean (true/false)", lambda v: isinstance(v, bool)),
+             (int, "an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+             (float, "a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+             ((list, ListConfig), "a list", lambda v: isinstance(v, (list, ListConfig))),
+             ((dict, DictConfig), "a mapping", lambda v: isinstance(v, (dict, DictConfig)))]
+    for kind, expected, accepts in kinds:
+        if isinstance(default, kind):
+            return None if accepts(value) else f"{key} must be {expected} (its default is {default!r})"
+    return None
+
+
+def check_override_types(sweep: Sweep, composed) -> None:
+    """Every value override of ``sweep`` against the type of its key in the config without the value overrides;
+    a SweepError naming the sweep file and each key, value and expected type."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    groups = [o for o in sweep.common_overrides() if is_group(o.partition("=")[0])]
+    base = compose_training_config(groups, f"sweep config {sweep.source}")
+    errors = []
+    for key, written in sweep.overrides.items():
+        if key in sweep.axes or is_group(key) or key.startswith(("+", "~")):
+            continue
+        try:
+            default = OmegaConf.select(base, key, throw_on_missing=False)
+            value = OmegaConf.select(composed, key, throw_on_missing=False)
+        except OmegaConfBaseException:
+            continue  # an interpolation that resolves only at run time (e.g. ${oc.env:...})
+        problem = type_error(key, default, value)
+        if problem:
+            errors.append(f"  overrides.{key} = {written!r}: {problem}")
+    if errors:
+        raise SweepError(f"sweep config {sweep.source}: overrides of the wrong type:\n" + "\n".join(errors))
+
+
 def check_against_config(sweep: Sweep):
-    """Compose the Hydra config of the largest point; fail on unknown keys or impossible sizes; return it."""
+    """Compose the Hydra config of the largest point; fail on unknown keys, wrong types or impossible sizes;
+    return it."""
     largest = largest_point(sweep)
     cfg = compose_point(sweep, largest)
+    check_override_types(sweep, cfg)
     if "compute" in sweep.axes and cfg.solver != "lightning":
         raise SweepError(f"sweep config {sweep.source}: axes.compute needs a gradient solver (solver=lightning), "
                          f"but the points use solver={cfg.solver}")

@@ -89,7 +89,7 @@ MAIN_SWEEP = sweep_named(config["sweep"])
 SWEEPS = {MAIN_SWEEP.name: MAIN_SWEEP}
 for _name in PAPER.sweeps():
     _sweep = sweep_named(_name, must_match_file=True)
-    if SWEEPS.setdefault(_sweep.name, _sweep).source != _sweep.source:
+    if Path(SWEEPS.setdefault(_sweep.name, _sweep).source).resolve() != Path(_sweep.source).resolve():
         raise WorkflowError(f"two sweeps are named {_sweep.name!r}: {SWEEPS[_sweep.name].source} and {_sweep.source}")
 
 
@@ -109,6 +109,7 @@ def plan(name):
         raise WorkflowError(f"{sweep.source}: data.dataset_dir is {largest.data.get('dataset_dir')!r}, but the paper "
                             f"scale {PAPER.source} trains its jet sweeps on {PAPER_JET_DIR!r} (jets.dataset under "
                             "data_dir)")
+    check_data_is_made(sweep, largest)
     out = f"{RESULTS}/{name}"
     # bundle_size > 1: rule train_bundle trains K points per scheduler job and the table waits for its flags.
     bundled = bundles(points, config["bundle_size"], pack=config["bundle_pack"]) if config["bundle_size"] > 1 else {}
@@ -121,6 +122,21 @@ def plan(name):
         runs_on_ranks=largest.solver == "lightning",
         largest=largest,
     )
+
+
+def check_data_is_made(sweep, largest):
+    """A jet sweep's dataset must be one this workflow makes, or exist (its manifest.json); else say how to get it
+    (a paper sweep of another scale runs through `make paper SCALE=...`) before Snakemake finds its input missing."""
+    dataset_dir = str(largest.data.get("dataset_dir", "")).rstrip("/")
+    manifest = Path(dataset_dir) / "manifest.json"
+    if not dataset_dir or dataset_dir.removeprefix(f"{DATA_DIR}/") in JET_DATASETS or manifest.exists():
+        return
+    scales = [scale.stem for scale in sorted((CONFIGS / "paper").glob("*.yaml"))
+              if sweep.name in {sweep_name(e) for e in _checked(load_paper_config, scale.stem, CONFIGS).sweeps()}]
+    how = (f"it is a paper sweep: run it with `make paper SCALE={scales[0]}`, which makes its data"
+           if scales else "generate it (jetscale generate --out DIR) or import it (jetscale import-data) first")
+    raise WorkflowError(f"{sweep.source}: the sweep trains on {dataset_dir}, which this workflow does not make and "
+                        f"which has no {manifest.name}; {how}")
 
 
 def sweep_outputs(name):

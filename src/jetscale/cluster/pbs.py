@@ -51,9 +51,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from jetscale.paths import REPO_ROOT
+from jetscale.yamlfile import YAMLFileError, read_yaml
 
 PROPERTIES = re.compile(r"^# properties = (.*)$", re.M)  # the line Snakemake writes into every job script
 ACCOUNT_ENV = "JETSCALE_PBS_ACCOUNT"
@@ -180,7 +179,10 @@ def load_facility(name_or_path: str) -> Facility:
     path = facility_path(name_or_path)
     if not path.is_file():
         raise PBSError(f"no facility file {path} (give a facility name such as polaris, or a path)")
-    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        raw = read_yaml(path) or {}
+    except YAMLFileError as bad:
+        raise PBSError(str(bad)) from None
     required = ("system", "filesystems", "ranks_per_node", "depth", "cpu_bind", "default_queue", "queues")
     missing = [key for key in required if key not in raw]
     if missing:

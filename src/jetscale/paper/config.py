@@ -29,9 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from jetscale.paths import CONFIG_DIR
+from jetscale.yamlfile import YAMLFileError, read_yaml
 
 SPECTRUM_FEATURES = ("efp", "constituents")
 PAPER_FIGURES = ("fig1_data_scaling", "fig2_spectrum", "fig3_compute_optimal", "fig4_toy_phase", "fig5_extrapolation")
@@ -110,7 +109,10 @@ def load_paper_config(name: str | Path, configs_dir: str | Path = CONFIG_DIR) ->
     if not path.is_file():
         known = sorted(p.stem for p in (Path(configs_dir) / "paper").glob("*.yaml"))
         raise PaperConfigError(f"no paper scale {name!r}: {source} does not exist; known scales: {known}")
-    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        raw = read_yaml(path) or {}
+    except YAMLFileError as bad:
+        raise PaperConfigError(str(bad)) from None
     if not isinstance(raw, dict):
         raise PaperConfigError(f"{source}: expected a mapping at the top level")
     _unknown(raw, _TOP_KEYS, "", source)
