@@ -33,11 +33,13 @@ SWEEP_CONFIG = sweep=$(SWEEP) jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER
 sweep: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG)
 
+# A summary: jobs per rule and why they run (every job's block: snakemake ... -n without --quiet rules).
 dry-run: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG) -n
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG) -n --quiet rules
 
 # Resume a sweep whose Snakemake was killed: unlocks only a stale lock, reruns only unfinished points.
-# RESUME_ARGS=--cancel-orphans also cancels the killed run's Slurm jobs that are still queued.
+# It refuses while trainers of the results dir still live (RESUME_ARGS=--wait waits for them) or while
+# Slurm/PBS jobs of the killed run are queued (RESUME_ARGS=--cancel-orphans cancels them).
 RESUME_ARGS ?=
 resume: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jetscale resume --profile profiles/$(PROFILE) $(RESUME_ARGS) -- --config $(SWEEP_CONFIG)
@@ -62,6 +64,7 @@ test: install
 
 benchmark: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/dag_build.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/aggregate.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/generate.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/packed.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/ddp_throughput.py

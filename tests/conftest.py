@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,3 +55,27 @@ def tiny_jet_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny-jets") / "toptag-pythia"
     assert main(["generate", "--shards", "0-1", "--jets-per-shard", "100", "--out", str(out)]) == 0
     return out
+
+
+# A jet point with early stopping (validation every 5 steps: last.ckpt is written then), shared by the resume tests.
+JETS_POINT = ["experiment=jets_pfn", "n_samples=120", "data.n_test=60", "data.n_val=20", "data.batch_size=20",
+              "width=16", "model.optimizer.lr=1e-2", "trainer.max_steps=200", "early_stopping.val_every_n_steps=5",
+              "early_stopping.patience=4"]
+
+
+def train_cli(overrides, run_dir, env, timeout=300, **options) -> subprocess.CompletedProcess:
+    """``jetscale train OVERRIDES hydra.run.dir=RUN_DIR`` as a workflow job runs it."""
+    return subprocess.run([str(BIN / "jetscale"), "train", *overrides, f"hydra.run.dir={run_dir}"], env=env,
+                          capture_output=True, text=True, timeout=timeout, **options)
+
+
+@pytest.fixture(scope="session")
+def jets_reference(tiny_jet_dir, tmp_path_factory):
+    """The uninterrupted run of the jet point, as a fresh `jetscale train` process: the same code path as every
+    interrupted and resumed run it is compared with (never a test process that other tests have changed)."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "WANDB_MODE": "disabled"}
+    env.pop("WANDB_SERVICE", None)
+    run_dir = tmp_path_factory.mktemp("reference") / "point"
+    done = train_cli([*JETS_POINT, f"data.dataset_dir={tiny_jet_dir}"], run_dir, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((run_dir / "metrics.json").read_text())

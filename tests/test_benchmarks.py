@@ -26,3 +26,8 @@ def test_ddp_throughput_benchmark_runs(cli_env):
     out = run_benchmark("ddp_throughput.py", "--rounds", "1", "--steps", "8", "--n-samples", "256",
                         "--jets-per-shard", "200", env=cli_env, timeout=600)
     assert "ratio 2 ranks / 1 rank, one core per rank" in out
+
+
+def test_aggregate_benchmark_runs(cli_env):
+    out = run_benchmark("aggregate.py", "--sizes", "1000", "2000", env=cli_env)
+    assert "ratio 2000-point / 60 s goal:" in out

@@ -100,3 +100,24 @@ def test_sweep_command_lists_points(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("sweep toy-demo")
     assert "n_samples=16__width=32__seed=0" in out
+
+
+def test_train_help_lists_the_config_groups_and_top_level_keys(cli_env):
+    proc = subprocess.run(["jetscale", "train", "--help"], capture_output=True, text=True, env=cli_env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for line in ("jetscale train [GROUP=OPTION ...] [KEY=VALUE ...]", "task: jets, rambo, rhm, shower, toy",
+                 "model: ", "n_samples: 1000", "ridge: ", "checkpoint_every_n_steps: "):
+        assert line in proc.stdout, line
+
+
+def test_a_training_log_holds_no_tips_or_known_harmless_warnings_and_says_what_it_trained(tmp_path, cli_env):
+    """A gradient point on a compute budget: its log is the run, not library advertisements."""
+    proc = subprocess.run(["jetscale", "train", "experiment=toy_sgd", "n_samples=64", "width=8",
+                           "data.source.latent_dim=64", "data.batch_size=16", "compute=2e7",
+                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, env=cli_env,
+                          timeout=300)
+    output = proc.stdout + proc.stderr + (tmp_path / "run" / "train.log").read_text()
+    assert proc.returncode == 0, output[-3000:]
+    assert "Tip:" not in output and "LeafSpec" not in output and "weights_only" not in output
+    steps = json.loads((tmp_path / "run" / "metrics.json").read_text())["steps"]
+    assert f"buys at most {steps} steps" in output and f"trained {steps} of at most {steps} steps" in output

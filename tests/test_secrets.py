@@ -75,3 +75,24 @@ def test_sweep_with_wandb_writes_no_secret(tmp_path, cli_env):
     assert b"test_loss" in wandb_run.read_bytes()
     assert leaks(tmp_path) == []
     assert not any(value in proc.stdout + proc.stderr for value in SECRETS.values())
+
+
+def test_a_secret_in_an_invalid_value_is_redacted_from_every_log_and_traceback(tmp_path, cli_env):
+    """A sweep sets a key to a secret by mistake; the library's error quotes the value in its traceback. Neither
+    the run dir, the Snakemake logs nor the output holds it."""
+    sweep = tmp_path / "bad.yaml"
+    sweep.write_text(yaml.safe_dump({
+        "name": "bad", "experiment": "toy_sgd", "axes": {"n_samples": [16], "width": [8]},
+        "overrides": {"data.source.latent_dim": 50, "trainer.max_steps": 5, "trainer.accelerator": "${oc.env:HF_TOKEN}"},
+        "fit": {"laws": []}}))
+    env = {k: v for k, v in cli_env.items() if k != "WANDB_SERVICE"}
+    env.update(SECRETS, HYDRA_FULL_ERROR="1")  # the whole traceback, with the library's message in it
+    proc = subprocess.run(
+        ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+         "--profile", str(REPO / "profiles" / "local"), "--config", f"sweep={sweep}", f"results_dir={tmp_path / 'results'}"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode != 0, "an accelerator named like a token cannot train"
+    log = (tmp_path / "results" / "bad" / "logs" / "train" / "n_samples=16__width=8.log").read_text()
+    assert "Traceback" in log and "accelerator" in log and "<redacted>" in log, log[-3000:]
+    assert leaks(tmp_path) == []
+    assert not any(value in proc.stdout + proc.stderr for value in SECRETS.values())

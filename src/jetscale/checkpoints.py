@@ -1,9 +1,17 @@
 """A run's checkpoints: which one to resume from, and checkpoint-then-stop when the scheduler says so.
 
-* :func:`resumable_checkpoint`: ``last.ckpt`` if it loads; a file that does not
-  (truncated, garbage) is renamed to ``last.ckpt.corrupt-<UTC time>`` by rank 0
-  with a warning and the point starts afresh — one bad file costs one point's
-  progress, never a crash loop.
+* :func:`resumable_checkpoint`: ``last.ckpt`` if it loads and was made by this
+  very run (:mod:`jetscale.identity`: the checkpoint's recorded config
+  fingerprint equals this run's, and it has not trained past this run's
+  ``trainer.max_steps``).  Otherwise rank 0 sets the run's checkpoints aside
+  (``last.ckpt.corrupt-<UTC time>`` for a file that does not load,
+  ``last.ckpt.stale-<UTC time>`` for another config's, naming the keys that
+  differ) and the point starts afresh: one bad file costs one point's progress,
+  never a crash loop, and a changed config never inherits old weights.
+* :class:`RecordIdentity` writes that fingerprint into every checkpoint, and
+  :class:`AtomicCheckpointIO` writes each checkpoint beside its final name and
+  renames it (Lightning's own writer stages it in ``$TMPDIR``, which on a
+  cluster is another file system: the final copy is then not atomic).
 * :class:`RandomState`: the Python, NumPy and torch random states travel in the
   checkpoint, so a resumed run draws what the uninterrupted one would have
   (dropout, random augmentations); the data order needs none of them
@@ -31,6 +39,10 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from jetscale.atomic import atomic_output
+from jetscale.identity import IDENTITY_VERSION, RunIdentity, differences
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +50,7 @@ PREEMPTED_EXIT = 75  # EX_TEMPFAIL: try again
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 LAST = "last.ckpt"
 DEADLINE_ENV = "JETSCALE_DEADLINE"
+IDENTITY_KEY = "jetscale_identity"  # the checkpoint's record of the run it belongs to (RecordIdentity)
 
 
 class Preempted(SystemExit):
@@ -83,20 +96,71 @@ def _slurm_end_time(job_id: str) -> float | None:
         return None
 
 
-def resumable_checkpoint(path: Path, is_rank_zero: bool = True) -> Path | None:
-    """``path`` if it exists and loads, else None (a corrupt file is set aside by rank 0)."""
+def resumable_checkpoint(path: Path, identity: RunIdentity, is_rank_zero: bool = True) -> Path | None:
+    """``path`` if it exists, loads and belongs to the run ``identity``; else None, after rank 0 set the
+    run's checkpoints aside (:func:`set_aside`) with a warning saying why."""
     if not path.exists():
         return None
     try:
-        torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
     except Exception as err:  # noqa: BLE001 - any unreadable file means "start afresh"
-        if is_rank_zero:
-            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
-            path.replace(aside)
-            log.warning("%s is unreadable (%s); kept as %s, starting this point afresh",
-                        path, str(err).splitlines()[0], aside.name)
-        return None
-    return path
+        reason, kind = f"it is unreadable ({str(err).splitlines()[0]})", "corrupt"
+    else:
+        reason, kind = stale_reason(checkpoint, identity), "stale"
+    if reason is None:
+        return path
+    if is_rank_zero:
+        aside = set_aside(path, kind)
+        log.warning("not resuming from %s: %s. Kept as %s; starting this point afresh", path, reason, aside.name)
+    return None
+
+
+def stale_reason(checkpoint: dict, identity: RunIdentity) -> str | None:
+    """Why ``checkpoint`` is not a state of the run ``identity`` (None: it is)."""
+    recorded = checkpoint.get(IDENTITY_KEY)
+    if not isinstance(recorded, dict) or "fingerprint" not in recorded:
+        return "it records no config fingerprint (made before jetscale checked checkpoint identities)"
+    if recorded.get("version") != IDENTITY_VERSION:
+        return f"its config fingerprint is of version {recorded.get('version')}, this jetscale writes {IDENTITY_VERSION}"
+    if recorded["fingerprint"] != identity.fingerprint:
+        changed = differences(recorded.get("config", {}), identity.config)
+        return "it was made with another config (" + "; ".join(changed or ["fingerprints differ"]) + ")"
+    step = int(checkpoint.get("global_step", 0))
+    if step > identity.max_steps:
+        return f"it has trained {step} steps, more than this run's budget of {identity.max_steps} (trainer.max_steps)"
+    return None
+
+
+def set_aside(path: Path, kind: str) -> Path:
+    """Rename ``path`` to ``<name>.<kind>-<UTC time>``, and the run's other checkpoints (best.ckpt) with it."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for other in path.parent.glob("*.ckpt"):
+        if other != path:
+            other.replace(other.with_name(f"{other.name}.{kind}-{stamp}"))
+    aside = path.with_name(f"{path.name}.{kind}-{stamp}")
+    path.replace(aside)
+    return aside
+
+
+class RecordIdentity(L.Callback):
+    """Writes the run's identity (:mod:`jetscale.identity`) into every checkpoint it saves."""
+
+    def __init__(self, identity: RunIdentity):
+        self.identity = identity
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        checkpoint[IDENTITY_KEY] = self.identity.record()
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Each checkpoint is written to a temporary file beside its final name, fsynced and renamed
+    (:func:`jetscale.atomic.atomic_output`): a kill at any moment leaves the previous file whole."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
+        with atomic_output(path) as tmp:
+            torch.save(checkpoint, tmp)
 
 
 class RandomState(L.Callback):

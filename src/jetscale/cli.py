@@ -7,7 +7,7 @@
     jetscale resume --profile P [-- SNAKEMAKE_ARGS]  unlock a stale lock, rerun only unfinished points
     jetscale sync-wandb [RESULTS_DIR ...]      upload offline W&B runs (login node, after wandb login)
     jetscale theory --alpha ... --ridge ...    deterministic-equivalent test error (JSON)
-    jetscale aggregate METRICS... --out T.csv  metrics files -> results table
+    jetscale aggregate --sweep S --runs-dir D --out T.csv  a sweep's metrics files -> results table
     jetscale fit --table T.csv --law joint --out fit.json
     jetscale merge-fits FIT.json... --out fits.json
     jetscale figures --table T.csv --fits fits.json --out-dir DIR
@@ -51,11 +51,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_packed(args: argparse.Namespace) -> int:
     import logging
 
-    from jetscale.packed import compose_members, train_packed
+    from jetscale.packed import compose_members, member_overrides, train_packed
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     run_dirs = [Path(d) for d in args.run_dir]
-    for metrics in train_packed(compose_members(run_dirs, args.overrides), run_dirs):
+    cfgs = compose_members(run_dirs, args.overrides)
+    for metrics in train_packed(cfgs, run_dirs, member_overrides(run_dirs, args.overrides)):
         print(f"{metrics['run_id']}: test_loss={metrics['test_loss']:.4g}")
     return 0
 
@@ -78,9 +79,18 @@ def cmd_theory(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from jetscale.aggregate import build_table, write_table
+    from jetscale.aggregate import build_table, print_progress, sweep_metrics, table_of, write_table
+    from jetscale.sweep import load_sweep, sweep_path
 
-    table = build_table(args.metrics)
+    if bool(args.metrics) == bool(args.sweep):
+        raise ValueError("give either metrics files or --sweep (with --runs-dir), not both or neither")
+    if args.sweep:
+        if not args.runs_dir:
+            raise ValueError("--sweep needs --runs-dir (results/<sweep>/runs)")
+        sweep = load_sweep(sweep_path(args.sweep), check_config=False)
+        table = table_of(sweep_metrics(sweep, args.runs_dir, progress=print_progress))
+    else:
+        table = build_table(args.metrics)
     write_table(table, args.out)
     print(f"wrote {len(table)} runs to {args.out}")
     return 0
@@ -188,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jetscale", description="Neural scaling laws for jet physics.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train one sweep point (Hydra overrides follow)", add_help=False)
+    p = sub.add_parser("train", help="train one sweep point (Hydra overrides follow; jetscale train --help lists them)",
+                       add_help=False)
     p.add_argument("overrides", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_train)
 
@@ -215,8 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=0.0, help="label-noise variance σ²")
     p.set_defaults(func=cmd_theory)
 
-    p = sub.add_parser("aggregate", help="metrics.json files -> table.csv")
-    p.add_argument("metrics", nargs="+")
+    p = sub.add_parser(
+        "aggregate", help="metrics.json files -> table.csv",
+        description="Collect metrics files into one table. With --sweep, every point of the sweep is read from "
+                    "RUNS_DIR/<run id>/metrics.json and must have been trained with the overrides the sweep sets now "
+                    "(the workflow's form: no per-point arguments); otherwise the files given are read as they are.")
+    p.add_argument("metrics", nargs="*", help="metrics files (by hand; the workflow uses --sweep)")
+    p.add_argument("--sweep", help="sweep name (configs/sweep/<name>.yaml) or path to its .yaml")
+    p.add_argument("--runs-dir", help="the sweep's run dirs, e.g. results/<sweep>/runs")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_aggregate)
 
@@ -260,6 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from jetscale.log_noise import quiet_harmless
+    from jetscale.redaction import guard_output
+
+    guard_output()  # no secret of the environment in anything printed or logged from here on
+    quiet_harmless()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # everything after it is Hydra's, --help included (argparse would claim it)
+        return cmd_train(argparse.Namespace(overrides=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

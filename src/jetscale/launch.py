@@ -118,6 +118,19 @@ def detect_launch(environ: Mapping[str, str] = os.environ, mpi_local_size=None) 
     return Launch()
 
 
+# Global rank variables of the launchers above, and the local rank Lightning gives the processes it starts.
+RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK", "LOCAL_RANK", "NODE_RANK")
+
+
+def is_first_process(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this is the first process of its run (global rank 0; one process runs are their own first),
+    known from the environment before any process group exists."""
+    ranks = [environ[name] for name in RANK_VARS if environ.get(name, "").strip().isdigit()]
+    if is_srun_step(environ):
+        ranks.append(environ["SLURM_PROCID"])
+    return all(int(rank) == 0 for rank in ranks)
+
+
 def _mpi_sizes() -> tuple[int, int]:
     from mpi4py import MPI
 

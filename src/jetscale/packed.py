@@ -43,6 +43,7 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch.func import functional_call, stack_module_state
 from torch.utils._pytree import tree_map
 
+from jetscale.identity import flatten
+from jetscale.lifetime import hold_point
 from jetscale.results import read_metrics
 from jetscale.sweep import PACK_AXES, compose_training_config, point_overrides
 from jetscale.train import gradient_counts, run_metrics, step_budget, write_run
@@ -72,25 +75,25 @@ class Member:
     datamodule: L.LightningDataModule | None = None
     module: L.LightningModule | None = None
     batches: Iterator | None = field(default=None, repr=False)
+    overrides: list[str] | None = None  # recorded in metrics.json, as `jetscale train` records its own
     history: list = field(default_factory=list)  # (step, training loss) every log_every_n_steps
 
 
 # -- configs -----------------------------------------------------------------------------------
 
+def member_overrides(run_dirs: list[Path], overrides: list[str]) -> list[list[str]]:
+    """Each run dir's Hydra overrides: the common ``overrides``, then its run id's point."""
+    return [[*overrides, *point_overrides(d.name)] for d in run_dirs]
+
+
 def compose_members(run_dirs: list[Path], overrides: list[str]) -> list[DictConfig]:
-    """The training config of each run dir: ``configs/train.yaml`` + common ``overrides`` + its run id's point."""
-    return [compose_training_config([*overrides, *point_overrides(d.name)], f"run dir {d.name}") for d in run_dirs]
-
-
-def _flatten(node, prefix: str = "") -> dict:
-    if isinstance(node, dict):
-        return {k: v for key, value in node.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
-    return {prefix.rstrip("."): node}
+    """The training config of each run dir: ``configs/train.yaml`` + its :func:`member_overrides`."""
+    return [compose_training_config(o, f"run dir {d.name}") for d, o in zip(run_dirs, member_overrides(run_dirs, overrides))]
 
 
 def config_difference(a: DictConfig, b: DictConfig) -> str | None:
     """The first dotted key (other than ``MEMBER_KEYS``) whose unresolved value differs, or None."""
-    flat = [_flatten({k: v for k, v in OmegaConf.to_container(c, resolve=False).items() if k not in MEMBER_KEYS})
+    flat = [flatten({k: v for k, v in OmegaConf.to_container(c, resolve=False).items() if k not in MEMBER_KEYS})
             for c in (a, b)]
     for key in sorted(flat[0].keys() | flat[1].keys()):
         if flat[0].get(key, "<absent>") != flat[1].get(key, "<absent>"):
@@ -192,7 +195,7 @@ def finish_member(member: Member, result: dict, shared_s: float) -> dict:
         for step, loss in member.history:
             logger.log_metrics({"train_loss": loss}, step=step)
     metrics = run_metrics(cfg, run_dir, member.datamodule, member.module, result)
-    metrics["wall_s"] = shared_s + time.perf_counter() - start
+    metrics.update(wall_s=shared_s + time.perf_counter() - start, attempts=1, overrides=member.overrides)
     write_run(cfg, run_dir, metrics, loggers)
     for logger in loggers:
         finish = getattr(logger.experiment, "finish", None)
@@ -201,34 +204,46 @@ def finish_member(member: Member, result: dict, shared_s: float) -> dict:
     return metrics
 
 
-def train_packed(cfgs: list[DictConfig], run_dirs: list[Path]) -> list[dict]:
-    """Train the points (``cfgs[k]`` into ``run_dirs[k]``) as one pack; return every point's metrics.
+def train_packed(cfgs: list[DictConfig], run_dirs: list[Path], overrides: list[list[str]] | None = None) -> list[dict]:
+    """Train the points (``cfgs[k]`` into ``run_dirs[k]``, ``overrides[k]`` recorded) as one pack; return every
+    point's metrics.
 
-    Points whose ``metrics.json`` exists are not retrained: their metrics are read back.
+    Points whose ``metrics.json`` exists are not retrained: their metrics are read back.  The pack holds
+    each member's run-dir lock (:func:`jetscale.lifetime.hold_point`) while it trains.
     """
     run_dirs = [Path(d) for d in run_dirs]
     check_packable(cfgs, run_dirs)
+    overrides = overrides or [None] * len(run_dirs)
     done = {d: read_metrics(d / "metrics.json") for d in run_dirs if (d / "metrics.json").exists()}
-    members = [Member(cfg, d) for cfg, d in zip(cfgs, run_dirs) if d not in done]
+    members = [Member(cfg, d, overrides=o) for cfg, d, o in zip(cfgs, run_dirs, overrides) if d not in done]
     if done:
         log.info("skipping %d finished points: %s", len(done), ", ".join(d.name for d in done))
-    if members:
-        start = time.perf_counter()
+    with ExitStack() as locks:
         for member in members:
-            build_member(member)
-        batch_size = check_batches(members)
-        cfg, net = members[0].cfg, members[0].module.net
-        flops_per_step = net.train_flops_per_sample() * batch_size
-        steps = step_budget(cfg, flops_per_step)
-        if steps < 1:
-            raise ValueError(f"a pack trains a fixed number of steps: set trainer.max_steps >= 1 or compute "
-                             f"(got trainer.max_steps={cfg.trainer.max_steps})")
-        log.info("packing %d runs of %s (width %s): %d steps of batch %d",
-                 len(members), members[0].module.name, cfg.width, steps, batch_size)
-        fit_packed(members, steps, cfg.trainer.get("log_every_n_steps", 50))
-        shared_s = (time.perf_counter() - start) / len(members)
-        for member in members:
-            result = {**gradient_counts(steps, flops_per_step, batch_size, member.cfg.n_samples),
-                      "world_size": 1, "launcher": "none", "packed": len(members)}
-            done[member.run_dir] = finish_member(member, result, shared_s)
+            locks.enter_context(hold_point(member.run_dir))
+        train_members(members, done)
     return [done[d] for d in run_dirs]
+
+
+def train_members(members: list[Member], done: dict) -> None:
+    """Train ``members`` as one pack; put each one's metrics into ``done``."""
+    if not members:
+        return
+    start = time.perf_counter()
+    for member in members:
+        build_member(member)
+    batch_size = check_batches(members)
+    cfg, net = members[0].cfg, members[0].module.net
+    flops_per_step = net.train_flops_per_sample() * batch_size
+    steps = step_budget(cfg, flops_per_step)
+    if steps < 1:
+        raise ValueError(f"a pack trains a fixed number of steps: set trainer.max_steps >= 1 or compute "
+                         f"(got trainer.max_steps={cfg.trainer.max_steps})")
+    log.info("packing %d runs of %s (width %s): %d steps of batch %d",
+             len(members), members[0].module.name, cfg.width, steps, batch_size)
+    fit_packed(members, steps, cfg.trainer.get("log_every_n_steps", 50))
+    shared_s = (time.perf_counter() - start) / len(members)
+    for member in members:
+        result = {**gradient_counts(steps, flops_per_step, batch_size, member.cfg.n_samples),
+                  "world_size": 1, "launcher": "none", "packed": len(members)}
+        done[member.run_dir] = finish_member(member, result, shared_s)

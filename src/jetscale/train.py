@@ -4,9 +4,11 @@ Recipe: seed → datamodule → model (the task's, :mod:`jetscale.tasks`) → fi
 evaluate → log → write ``<run_dir>/metrics.json`` atomically.  The run
 directory is Hydra's ``hydra.run.dir``; the workflow sets it per point.
 Lightning checkpoints go to ``<run_dir>/checkpoints/`` (never a workflow
-output), and a rerun of the same point resumes from ``last.ckpt``
-(:mod:`jetscale.checkpoints`: corrupt files set aside, SIGTERM/SIGUSR1 →
-checkpoint and exit 75).  The same command runs as one process, as local DDP
+output), and a rerun of the same point resumes from ``last.ckpt`` when it was made
+by the same config (:mod:`jetscale.checkpoints`, :mod:`jetscale.identity`: other
+configs' and corrupt files set aside, SIGTERM/SIGUSR1 → checkpoint and exit 75).
+``jetscale train`` holds the run dir's lock while it runs (:mod:`jetscale.lifetime`,
+a Hydra callback): one trainer per point, exit 73 for a second one.  The same command runs as one process, as local DDP
 (``trainer.devices=2 trainer.strategy=ddp``) or under torchrun, srun and
 mpiexec (:mod:`jetscale.launch`); only global rank 0 evaluates and writes
 metrics.json.  ``data.batch_size`` is the global batch; FLOPs count it.
@@ -41,14 +43,18 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from jetscale.checkpoints import LAST, Preempted, RandomState, StopOnSignal, deadline_from_env, resumable_checkpoint
+from jetscale.checkpoints import (LAST, AtomicCheckpointIO, Preempted, RandomState, RecordIdentity, StopOnSignal,
+                                  deadline_from_env, resumable_checkpoint)
+from jetscale.identity import RunIdentity, run_identity
 from jetscale.launch import Launch, detect_launch, trainer_settings
+from jetscale.lifetime import previous_attempts
 from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
 from jetscale.provenance import git_revision
 from jetscale.results import write_json_atomic
 from jetscale.tasks import check_task
-from jetscale.redaction import redact_secrets
+from jetscale.log_noise import quiet_harmless
+from jetscale.redaction import guard_output, redact_secrets
 
 log = logging.getLogger(__name__)
 SOLVERS = ("closed_form", "lightning")
@@ -68,7 +74,8 @@ def step_budget(cfg: DictConfig, flops_per_step: float) -> int:
     if not cfg.get("compute"):
         return cfg.trainer.max_steps
     steps = max(1, int(cfg.compute // flops_per_step))
-    log.info("compute budget %.3g FLOPs -> %d steps of %.3g FLOPs", cfg.compute, steps, flops_per_step)
+    log.info("compute budget %.3g FLOPs buys at most %d steps of %.3g FLOPs (trainer.max_steps)", cfg.compute, steps,
+             flops_per_step)
     return steps
 
 
@@ -141,17 +148,30 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     last = run_dir / "checkpoints" / LAST
     stop_on_signal = StopOnSignal(last, deadline=deadline_from_env())
     callbacks, options, best = checkpointing(cfg, datamodule, last.parent)
-    trainer = instantiate(cfg.trainer, max_steps=max_steps, callbacks=[*callbacks, stop_on_signal, RandomState()],
+    identity = training_identity(cfg, max_steps)
+    layout = {**layout, "plugins": [*layout.get("plugins", []), AtomicCheckpointIO()]}
+    trainer = instantiate(cfg.trainer, max_steps=max_steps,
+                          callbacks=[*callbacks, stop_on_signal, RandomState(), RecordIdentity(identity)],
                           logger=loggers, default_root_dir=str(run_dir), **options, **layout)
-    resume = resumable_checkpoint(last, is_rank_zero=trainer.is_global_zero)
+    resume = resumable_checkpoint(last, identity, is_rank_zero=trainer.is_global_zero)
     if resume:
         log.info("resuming from %s", resume)
     trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     stop_on_signal.raise_if_stopped()
     validation = restore_best(model, best) if best is not None and trainer.is_global_zero else dict(NO_VALIDATION)
+    log.info("trained %d of at most %d steps (%.3g FLOPs)%s", trainer.global_step, max_steps,
+             trainer.global_step * flops_per_step,
+             "; stopped early: no lower val_loss" if trainer.global_step < max_steps else "")
     return {**gradient_counts(trainer.global_step, flops_per_step, datamodule.batch_size, cfg.n_samples),
             **validation, "world_size": trainer.world_size, "launcher": launch.launcher,
             "is_global_zero": trainer.is_global_zero}
+
+
+def training_identity(cfg: DictConfig, max_steps: int) -> RunIdentity:
+    """What this run computes (:mod:`jetscale.identity`): its checkpoints carry it, and only a checkpoint
+    of the same identity is resumed."""
+    resolved = redact_secrets(OmegaConf.to_container(cfg, resolve=True), quiet=True)
+    return run_identity(resolved, list(cfg.resume.ignore), list(cfg.resume.growable), max_steps)
 
 
 def gradient_counts(steps: int, flops_per_step: float, batch_size: int, n_samples: int) -> dict:
@@ -159,8 +179,11 @@ def gradient_counts(steps: int, flops_per_step: float, batch_size: int, n_sample
     return {"flops": steps * flops_per_step, "steps": steps, "epochs": steps * batch_size / n_samples}
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict:
-    """Run one sweep point and write its metrics file; return the metrics."""
+def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> dict:
+    """Run one sweep point and write its metrics file; return the metrics.
+
+    ``overrides`` (the command line's Hydra overrides) are recorded in the metrics, so the table can check
+    each point against its sweep (:func:`jetscale.aggregate.sweep_metrics`)."""
     if cfg.solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {cfg.solver!r}")
     if cfg.get("compute") and cfg.solver != "lightning":
@@ -182,7 +205,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     metrics = run_metrics(cfg, run_dir, datamodule, model, result)
     if hasattr(datamodule, "write_artifacts"):  # e.g. the random hierarchy model's rules, beside metrics.json
         datamodule.write_artifacts(run_dir)
-    metrics["wall_s"] = time.perf_counter() - start
+    earlier, earlier_s = previous_attempts(run_dir)  # killed and resumed: every attempt's time counts
+    metrics.update(wall_s=earlier_s + time.perf_counter() - start, attempts=earlier + 1, overrides=overrides)
     return write_run(cfg, run_dir, metrics, loggers)
 
 
@@ -222,8 +246,10 @@ def write_run(cfg: DictConfig, run_dir: Path, metrics: dict, loggers: list) -> d
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        train(cfg, Path(HydraConfig.get().runtime.output_dir))
+        if train(cfg, run_dir, list(HydraConfig.get().overrides.task)):
+            print(f"jetscale train: done; metrics in {run_dir / 'metrics.json'}", flush=True)
     except Preempted as stop:
         log.warning(stop.message)
         raise
@@ -233,4 +259,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":  # Lightning restarts this file for each local DDP rank (see jetscale.cli)
+    guard_output()
+    quiet_harmless()
     main()

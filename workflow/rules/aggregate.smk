@@ -1,4 +1,4 @@
-# All metrics files of a sweep -> one results table (one row per run).
+# All metrics files of a sweep -> one results table (one row per run), each checked against the sweep's point.
 
 
 rule aggregate:
@@ -9,10 +9,11 @@ rule aggregate:
     log:
         f"{RESULTS}/{{sweep}}/logs/aggregate.log",
     params:
-        metrics=lambda wildcards: plan(wildcards.sweep).metrics,
+        sweep=lambda wildcards: SWEEPS[wildcards.sweep].source,  # the points come from the sweep, not argv
+        runs=lambda wildcards: f"{RESULTS}/{wildcards.sweep}/runs",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
         runtime=10,
     shell:
-        "jetscale aggregate {params.metrics:q} --out {output:q} > {log:q} 2>&1"
+        "jetscale aggregate --sweep {params.sweep:q} --runs-dir {params.runs:q} --out {output:q} > {log:q} 2>&1"

@@ -173,12 +173,11 @@ def train_overrides(wildcards):
 
 
 def bundle_arguments(wildcards):
-    """Shell-quoted `jetscale train-bundle` arguments: each member's run dir, then the overrides common to all
-    (a member's own come from its run dir's name)."""
-    out = f"{RESULTS}/{wildcards.sweep}"
-    members = plan(wildcards.sweep).bundles[wildcards.bundle]
-    run_dirs = [arg for rid in members for arg in ("--run-dir", f"{out}/runs/{rid}")]
-    return shell_overrides(["--pack"] * config["bundle_pack"] + run_dirs + SWEEPS[wildcards.sweep].common_overrides())
+    """Shell-quoted `jetscale train-bundle` arguments: the sweep and the bundle's name; the command reads the
+    members and their overrides from the sweep file (no point is ever an argument)."""
+    return shell_overrides(["--sweep", SWEEPS[wildcards.sweep].source, "--bundle", wildcards.bundle,
+                            "--bundle-size", str(config["bundle_size"]),
+                            "--runs-dir", f"{RESULTS}/{wildcards.sweep}/runs"] + ["--pack"] * config["bundle_pack"])
 
 
 def launch_prefix(wildcards, resources):

@@ -1,5 +1,7 @@
 # One `jetscale train` job per sweep point. Only metrics.json is an output:
-# checkpoints in the run dir survive a rerun, which resumes from last.ckpt.
+# checkpoints in the run dir survive a rerun, which resumes from last.ckpt (if it is of the same config).
+# The shell command is kept as it is: Snakemake reruns every finished point of a rule whose code changed.
+# Every attempt's log lines stay in the run dir's train.log, which is appended to.
 # Resources: TRAIN_DEFAULTS < the sweep's `resources:` < a profile's set-resources.
 
 

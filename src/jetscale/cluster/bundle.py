@@ -133,14 +133,34 @@ def bundle_exit(status: dict[Path, int]) -> int:
     return PREEMPTED_EXIT if PREEMPTED_EXIT in failed.values() else 1
 
 
+def sweep_bundle(sweep_name: str, bundle: str, size: int, pack: bool, runs_dir: Path) -> tuple[list[Path], list[str]]:
+    """The run dirs of bundle ``bundle`` of a sweep cut into bundles of ``size`` (:func:`bundles`), and the
+    overrides its members share, read from the sweep file (so no point is ever one argument)."""
+    from jetscale.sweep import load_sweep, run_id, sweep_path
+
+    sweep = load_sweep(sweep_path(sweep_name), check_config=False)
+    members = bundles({run_id(p): p for p in sweep.points()}, size, pack=pack)
+    if bundle not in members:
+        raise ValueError(f"sweep {sweep.name} ({sweep.source}) has no {bundle} in bundles of {size}"
+                         f"{' (packed)' if pack else ''}: it has {len(members)} (bundle-000 ...)")
+    return [runs_dir / rid for rid in members[bundle]], sweep.common_overrides()
+
+
 def cmd_train_bundle(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
-    run_dirs = [Path(d) for d in args.run_dir]
     overrides = [o for o in args.overrides if o != "--"]
+    if args.sweep:
+        if args.run_dir or overrides or not (args.bundle and args.bundle_size and args.runs_dir):
+            raise ValueError("--sweep takes --bundle, --bundle-size and --runs-dir, and no --run-dir or overrides")
+        run_dirs, overrides = sweep_bundle(args.sweep, args.bundle, args.bundle_size, args.pack, Path(args.runs_dir))
+    elif args.run_dir:
+        run_dirs = [Path(d) for d in args.run_dir]
+    else:
+        raise ValueError("give the members: --sweep S --bundle NAME --bundle-size K --runs-dir D, or --run-dir ...")
     if args.pack:
         from jetscale.cli import cmd_train_packed
 
-        return cmd_train_packed(argparse.Namespace(run_dir=args.run_dir, overrides=overrides))
+        return cmd_train_packed(argparse.Namespace(run_dir=[str(d) for d in run_dirs], overrides=overrides))
     slots = device_slots(cpu_slots=args.cpu_slots)
     members = [Member(d, train_command(d, overrides)) for d in run_dirs]
     return bundle_exit(run_bundle(members, slots))
@@ -151,10 +171,17 @@ def register(sub) -> None:
         "train-bundle", help="run several sweep points inside one scheduler job (one per GPU, or packed)",
         description="Run the points of a bundle side by side inside one allocation: one `jetscale train` per "
                     "GPU of CUDA_VISIBLE_DEVICES (else --cpu-slots at a time on the CPUs), or with --pack as one "
-                    "packed ensemble. Each point's overrides come from its run dir's name (a sweep run id such "
-                    f"as 'n_samples=64{RUN_ID_SEPARATOR}seed=0'); the overrides after the options apply to all. "
+                    "packed ensemble. The members are bundle --bundle of --sweep (the workflow's form), or the "
+                    "--run-dir's given. Each point's overrides come from its run dir's name (a sweep run id such "
+                    f"as 'n_samples=64{RUN_ID_SEPARATOR}seed=0'); the sweep's overrides (or those after the "
+                    "options) apply to all. "
                     "Finished points are skipped. Exit 0 when all finished, 75 when one was preempted.")
-    p.add_argument("--run-dir", action="append", required=True, metavar="DIR", help="a member's run dir (repeat)")
+    p.add_argument("--sweep", help="the sweep (name or .yaml path) whose bundle to run (the workflow's form)")
+    p.add_argument("--bundle", help="with --sweep: the bundle's name, e.g. bundle-003")
+    p.add_argument("--bundle-size", type=int, help="with --sweep: points per bundle (workflow bundle_size)")
+    p.add_argument("--runs-dir", help="with --sweep: the sweep's run dirs, e.g. results/<sweep>/runs")
+    p.add_argument("--run-dir", action="append", default=[], metavar="DIR",
+                   help="by hand: a member's run dir (repeat), named by its run id")
     p.add_argument("--cpu-slots", type=int, default=1,
                    help="members at a time when no GPU is visible (the workflow passes the job's threads)")
     p.add_argument("--pack", action="store_true", help="train the bundle as one packed ensemble (jetscale.packed)")

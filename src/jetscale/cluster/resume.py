@@ -1,6 +1,6 @@
 """Resume a sweep whose Snakemake was killed (lost login session, SIGKILL, node reboot).
 
-    jetscale resume --profile profiles/slurm [--directory DIR] [--cancel-orphans] [-- SNAKEMAKE_ARGS ...]
+    jetscale resume --profile profiles/slurm [--directory DIR] [--cancel-orphans] [--wait] [-- SNAKEMAKE_ARGS ...]
 
 A killed Snakemake leaves its lock in ``<workdir>/.snakemake/locks``, so the next run
 refuses to start until ``snakemake --unlock``; unlocking while another Snakemake is
@@ -10,26 +10,33 @@ still running there would let two of them write the same files.  ``jetscale resu
    that takes locks (its cluster jobs run with ``--nolock`` and do not count) runs on
    this host with the workdir as its working directory.  A live one is named by PID
    and left alone: resume refuses.
-2. looks for Slurm jobs of the killed run still queued or running (``squeue``: same
-   user, same working directory; :func:`workdir_jobs`).  Nothing watches them, and a
-   rerun would start their points a second time beside them, so resume refuses and
-   names them, unless ``--cancel-orphans`` (``scancel``, then wait until they left
+2. looks for live trainers in the results dir (:func:`live_trainers`: the points whose
+   run-dir lock a process holds, :mod:`jetscale.lifetime`).  Their Snakemake is gone,
+   but they are still training; a rerun would start their points beside them.  Resume
+   names them (PID, host, point) and refuses, or with ``--wait`` waits until they end.
+3. looks for scheduler jobs of the killed run still queued or running: Slurm
+   (``squeue``) or PBS Pro (``qstat``), same user, same working directory
+   (:func:`workdir_jobs`, :func:`pbs_workdir_jobs`).  Nothing watches them, and a rerun
+   would start their points a second time beside them, so resume refuses and names
+   them, unless ``--cancel-orphans`` (``scancel``/``qdel``, then wait until they left
    the queue; a training point saves ``last.ckpt`` on the SIGTERM and resumes).
-3. runs ``snakemake --unlock`` when the lock is stale, then
+4. runs ``snakemake --unlock`` when the lock is stale, then
    ``snakemake --profile P --rerun-incomplete SNAKEMAKE_ARGS``: points whose
    ``metrics.json`` Snakemake recorded as finished are kept, the others rerun (a
    gradient point from its ``last.ckpt``).  Nothing is ever forced: ``--forceall``,
    ``--forcerun`` and the like are refused.
 
 The process scan sees this host only: on a cluster with several login nodes, run
-resume where the sweep ran (the Slurm check also catches a Snakemake elsewhere that is
-still submitting: its jobs are in the queue).
+resume where the sweep ran (the scheduler check also catches a Snakemake elsewhere that
+is still submitting: its jobs are in the queue; the trainer check sees every host when
+the file system supports ``flock``).
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import shutil
 import socket
@@ -39,12 +46,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jetscale.lifetime import LOCK_NAME, live_holder
+from jetscale.paths import REPO_ROOT
+from jetscale.processes import Process, is_snakemake, scan_processes
 from jetscale.subcommand import run_alone
+from jetscale.yamlfile import read_yaml
 
 LOCK_DIR = Path(".snakemake") / "locks"
 # Snakemake options that rerun finished points or delete results: never part of a resume.
 FORCING_OPTIONS = ("-F", "--forceall", "-R", "--forcerun", "-f", "--force", "--delete-all-output",
                    "--delete-temp-output", "--touch", "-t")
+WORKFLOW_CONFIG = REPO_ROOT / "workflow" / "config.yaml"
+PBS_FINISHED = {"F", "X"}
 
 
 class ResumeRefused(RuntimeError):
@@ -52,27 +65,9 @@ class ResumeRefused(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Process:
-    pid: int
-    argv: tuple[str, ...]
-    cwd: str | None  # None: not readable (another user's process)
-
-
-@dataclass(frozen=True)
 class LockVerdict:
     state: str  # "unlocked" (no lock files) | "stale" (nobody holds them) | "held" (holders run)
     holders: tuple[int, ...] = ()
-
-
-def is_snakemake(argv: tuple[str, ...]) -> bool:
-    """``snakemake ...``, ``python .../bin/snakemake ...`` or ``python -m snakemake ...``."""
-    if not argv:
-        return False
-    if Path(argv[0]).name == "snakemake":
-        return True
-    if not Path(argv[0]).name.startswith("python"):
-        return False
-    return (len(argv) > 1 and Path(argv[1]).name == "snakemake") or tuple(argv[1:3]) == ("-m", "snakemake")
 
 
 def holds_lock(process: Process, workdir: Path) -> bool:
@@ -99,6 +94,53 @@ def workdir_jobs(squeue_output: str, workdir: Path) -> list[str]:
     return jobs
 
 
+def pbs_workdir_jobs(qstat_json: str, workdir: Path, user: str) -> list[str]:
+    """Job ids of ``qstat -f -F json`` owned by ``user``, not finished, submitted from ``workdir``."""
+    try:
+        jobs = json.loads(qstat_json, strict=False).get("Jobs") or {}
+    except json.JSONDecodeError as err:
+        raise ResumeRefused(f"cannot read qstat's JSON ({err}); cannot tell whether jobs of the interrupted run "
+                            "are still queued") from None
+    return [job_id for job_id, job in jobs.items()
+            if str(job.get("Job_Owner", "")).split("@")[0] == user and job.get("job_state") not in PBS_FINISHED
+            and Path(str((job.get("Variable_List") or {}).get("PBS_O_WORKDIR", ""))) == workdir]
+
+
+def config_value(snakemake_args: list[str], key: str, default=None):
+    """``KEY``'s value among the ``--config KEY=VALUE ...`` items of ``snakemake_args`` (else ``default``)."""
+    found, in_config = default, False
+    for arg in snakemake_args:
+        if arg in ("--config", "-C"):
+            in_config = True
+        elif arg.startswith("-"):
+            in_config = False
+        elif in_config and arg.partition("=")[0] == key:
+            found = arg.partition("=")[2]
+    return found
+
+
+def results_dir(workdir: Path, snakemake_args: list[str]) -> Path:
+    """The workflow's results dir: ``--config results_dir=...``, else workflow/config.yaml's."""
+    default = (read_yaml(WORKFLOW_CONFIG) or {}).get("results_dir", "results")
+    return workdir / config_value(snakemake_args, "results_dir", default)
+
+
+def live_trainers(results: Path) -> list[tuple[Path, dict]]:
+    """(run dir, holder) of every point under ``results`` (``<sweep>/runs/<run id>``) that a process trains now."""
+    found = []
+    for lock in sorted(results.glob(f"*/runs/*/{LOCK_NAME}")):
+        holder = live_holder(lock.parent)
+        if holder is not None:
+            found.append((lock.parent, holder))
+    return found
+
+
+def describe_trainers(trainers: list[tuple[Path, dict]], shown: int = 10) -> str:
+    lines = [f"  PID {h.get('pid', '?')} on {h.get('host', '?')}: {d}" for d, h in trainers[:shown]]
+    more = [f"  ... and {len(trainers) - shown} more"] if len(trainers) > shown else []
+    return "\n".join(lines + more)
+
+
 def forcing_options(snakemake_args: list[str]) -> list[str]:
     """The arguments that would make Snakemake rerun finished points or delete results."""
     return [a for a in snakemake_args if a.split("=", 1)[0] in FORCING_OPTIONS]
@@ -106,53 +148,56 @@ def forcing_options(snakemake_args: list[str]) -> list[str]:
 
 # --- the edges: /proc, squeue/scancel, snakemake ---------------------------------------------
 
-def scan_processes(proc: Path = Path("/proc")) -> list[Process]:
-    """Every readable process on this host but this one: argv and working directory."""
-    found = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            argv = tuple(a for a in (entry / "cmdline").read_bytes().decode(errors="replace").split("\0") if a)
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            cwd = None
-        if argv:
-            found.append(Process(int(entry.name), argv, cwd))
-    return found
-
-
 def lock_files(workdir: Path) -> list[str]:
     locks = workdir / LOCK_DIR
     return sorted(p.name for p in locks.iterdir()) if locks.is_dir() else []
 
 
-def queued_jobs(workdir: Path) -> list[str]:
-    """This user's Slurm jobs (queued or running) whose working directory is ``workdir``; [] without Slurm."""
-    if not shutil.which("squeue"):
-        return []
-    out = subprocess.run(["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%Z"], capture_output=True, text=True,
-                         timeout=60)
-    if out.returncode != 0:
-        raise ResumeRefused(f"squeue failed ({out.stderr.strip()}); cannot tell whether jobs of the interrupted "
-                            "run are still queued")
-    return workdir_jobs(out.stdout, workdir)
+def queued_jobs(workdir: Path) -> tuple[str, list[str]]:
+    """(scheduler, job ids): this user's Slurm or PBS jobs (queued or running) whose working directory is
+    ``workdir``; ("", []) without a scheduler."""
+    if shutil.which("squeue"):
+        out = subprocess.run(["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%Z"], capture_output=True,
+                             text=True, timeout=60)
+        if out.returncode != 0:
+            raise ResumeRefused(f"squeue failed ({out.stderr.strip()}); cannot tell whether jobs of the interrupted "
+                                "run are still queued")
+        return "Slurm", workdir_jobs(out.stdout, workdir)
+    if shutil.which("qstat"):
+        out = subprocess.run(["qstat", "-f", "-F", "json"], capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise ResumeRefused(f"qstat failed ({out.stderr.strip()}); cannot tell whether jobs of the interrupted "
+                                "run are still queued")
+        return "PBS", pbs_workdir_jobs(out.stdout, workdir, getpass.getuser())
+    return "", []
 
 
-def cancel_jobs(jobs: list[str], workdir: Path, timeout_s: float = 300) -> None:
-    """scancel ``jobs`` and wait until none of them is queued or running any more."""
-    done = subprocess.run(["scancel", *jobs], capture_output=True, text=True, timeout=60)
+CANCEL = {"Slurm": "scancel", "PBS": "qdel"}
+
+
+def cancel_jobs(scheduler: str, jobs: list[str], workdir: Path, timeout_s: float = 300) -> None:
+    """scancel/qdel ``jobs`` and wait until none of them is queued or running any more."""
+    done = subprocess.run([CANCEL[scheduler], *jobs], capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
-        raise ResumeRefused(f"scancel {' '.join(jobs)} failed: {done.stderr.strip()}")
+        raise ResumeRefused(f"{CANCEL[scheduler]} {' '.join(jobs)} failed: {done.stderr.strip()}")
     deadline = time.monotonic() + timeout_s
-    while set(jobs) & set(queued_jobs(workdir)):
+    while set(jobs) & set(queued_jobs(workdir)[1]):
         if time.monotonic() > deadline:
-            raise ResumeRefused(f"Slurm jobs {' '.join(jobs)} were cancelled but are still in the queue after "
-                                f"{timeout_s:.0f} s; run jetscale resume again once squeue no longer lists them")
+            raise ResumeRefused(f"{scheduler} jobs {' '.join(jobs)} were cancelled but are still in the queue after "
+                                f"{timeout_s:.0f} s; run jetscale resume again once they left the queue")
         time.sleep(1)
+
+
+def wait_for_trainers(results: Path, trainers: list[tuple[Path, dict]], poll_s: float = 10.0) -> None:
+    """Block until no point under ``results`` is trained any more, saying which still are now and then."""
+    print(f"jetscale resume: waiting for {len(trainers)} live trainers to end:\n{describe_trainers(trainers)}",
+          flush=True)
+    last_report = time.monotonic()
+    while trainers := live_trainers(results):
+        if time.monotonic() - last_report > 60:
+            print(f"jetscale resume: still waiting for {len(trainers)} trainers", flush=True)
+            last_report = time.monotonic()
+        time.sleep(poll_s)
 
 
 def snakemake_env() -> dict:
@@ -162,7 +207,8 @@ def snakemake_env() -> dict:
     return env
 
 
-def resume(profile: str, workdir: Path, snakemake_args: list[str], cancel_orphans: bool = False) -> int:
+def resume(profile: str, workdir: Path, snakemake_args: list[str], cancel_orphans: bool = False,
+           wait: bool = False) -> int:
     """Check, unlock if stale, rerun; return Snakemake's exit status (ResumeRefused: nothing was changed)."""
     forcing = forcing_options(snakemake_args)
     if forcing:
@@ -175,16 +221,25 @@ def resume(profile: str, workdir: Path, snakemake_args: list[str], cancel_orphan
         pids = ", ".join(map(str, verdict.holders))
         raise ResumeRefused(f"Snakemake (PID {pids}) is still running in {workdir} on {host} and holds its lock; "
                             f"let it finish, or stop it first (kill {verdict.holders[0]}). Nothing was unlocked.")
-    orphans = queued_jobs(workdir)
+    results = results_dir(workdir, snakemake_args)
+    trainers = live_trainers(results)
+    if trainers and not wait:
+        raise ResumeRefused(
+            f"{len(trainers)} points under {results} are still being trained by processes whose Snakemake is gone; "
+            f"a rerun would start them a second time:\n{describe_trainers(trainers)}\nLet them finish and save "
+            "(jetscale resume --wait), or stop them (kill PID: they save last.ckpt and exit). Nothing was unlocked.")
+    if trainers:
+        wait_for_trainers(results, trainers)
+    scheduler, orphans = queued_jobs(workdir)
     if orphans and not cancel_orphans:
         ids = " ".join(orphans)
         raise ResumeRefused(
-            f"Slurm jobs {ids} of the interrupted run in {workdir} are still queued or running, and a rerun would "
-            f"start their points a second time. If the Snakemake that submitted them still runs (another login "
-            f"node?), leave it. Otherwise cancel them (scancel {ids}) or use --cancel-orphans.")
+            f"{scheduler} jobs {ids} of the interrupted run in {workdir} are still queued or running, and a rerun "
+            f"would start their points a second time. If the Snakemake that submitted them still runs (another "
+            f"login node?), leave it. Otherwise cancel them ({CANCEL[scheduler]} {ids}) or use --cancel-orphans.")
     if orphans:
-        print(f"jetscale resume: cancelling Slurm jobs {' '.join(orphans)} of the interrupted run", flush=True)
-        cancel_jobs(orphans, workdir)
+        print(f"jetscale resume: cancelling {scheduler} jobs {' '.join(orphans)} of the interrupted run", flush=True)
+        cancel_jobs(scheduler, orphans, workdir)
     base = [sys.executable, "-m", "snakemake", "--profile", profile, "--directory", str(workdir)]
     env = snakemake_env()
     if verdict.state == "stale":
@@ -199,7 +254,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     extra = list(args.snakemake_args)
     if extra[:1] == ["--"]:
         extra = extra[1:]
-    return resume(args.profile, Path(args.directory), extra, cancel_orphans=args.cancel_orphans)
+    return resume(args.profile, Path(args.directory), extra, cancel_orphans=args.cancel_orphans, wait=args.wait)
 
 
 def register(sub) -> None:
@@ -207,14 +262,16 @@ def register(sub) -> None:
     p = sub.add_parser(
         "resume", help="rerun the unfinished points of a sweep whose Snakemake was killed",
         description="Unlock Snakemake's lock only if no Snakemake runs in the working directory (else refuse, naming "
-                    "its PID), refuse while Slurm jobs of the interrupted run are still queued (unless "
-                    "--cancel-orphans), then run snakemake --profile P --rerun-incomplete SNAKEMAKE_ARGS. Finished "
+                    "its PID), refuse while trainers of the interrupted run still train (unless --wait) or its "
+                    "Slurm/PBS jobs are still queued (unless --cancel-orphans), then run snakemake --profile P --rerun-incomplete SNAKEMAKE_ARGS. Finished "
                     "points are kept; forcing options are refused. Example: jetscale resume --profile profiles/slurm "
                     "-- --config sweep=toy-demo")
     p.add_argument("--profile", required=True, help="the Snakemake profile of the sweep, e.g. profiles/slurm")
     p.add_argument("--directory", "-d", default=".", help="Snakemake's working directory (default: here)")
     p.add_argument("--cancel-orphans", action="store_true",
-                   help="scancel the interrupted run's Slurm jobs that are still queued or running, then resume")
+                   help="scancel/qdel the interrupted run's Slurm or PBS jobs still queued or running, then resume")
+    p.add_argument("--wait", action="store_true",
+                   help="wait until the live trainers of the results dir end (instead of refusing), then resume")
     p.add_argument("snakemake_args", nargs=argparse.REMAINDER, metavar="-- SNAKEMAKE_ARGS",
                    help="passed to snakemake (e.g. --config sweep=NAME); the same for --unlock and the rerun")
     p.set_defaults(func=cmd_resume)
