@@ -30,4 +30,4 @@ def test_ddp_throughput_benchmark_runs(cli_env):
 
 def test_aggregate_benchmark_runs(cli_env):
     out = run_benchmark("aggregate.py", "--sizes", "1000", "2000", env=cli_env)
-    assert "ratio 2000-point / 60 s goal:" in out
+    assert "1000 points: aggregate" in out and "ratio 2000-point / 60 s goal:" in out
