@@ -73,8 +73,7 @@ def test_a_second_trainer_of_a_live_point_exits_at_once_with_its_own_code(tmp_pa
     try:
         wait_for(lambda: (run_dir / "checkpoints" / "last.ckpt").exists(), 120, "the first trainer's checkpoint")
         config = (run_dir / ".hydra" / "config.yaml").read_text()
-        second = train_cli([*LONG_TOY, "ridge=0.5", "hydra.callbacks.lifetime.wait_s=0.5"], run_dir, cli_env,
-                           timeout=120)
+        second = train_cli([*LONG_TOY, "ridge=0.5"], run_dir, cli_env, timeout=120)
         assert second.returncode == POINT_BUSY_EXIT
         assert f"is being trained by PID {first.pid} on {socket.gethostname()}" in second.stderr
         assert (run_dir / ".hydra" / "config.yaml").read_text() == config, "the refused trainer wrote into the run"

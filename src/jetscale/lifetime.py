@@ -3,7 +3,7 @@
 * :func:`hold_point`: an exclusive ``flock`` on ``<run_dir>/train.lock``.  The
   kernel releases it when its holder dies, ``kill -9`` included, so a lock is
   never stale.  The holder writes its PID, host, start time and command into
-  the file.  A second trainer of the same point waits a few seconds (a
+  the file.  A second trainer of the same point waits a second (a
   ``jetscale resume`` probe holds the lock for an instant), then exits with
   :data:`POINT_BUSY_EXIT` naming the live holder, before it has written anything.
 * :func:`live_holder`: who holds a point now (None: nobody); ``jetscale resume`` asks it.
@@ -72,7 +72,7 @@ def read_holder(path: Path) -> dict:
 
 
 @contextmanager
-def hold_point(run_dir: str | Path, wait_s: float = 5.0) -> Iterator[None]:
+def hold_point(run_dir: str | Path, wait_s: float = 1.0) -> Iterator[None]:
     """Hold ``run_dir``'s lock for the block; :class:`PointBusy` if another process keeps it ``wait_s``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +106,8 @@ def live_holder(run_dir: str | Path) -> dict | None:
         handle = open(path, "r+")
     except FileNotFoundError:
         return None
+    except OSError as err:  # e.g. another user's run dir: say so rather than guess
+        return {"pid": "?", "host": "?", "since": f"unknown ({err.strerror} on {path})"}
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -173,7 +175,7 @@ def die_with_snakemake(poll_s: float = 1.0) -> threading.Thread | None:
 class PointLifetime(Callback):
     """Hydra callback of ``jetscale train``: lock the run dir (first process only) and follow Snakemake."""
 
-    def __init__(self, wait_s: float = 5.0, heartbeat_s: float = 10.0):
+    def __init__(self, wait_s: float = 1.0, heartbeat_s: float = 10.0):
         self.wait_s, self.heartbeat_s = wait_s, heartbeat_s
         self._held = None
 
