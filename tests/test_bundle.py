@@ -5,10 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from jetscale.cluster.bundle import Member, bundle_exit, bundles, device_slots, run_bundle, train_command
+from jetscale.results import TABLE_COLUMNS
 from jetscale.sweep import run_id
 
 from conftest import REPO
@@ -59,6 +61,18 @@ def test_members_run_one_per_gpu_concurrently_and_finished_ones_are_skipped(tmp_
         overlapping = [b for b in runs if b["start"] < a["end"] and a["start"] < b["end"]]
         assert len(overlapping) <= 2 and len({b["device"] for b in overlapping}) == len(overlapping)
     assert all((m.run_dir / "train.log").exists() for m in members)
+
+
+def test_a_member_is_finished_only_if_trained_with_its_overrides(tmp_path):
+    run_dir = tmp_path / "n_samples=64__seed=1"
+    run_dir.mkdir()
+    member = Member(run_dir, ["true"], ["ridge=0.1", "n_samples=64", "seed=1"])
+    assert not member.done
+    metrics = {key: 1 for key in TABLE_COLUMNS} | {"overrides": ["ridge=0.01", "n_samples=64", "seed=1"]}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    assert not member.done  # trained with another ridge: the rerun trains it again
+    (run_dir / "metrics.json").write_text(json.dumps(metrics | {"overrides": member.overrides}))
+    assert member.done
 
 
 def test_a_failed_member_fails_the_bundle_and_a_preempted_one_asks_for_a_rerun(tmp_path):
@@ -115,3 +129,10 @@ def test_packed_bundles_run_one_job_each_and_resume_per_point(tmp_path, cli_env)
     assert log.count("rule train_bundle:") == 1 and lost.exists()
     assert {m: m.stat().st_mtime_ns for m in kept} == kept
     assert len((out / "table.csv").read_text().splitlines()) == 9
+
+    # The user changes an override: every bundle reruns and trains its members again, none is kept as it was.
+    sweep.write_text(sweep.read_text().replace("trainer.max_steps: 20", "trainer.max_steps: 25"))
+    log = snakemake(tmp_path, sweep, cli_env, "bundle_size=4", "bundle_pack=True")
+    assert log.count("rule train_bundle:") == 2
+    assert {json.loads(m.read_text())["steps"] for m in metrics} == {25}
+    assert set(pd.read_csv(out / "table.csv")["steps"]) == {25}

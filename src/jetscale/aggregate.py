@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from jetscale.atomic import atomic_output
-from jetscale.results import TABLE_COLUMNS, read_metrics
+from jetscale.results import TABLE_COLUMNS, override_mismatch, read_metrics
 
 SORT_KEYS = ["task", "model", "n_samples", "width", "seed"]
 SHOWN = 5  # problems named one by one before the rest are counted
@@ -46,38 +46,6 @@ def table_of(rows: list[dict]) -> pd.DataFrame:
     if duplicated:
         raise ValueError(f"run_id appears more than once: {duplicated}")
     return table.sort_values(SORT_KEYS, kind="stable").reset_index(drop=True)
-
-
-def override_mismatch(payload: dict, expected: list[str]) -> str | None:
-    """How a run differs from the sweep's overrides for its point (None: it agrees).
-
-    A run records the overrides it was trained with; one written before jetscale recorded them is checked
-    against its resolved ``config`` instead, key by key, for every override that sets a value."""
-    recorded = payload.get("overrides")
-    if recorded is None:
-        return config_mismatch(payload.get("config"), expected)
-    only_run, only_sweep = sorted(set(recorded) - set(expected)), sorted(set(expected) - set(recorded))
-    if not only_run and not only_sweep:
-        return None
-    return f"trained with {only_run or 'nothing else'}, the sweep now sets {only_sweep or 'nothing else'}"
-
-
-def config_mismatch(config, expected: list[str]) -> str | None:
-    """How a resolved config differs from the values that ``expected`` (Hydra overrides) set; group choices
-    (``task=jets``) and interpolations cannot be seen in a resolved config and are not compared."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from jetscale.identity import flatten
-
-    if not isinstance(config, dict):
-        return "it records neither its overrides nor its config"
-    flat = flatten(config)
-    wrong = []
-    for override in OverridesParser.create().parse_overrides(expected):
-        key, value = override.key_or_group, override.value()
-        if key in flat and not (isinstance(value, str) and "${" in value) and flat[key] != value:
-            wrong.append(f"{key}={flat[key]!r}, the sweep now sets {value!r}")
-    return f"its config has {'; '.join(wrong)}" if wrong else None
 
 
 def sweep_metrics(sweep, runs_dir: str | Path, progress=None) -> list[dict]:

@@ -56,7 +56,7 @@ from torch.utils._pytree import tree_map
 
 from jetscale.identity import flatten
 from jetscale.lifetime import hold_point
-from jetscale.results import read_metrics
+from jetscale.results import override_mismatch, read_metrics
 from jetscale.sweep import PACK_AXES, compose_training_config, point_overrides
 from jetscale.train import gradient_counts, run_metrics, step_budget, write_run
 
@@ -208,13 +208,14 @@ def train_packed(cfgs: list[DictConfig], run_dirs: list[Path], overrides: list[l
     """Train the points (``cfgs[k]`` into ``run_dirs[k]``, ``overrides[k]`` recorded) as one pack; return every
     point's metrics.
 
-    Points whose ``metrics.json`` exists are not retrained: their metrics are read back.  The pack holds
+    Points whose ``metrics.json`` exists (of the same overrides) are not retrained: their metrics are read
+    back.  The pack holds
     each member's run-dir lock (:func:`jetscale.lifetime.hold_point`) while it trains.
     """
     run_dirs = [Path(d) for d in run_dirs]
     check_packable(cfgs, run_dirs)
     overrides = overrides or [None] * len(run_dirs)
-    done = {d: read_metrics(d / "metrics.json") for d in run_dirs if (d / "metrics.json").exists()}
+    done = {d: finished for d, o in zip(run_dirs, overrides) if (finished := finished_metrics(d, o)) is not None}
     members = [Member(cfg, d, overrides=o) for cfg, d, o in zip(cfgs, run_dirs, overrides) if d not in done]
     if done:
         log.info("skipping %d finished points: %s", len(done), ", ".join(d.name for d in done))
@@ -223,6 +224,18 @@ def train_packed(cfgs: list[DictConfig], run_dirs: list[Path], overrides: list[l
             locks.enter_context(hold_point(member.run_dir))
         train_members(members, done)
     return [done[d] for d in run_dirs]
+
+
+def finished_metrics(run_dir: Path, overrides: list[str] | None) -> dict | None:
+    """The metrics of a finished point trained with ``overrides`` (None: not finished, or of other overrides)."""
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        return None
+    metrics = read_metrics(path)
+    if overrides is not None and (mismatch := override_mismatch(metrics, overrides)):
+        log.info("%s: its metrics.json is of other overrides (%s): training it again", run_dir.name, mismatch)
+        return None
+    return metrics
 
 
 def train_members(members: list[Member], done: dict) -> None:

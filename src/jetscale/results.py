@@ -4,7 +4,9 @@ Each run writes one JSON object to ``<run_dir>/metrics.json``, atomically (a
 temporary file in the same directory, then renamed: ``jetscale.atomic``), so a killed job
 never leaves a metrics file that the workflow would mistake for a finished run.
 Flat scalar keys become table columns (``TABLE_COLUMNS`` first); nested values
-(the resolved config) are kept for provenance only.
+(the resolved config, the overrides) are kept for provenance, and
+:func:`override_mismatch` tells whether a metrics file belongs to a sweep's point
+as the sweep states it now.
 """
 
 from __future__ import annotations
@@ -45,3 +47,35 @@ def read_metrics(path: str | Path) -> dict:
     if missing:
         raise ValueError(f"metrics file {path} lacks keys {missing}")
     return payload
+
+
+def override_mismatch(payload: dict, expected: list[str]) -> str | None:
+    """How a run differs from the sweep's overrides for its point (None: it agrees).
+
+    A run records the overrides it was trained with; one written before jetscale recorded them is checked
+    against its resolved ``config`` instead, key by key, for every override that sets a value."""
+    recorded = payload.get("overrides")
+    if recorded is None:
+        return config_mismatch(payload.get("config"), expected)
+    only_run, only_sweep = sorted(set(recorded) - set(expected)), sorted(set(expected) - set(recorded))
+    if not only_run and not only_sweep:
+        return None
+    return f"trained with {only_run or 'nothing else'}, the sweep now sets {only_sweep or 'nothing else'}"
+
+
+def config_mismatch(config, expected: list[str]) -> str | None:
+    """How a resolved config differs from the values that ``expected`` (Hydra overrides) set; group choices
+    (``task=jets``) and interpolations cannot be seen in a resolved config and are not compared."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from jetscale.identity import flatten
+
+    if not isinstance(config, dict):
+        return "it records neither its overrides nor its config"
+    flat = flatten(config)
+    wrong = []
+    for override in OverridesParser.create().parse_overrides(expected):
+        key, value = override.key_or_group, override.value()
+        if key in flat and not (isinstance(value, str) and "${" in value) and flat[key] != value:
+            wrong.append(f"{key}={flat[key]!r}, the sweep now sets {value!r}")
+    return f"its config has {'; '.join(wrong)}" if wrong else None

@@ -180,6 +180,17 @@ def bundle_arguments(wildcards):
                             "--runs-dir", f"{RESULTS}/{wildcards.sweep}/runs"] + ["--pack"] * config["bundle_pack"])
 
 
+def bundle_digest(wildcards):
+    """A digest of the bundle's members and the overrides they share: a param, so that Snakemake reruns the
+    bundle when the sweep changes them (its members are not on its command line)."""
+    import hashlib
+    import json
+
+    members = plan(wildcards.sweep).bundles[wildcards.bundle]
+    payload = json.dumps([members, SWEEPS[wildcards.sweep].common_overrides()])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def launch_prefix(wildcards, resources):
     """The job's `mpi` resource (e.g. `srun`, or a PBS profile's mpiexec line) and a space; empty when unset
     or when the sweep's solver has no ranks (closed form). Profiles set it for multi-process (DDP) points; it

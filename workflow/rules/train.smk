@@ -39,6 +39,7 @@ rule train_bundle:
         f"{RESULTS}/{{sweep}}/benchmarks/train_bundle/{{bundle}}.tsv"
     params:
         arguments=bundle_arguments,
+        members=bundle_digest,  # members and overrides changed: rerun (finished members of them are kept)
     threads: 1
     resources:
         **training_resources(),

@@ -12,8 +12,8 @@ job per bundle, and inside it :func:`run_bundle` runs the points side by side:
   (:mod:`jetscale.packed`), for points that differ only in seed and n_samples
   (:func:`bundles` then groups them so).
 
-Resume stays per point: a member whose ``metrics.json`` exists is skipped, an
-interrupted one resumes from its ``last.ckpt``, and the bundle's flag file (the
+Resume stays per point: a member whose ``metrics.json`` exists (trained with the
+member's overrides) is skipped, an interrupted one resumes from its ``last.ckpt``, and the bundle's flag file (the
 Snakemake output) appears only when every member has finished.
 """
 
@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jetscale.results import override_mismatch, read_metrics
 from jetscale.sweep import PACK_AXES, RUN_ID_SEPARATOR, point_overrides
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,23 @@ def _torch_gpu_count() -> int:
 class Member:
     run_dir: Path
     command: list[str]
+    overrides: list[str] | None = None  # the point's; None: any metrics.json counts as finished
 
     @property
     def done(self) -> bool:
-        return (self.run_dir / "metrics.json").exists()
+        """Finished: its metrics.json exists and was trained with its overrides (a sweep edited since reruns it)."""
+        path = self.run_dir / "metrics.json"
+        if not path.exists():
+            return False
+        if self.overrides is None:
+            return True
+        try:
+            mismatch = override_mismatch(read_metrics(path), self.overrides)
+        except ValueError:
+            return False
+        if mismatch:
+            log.info("%s: its metrics.json is of other overrides (%s): training it again", self.run_dir.name, mismatch)
+        return mismatch is None
 
 
 def train_command(run_dir: Path, overrides: list[str]) -> list[str]:
@@ -162,7 +176,7 @@ def cmd_train_bundle(args: argparse.Namespace) -> int:
 
         return cmd_train_packed(argparse.Namespace(run_dir=[str(d) for d in run_dirs], overrides=overrides))
     slots = device_slots(cpu_slots=args.cpu_slots)
-    members = [Member(d, train_command(d, overrides)) for d in run_dirs]
+    members = [Member(d, train_command(d, overrides), [*overrides, *point_overrides(d.name)]) for d in run_dirs]
     return bundle_exit(run_bundle(members, slots))
 
 

@@ -225,7 +225,7 @@ def resume(profile: str, workdir: Path, snakemake_args: list[str], cancel_orphan
     trainers = live_trainers(results)
     if trainers and not wait:
         raise ResumeRefused(
-            f"{len(trainers)} points under {results} are still being trained by processes whose Snakemake is gone; "
+            f"{len(trainers)} points under {results} are still being trained, and no Snakemake runs them here; "
             f"a rerun would start them a second time:\n{describe_trainers(trainers)}\nLet them finish and save "
             "(jetscale resume --wait), or stop them (kill PID: they save last.ckpt and exit). Nothing was unlocked.")
     if trainers:
