@@ -83,6 +83,35 @@ def test_killed_sweep_resumes_only_the_unfinished_points(tmp_path, cli_env):
     assert rerun.stdout.count("localrule train:") + rerun.stderr.count("localrule train:") == 6 - len(finished)
 
 
+def test_a_changed_override_retrains_a_finished_sweep_from_scratch(tmp_path, cli_env):
+    """A finished gradient sweep, then ridge 0.01 -> 0.1 in the sweep file and the same command: the point
+    trains again, from a fresh start (its old checkpoint, already at max_steps, is set aside, never resumed),
+    and the table holds what a fresh ridge-0.1 run gives."""
+    sweep = tmp_path / "sgd.yaml"
+
+    def run(ridge):
+        sweep.write_text(yaml.safe_dump({"name": "sgd", "experiment": "toy_sgd", "axes": {"n_samples": [64]},
+                                         "overrides": {"data.source.latent_dim": 64, "width": 8, "ridge": ridge,
+                                                       "trainer.max_steps": 30}, "fit": {"laws": []}}))
+        proc = subprocess.run(snakemake_cmd(tmp_path, sweep, "--until", "aggregate"), capture_output=True, text=True,
+                              env=cli_env, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return pd.read_csv(tmp_path / "results" / "sgd" / "table.csv").set_index("run_id")
+
+    before, after = run(0.01), run(0.1)
+    fresh = tmp_path / "fresh"
+    done = subprocess.run(["jetscale", "train", "experiment=toy_sgd", "data.source.latent_dim=64", "width=8",
+                           "ridge=0.1", "trainer.max_steps=30", "n_samples=64", f"hydra.run.dir={fresh}"],
+                          capture_output=True, text=True, env=cli_env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reference = json.loads((fresh / "metrics.json").read_text())
+    assert list(after["ridge"]) == [0.1] and list(after["steps"]) == [30]
+    assert after.loc["n_samples=64", "test_loss"] == reference["test_loss"]
+    assert (after["test_loss"] != before["test_loss"]).all()
+    for run_dir in (tmp_path / "results" / "sgd" / "runs").iterdir():
+        assert len(list(run_dir.glob("checkpoints/last.ckpt.stale-*"))) == 1, run_dir.name
+
+
 def test_jets_target_generates_shards_features_and_spectrum(tmp_path, cli_env):
     from jetscale.data.shards import load_manifest
 
