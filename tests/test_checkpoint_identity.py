@@ -107,3 +107,15 @@ def test_a_checkpoint_resumes_under_another_world_size(tmp_path, cli_env, compos
     reference = train(compose_train(*TOY), tmp_path / "fresh")
     assert resumed["world_size"] == 2 and resumed["steps"] == 30 and resumed["attempts"] == 2
     assert resumed["test_loss"] == pytest.approx(reference["test_loss"], rel=1e-5)  # gradients summed in another order
+
+
+def test_a_checkpoint_of_other_code_resumes_with_a_warning_naming_both_revisions(compose_train, tmp_path, caplog):
+    run_dir = tmp_path / "point"
+    train(compose_train(*TOY, "trainer.max_steps=10"), run_dir)
+    last = run_dir / "checkpoints" / LAST
+    checkpoint = torch.load(last, weights_only=False)
+    checkpoint[IDENTITY_KEY]["git_revision"] = "0123abc"
+    torch.save(checkpoint, last)
+    identity = training_identity(compose_train(*TOY), 30)
+    assert resumable_checkpoint(last, identity) == last
+    assert "made by jetscale 0123abc; this is jetscale" in caplog.text

@@ -43,6 +43,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from jetscale.atomic import atomic_output
 from jetscale.identity import IDENTITY_VERSION, RunIdentity, differences
+from jetscale.provenance import git_revision
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,11 @@ def resumable_checkpoint(path: Path, identity: RunIdentity, is_rank_zero: bool =
     else:
         reason, kind = stale_reason(checkpoint, identity), "stale"
     if reason is None:
+        made_by, now = checkpoint[IDENTITY_KEY].get("git_revision"), git_revision()
+        if is_rank_zero and made_by != now:  # same config, other code: resumed, but never silently
+            log.warning("resuming %s, made by jetscale %s; this is jetscale %s: if the change touched the model, "
+                        "the data or the training loop, delete the checkpoint to retrain the point with one code",
+                        path, made_by, now)
         return path
     if is_rank_zero:
         aside = set_aside(path, kind)
@@ -143,13 +149,14 @@ def set_aside(path: Path, kind: str) -> Path:
 
 
 class RecordIdentity(L.Callback):
-    """Writes the run's identity (:mod:`jetscale.identity`) into every checkpoint it saves."""
+    """Writes the run's identity (:mod:`jetscale.identity`) into every checkpoint it saves, with the git
+    revision of the code (not part of the identity: a resume under other code is allowed, with a warning)."""
 
     def __init__(self, identity: RunIdentity):
-        self.identity = identity
+        self.record = {**identity.record(), "git_revision": git_revision()}
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        checkpoint[IDENTITY_KEY] = self.identity.record()
+        checkpoint[IDENTITY_KEY] = self.record
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
