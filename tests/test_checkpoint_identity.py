@@ -97,15 +97,14 @@ def test_a_larger_budget_resumes_and_ends_as_a_fresh_run_of_that_budget(compose_
 def test_a_checkpoint_resumes_under_another_world_size(tmp_path, cli_env, compose_train):
     """One process trains 15 steps; the rerun, two DDP processes at the same global batch, resumes it."""
     run_dir = tmp_path / "point"
-    first = train_cli([*TOY, "trainer.max_steps=15"], run_dir, cli_env)
-    assert first.returncode == 0, first.stderr[-2000:]
+    train(compose_train(*TOY, "trainer.max_steps=15"), run_dir)
     (run_dir / "metrics.json").unlink()
     ddp = train_cli([*TOY, "trainer.devices=2", "trainer.strategy=ddp"], run_dir, cli_env)
     assert ddp.returncode == 0, ddp.stdout[-2000:] + ddp.stderr[-2000:]
     assert "resuming from" in ddp.stdout + ddp.stderr and not list(run_dir.glob("checkpoints/*.stale-*"))
     resumed = json.loads((run_dir / "metrics.json").read_text())
     reference = train(compose_train(*TOY), tmp_path / "fresh")
-    assert resumed["world_size"] == 2 and resumed["steps"] == 30 and resumed["attempts"] == 2
+    assert resumed["world_size"] == 2 and resumed["steps"] == 30
     assert resumed["test_loss"] == pytest.approx(reference["test_loss"], rel=1e-5)  # gradients summed in another order
 
 

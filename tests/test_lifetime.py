@@ -68,19 +68,16 @@ def test_only_the_first_process_of_a_run_takes_the_lock():
 
 def test_a_second_trainer_of_a_live_point_exits_at_once_with_its_own_code(tmp_path, cli_env):
     run_dir = tmp_path / "point"
-    first = subprocess.Popen([str(BIN / "jetscale"), "train", *LONG_TOY, f"hydra.run.dir={run_dir}"], env=cli_env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    holder = holder_process(run_dir)  # as a live trainer holds its point
     try:
-        wait_for(lambda: (run_dir / "checkpoints" / "last.ckpt").exists(), 120, "the first trainer's checkpoint")
-        config = (run_dir / ".hydra" / "config.yaml").read_text()
         second = train_cli([*LONG_TOY, "ridge=0.5"], run_dir, cli_env, timeout=120)
         assert second.returncode == POINT_BUSY_EXIT
-        assert f"is being trained by PID {first.pid} on {socket.gethostname()}" in second.stderr
-        assert (run_dir / ".hydra" / "config.yaml").read_text() == config, "the refused trainer wrote into the run"
-        assert first.poll() is None
+        assert f"is being trained by PID {holder.pid} on {socket.gethostname()}" in second.stderr
+        assert sorted(p.name for p in run_dir.iterdir()) == [LOCK_NAME], "the refused trainer wrote into the run"
+        assert holder.poll() is None
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
 
 
 # --- dying with Snakemake ------------------------------------------------------------------------------------
