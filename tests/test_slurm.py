@@ -63,8 +63,13 @@ def workdir(tmp_path):
     if active:
         subprocess.run(["scancel", *active], capture_output=True)
     deadline = time.time() + 120
-    while (jobs_in(tmp_path, "PENDING,RUNNING,SUSPENDED,COMPLETING") or processes_of(tmp_path)) \
-            and time.time() < deadline:
+    while jobs_in(tmp_path, "PENDING,RUNNING,SUSPENDED,COMPLETING") and time.time() < deadline:
+        time.sleep(0.5)
+    # Processes of ended jobs get a few seconds to exit. A job cancelled as it started can leave its Snakemake job
+    # step behind, untracked by Slurm (proctrack/linuxproc), waiting for its files (--wait-for-files) up to the
+    # latency wait: it never starts a trainer, and it is killed here rather than waited for (120 s under load).
+    grace = time.time() + 10
+    while processes_of(tmp_path) and time.time() < grace:
         time.sleep(0.5)
     for pid in processes_of(tmp_path):  # an orphan Slurm no longer tracks (proctrack/linuxproc)
         try:
