@@ -9,6 +9,7 @@ import torch
 
 from jetscale.checkpoints import IDENTITY_KEY, LAST, resumable_checkpoint, stale_reason
 from jetscale.identity import differences, flatten, run_identity
+from jetscale.provenance import git_revision
 from jetscale.train import train, training_identity
 
 from conftest import train_cli
@@ -82,7 +83,8 @@ def test_a_changed_config_sets_the_old_checkpoint_aside_and_trains_afresh(compos
     assert torch.load(aside, weights_only=False)["global_step"] == 30  # the old run's, kept
     key = change[0].split("=")[0]
     assert "it was made with another config" in caplog.text and f"{key}: " in caplog.text
-    assert resumable_checkpoint(checkpoints / LAST, training_identity(compose_train(*TOY, *change), 30))
+    changed = training_identity(compose_train(*TOY, *change), 30)
+    assert resumable_checkpoint(checkpoints / LAST, changed, git_revision())
 
 
 def test_a_larger_budget_resumes_and_ends_as_a_fresh_run_of_that_budget(compose_train, tmp_path, caplog):
@@ -116,5 +118,5 @@ def test_a_checkpoint_of_other_code_resumes_with_a_warning_naming_both_revisions
     checkpoint[IDENTITY_KEY]["git_revision"] = "0123abc"
     torch.save(checkpoint, last)
     identity = training_identity(compose_train(*TOY), 30)
-    assert resumable_checkpoint(last, identity) == last
+    assert resumable_checkpoint(last, identity, git_revision()) == last
     assert "made by jetscale 0123abc; this is jetscale" in caplog.text

@@ -83,13 +83,15 @@ def test_a_secret_in_an_invalid_value_is_redacted_from_every_log_and_traceback(t
     sweep = tmp_path / "bad.yaml"
     sweep.write_text(yaml.safe_dump({
         "name": "bad", "experiment": "toy_sgd", "axes": {"n_samples": [16], "width": [8]},
-        "overrides": {"data.source.latent_dim": 50, "trainer.max_steps": 5, "trainer.accelerator": "${oc.env:HF_TOKEN}"},
+        "overrides": {"data.source.latent_dim": 50, "trainer.max_steps": 5,
+                      "trainer.accelerator": "${oc.env:HF_TOKEN}"},
         "fit": {"laws": []}}))
     env = {k: v for k, v in cli_env.items() if k != "WANDB_SERVICE"}
     env.update(SECRETS, HYDRA_FULL_ERROR="1")  # the whole traceback, with the library's message in it
     proc = subprocess.run(
         ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--profile", str(REPO / "profiles" / "local"), "--config", f"sweep={sweep}", f"results_dir={tmp_path / 'results'}"],
+         "--profile", str(REPO / "profiles" / "local"), "--config", f"sweep={sweep}",
+         f"results_dir={tmp_path / 'results'}"],
         capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode != 0, "an accelerator named like a token cannot train"
     log = (tmp_path / "results" / "bad" / "logs" / "train" / "n_samples=16__width=8.log").read_text()

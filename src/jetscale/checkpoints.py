@@ -43,7 +43,6 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from jetscale.atomic import atomic_output
 from jetscale.identity import IDENTITY_VERSION, RunIdentity, differences
-from jetscale.provenance import git_revision
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +96,10 @@ def _slurm_end_time(job_id: str) -> float | None:
         return None
 
 
-def resumable_checkpoint(path: Path, identity: RunIdentity, is_rank_zero: bool = True) -> Path | None:
+def resumable_checkpoint(path: Path, identity: RunIdentity, revision: str, is_rank_zero: bool = True) -> Path | None:
     """``path`` if it exists, loads and belongs to the run ``identity``; else None, after rank 0 set the
-    run's checkpoints aside (:func:`set_aside`) with a warning saying why."""
+    run's checkpoints aside (:func:`set_aside`) with a warning saying why.  ``revision`` is this code's git
+    revision: a checkpoint of another is resumed with a warning."""
     if not path.exists():
         return None
     try:
@@ -109,11 +109,11 @@ def resumable_checkpoint(path: Path, identity: RunIdentity, is_rank_zero: bool =
     else:
         reason, kind = stale_reason(checkpoint, identity), "stale"
     if reason is None:
-        made_by, now = checkpoint[IDENTITY_KEY].get("git_revision"), git_revision()
-        if is_rank_zero and made_by != now:  # same config, other code: resumed, but never silently
+        made_by = checkpoint[IDENTITY_KEY].get("git_revision")
+        if is_rank_zero and made_by != revision:  # same config, other code: resumed, but never silently
             log.warning("resuming %s, made by jetscale %s; this is jetscale %s: if the change touched the model, "
                         "the data or the training loop, delete the checkpoint to retrain the point with one code",
-                        path, made_by, now)
+                        path, made_by, revision)
         return path
     if is_rank_zero:
         aside = set_aside(path, kind)
@@ -127,7 +127,8 @@ def stale_reason(checkpoint: dict, identity: RunIdentity) -> str | None:
     if not isinstance(recorded, dict) or "fingerprint" not in recorded:
         return "it records no config fingerprint (made before jetscale checked checkpoint identities)"
     if recorded.get("version") != IDENTITY_VERSION:
-        return f"its config fingerprint is of version {recorded.get('version')}, this jetscale writes {IDENTITY_VERSION}"
+        return (f"its config fingerprint is of version {recorded.get('version')}, "
+                f"this jetscale writes {IDENTITY_VERSION}")
     if recorded["fingerprint"] != identity.fingerprint:
         changed = differences(recorded.get("config", {}), identity.config)
         return "it was made with another config (" + "; ".join(changed or ["fingerprints differ"]) + ")"
@@ -152,8 +153,8 @@ class RecordIdentity(L.Callback):
     """Writes the run's identity (:mod:`jetscale.identity`) into every checkpoint it saves, with the git
     revision of the code (not part of the identity: a resume under other code is allowed, with a warning)."""
 
-    def __init__(self, identity: RunIdentity):
-        self.record = {**identity.record(), "git_revision": git_revision()}
+    def __init__(self, identity: RunIdentity, revision: str):
+        self.record = {**identity.record(), "git_revision": revision}
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         checkpoint[IDENTITY_KEY] = self.record

@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -177,16 +177,15 @@ class PointLifetime(Callback):
 
     def __init__(self, wait_s: float = 1.0, heartbeat_s: float = 10.0):
         self.wait_s, self.heartbeat_s = wait_s, heartbeat_s
-        self._held = None
+        self._held = ExitStack()
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         from jetscale.launch import is_first_process  # Lightning's environments: only where a trainer starts
 
         run_dir = Path(str(config.hydra.run.dir))
         if is_first_process():
-            self._held = hold_point(run_dir, self.wait_s)
             try:
-                self._held.__enter__()
+                self._held.enter_context(hold_point(run_dir, self.wait_s))
             except PointBusy as busy:
                 print(f"jetscale train: {busy.message}", file=sys.stderr, flush=True)
                 raise
@@ -195,6 +194,4 @@ class PointLifetime(Callback):
         print(f"jetscale train: run dir {run_dir}", flush=True)
 
     def on_run_end(self, config: DictConfig, **kwargs) -> None:
-        if self._held is not None:
-            self._held.__exit__(None, None, None)
-            self._held = None
+        self._held.close()

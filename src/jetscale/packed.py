@@ -88,7 +88,8 @@ def member_overrides(run_dirs: list[Path], overrides: list[str]) -> list[list[st
 
 def compose_members(run_dirs: list[Path], overrides: list[str]) -> list[DictConfig]:
     """The training config of each run dir: ``configs/train.yaml`` + its :func:`member_overrides`."""
-    return [compose_training_config(o, f"run dir {d.name}") for d, o in zip(run_dirs, member_overrides(run_dirs, overrides))]
+    return [compose_training_config(o, f"run dir {d.name}")
+            for d, o in zip(run_dirs, member_overrides(run_dirs, overrides))]
 
 
 def config_difference(a: DictConfig, b: DictConfig) -> str | None:
@@ -209,8 +210,7 @@ def train_packed(cfgs: list[DictConfig], run_dirs: list[Path], overrides: list[l
     point's metrics.
 
     Points whose ``metrics.json`` exists (of the same overrides) are not retrained: their metrics are read
-    back.  The pack holds
-    each member's run-dir lock (:func:`jetscale.lifetime.hold_point`) while it trains.
+    back.  The pack holds each member's run-dir lock (:func:`jetscale.lifetime.hold_point`) while it trains.
     """
     run_dirs = [Path(d) for d in run_dirs]
     check_packable(cfgs, run_dirs)

@@ -47,22 +47,24 @@ def scan_processes(proc: Path = PROC) -> list[Process]:
     return [p for p in found if p is not None]
 
 
-def parent_pid(pid: int, proc: Path = PROC) -> int | None:
-    """The parent of ``pid`` (None when it is gone)."""
+def _stat_field(pid: int, index: int, proc: Path) -> int | None:
+    """Field ``index`` of ``/proc/<pid>/stat`` counted after "pid (comm)" (0: state, 1: ppid, 19: start time);
+    None when the process is gone."""
     try:
         stat = (proc / str(pid) / "stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm)": state, ppid, ...
+    return int(stat.rsplit(")", 1)[1].split()[index])
+
+
+def parent_pid(pid: int, proc: Path = PROC) -> int | None:
+    """The parent of ``pid`` (None when it is gone)."""
+    return _stat_field(pid, 1, proc)
 
 
 def start_time(pid: int, proc: Path = PROC) -> int | None:
     """``pid``'s start time in clock ticks since boot (with the PID, it names one process for good)."""
-    try:
-        stat = (proc / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return _stat_field(pid, 19, proc)
 
 
 def nearest_snakemake(pid: int | None = None, proc: Path = PROC) -> Process | None:

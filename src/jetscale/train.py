@@ -148,12 +148,12 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     last = run_dir / "checkpoints" / LAST
     stop_on_signal = StopOnSignal(last, deadline=deadline_from_env())
     callbacks, options, best = checkpointing(cfg, datamodule, last.parent)
-    identity = training_identity(cfg, max_steps)
+    identity, revision = training_identity(cfg, max_steps), git_revision()
     layout = {**layout, "plugins": [*layout.get("plugins", []), AtomicCheckpointIO()]}
     trainer = instantiate(cfg.trainer, max_steps=max_steps,
-                          callbacks=[*callbacks, stop_on_signal, RandomState(), RecordIdentity(identity)],
+                          callbacks=[*callbacks, stop_on_signal, RandomState(), RecordIdentity(identity, revision)],
                           logger=loggers, default_root_dir=str(run_dir), **options, **layout)
-    resume = resumable_checkpoint(last, identity, is_rank_zero=trainer.is_global_zero)
+    resume = resumable_checkpoint(last, identity, revision, is_rank_zero=trainer.is_global_zero)
     if resume:
         log.info("resuming from %s", resume)
     trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)

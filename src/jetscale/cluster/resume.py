@@ -263,8 +263,8 @@ def register(sub) -> None:
         "resume", help="rerun the unfinished points of a sweep whose Snakemake was killed",
         description="Unlock Snakemake's lock only if no Snakemake runs in the working directory (else refuse, naming "
                     "its PID), refuse while trainers of the interrupted run still train (unless --wait) or its "
-                    "Slurm/PBS jobs are still queued (unless --cancel-orphans), then run snakemake --profile P --rerun-incomplete SNAKEMAKE_ARGS. Finished "
-                    "points are kept; forcing options are refused. Example: jetscale resume --profile profiles/slurm "
+                    "Slurm/PBS jobs are still queued (unless --cancel-orphans), then run snakemake --profile P "
+                    "--rerun-incomplete SNAKEMAKE_ARGS. Finished points are kept; forcing options are refused. Example: jetscale resume --profile profiles/slurm "
                     "-- --config sweep=toy-demo")
     p.add_argument("--profile", required=True, help="the Snakemake profile of the sweep, e.g. profiles/slurm")
     p.add_argument("--directory", "-d", default=".", help="Snakemake's working directory (default: here)")

@@ -96,7 +96,8 @@ def write_shard(path: str | Path, arrays: dict, attrs: dict) -> Path:
             # Fletcher-32 checksums per chunk: HDF5 refuses to read a chunk whose bytes changed.
             compress = {"fletcher32": True} if len(values) else {}
             if name == "constituents" and len(values):  # whole jets per chunk: shuffled reads touch few chunks
-                compress.update(compression="gzip", compression_opts=1, chunks=(min(len(values), 32), *values.shape[1:]))
+                compress.update(compression="gzip", compression_opts=1,
+                                chunks=(min(len(values), 32), *values.shape[1:]))
             handle.create_dataset(name, data=values, **compress)
         handle.attrs["format_version"] = FORMAT_VERSION
         for key, value in attrs.items():
