@@ -120,3 +120,24 @@ def test_a_checkpoint_of_other_code_resumes_with_a_warning_naming_both_revisions
     identity = training_identity(compose_train(*TOY), 30)
     assert resumable_checkpoint(last, identity, git_revision()) == last
     assert "made by jetscale 0123abc; this is jetscale" in caplog.text
+
+
+def test_regenerated_shards_at_the_same_path_do_not_resume_the_old_checkpoint(tiny_jet_dir, tmp_path, compose_train,
+                                                                              caplog):
+    """Same config, same data.dataset_dir, other jets (a shard made again with another seed): the manifest's
+    checksum is part of the identity, so the point trains afresh on the new jets."""
+    import shutil
+
+    from jetscale.cli import main
+
+    jets = tmp_path / "jets"
+    shutil.copytree(tiny_jet_dir, jets)
+    point = ["experiment=jets_pfn", "n_samples=40", "data.n_test=20", "data.batch_size=20", "width=8",
+             "trainer.max_steps=6", f"data.dataset_dir={jets}"]
+    train(compose_train(*point), tmp_path / "point")
+    (tmp_path / "point" / "metrics.json").unlink()
+    assert main(["generate", "--shard", "1", "--jets-per-shard", "100", "--seed", "7", "--out", str(jets)]) == 0
+    rerun = train(compose_train(*point), tmp_path / "point")
+    assert "data_files.manifest_sha256" in caplog.text and rerun["steps"] == 6
+    assert same(rerun, train(compose_train(*point), tmp_path / "fresh"))
+    assert len(list((tmp_path / "point" / "checkpoints").glob(f"{LAST}.stale-*"))) == 1

@@ -148,7 +148,8 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     last = run_dir / "checkpoints" / LAST
     stop_on_signal = StopOnSignal(last, deadline=deadline_from_env())
     callbacks, options, best = checkpointing(cfg, datamodule, last.parent)
-    identity, revision = training_identity(cfg, max_steps), git_revision()
+    data_files = datamodule.data_files() if hasattr(datamodule, "data_files") else None
+    identity, revision = training_identity(cfg, max_steps, data_files), git_revision()
     layout = {**layout, "plugins": [*layout.get("plugins", []), AtomicCheckpointIO()]}
     trainer = instantiate(cfg.trainer, max_steps=max_steps,
                           callbacks=[*callbacks, stop_on_signal, RandomState(), RecordIdentity(identity, revision)],
@@ -167,10 +168,13 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
             "is_global_zero": trainer.is_global_zero}
 
 
-def training_identity(cfg: DictConfig, max_steps: int) -> RunIdentity:
+def training_identity(cfg: DictConfig, max_steps: int, data_files: dict | None = None) -> RunIdentity:
     """What this run computes (:mod:`jetscale.identity`): its checkpoints carry it, and only a checkpoint
-    of the same identity is resumed."""
+    of the same identity is resumed. ``data_files`` (a datamodule's ``data_files()``: checksums of the files
+    its data come from, where a path in the config does not say what they hold) count too."""
     resolved = redact_secrets(OmegaConf.to_container(cfg, resolve=True), quiet=True)
+    if data_files:
+        resolved["data_files"] = data_files
     return run_identity(resolved, list(cfg.resume.ignore), list(cfg.resume.growable), max_steps)
 
 

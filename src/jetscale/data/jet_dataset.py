@@ -78,7 +78,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from jetscale.data.sampling import training_loader
-from jetscale.data.shards import ShardError, check_layout, load_manifest
+from jetscale.data.shards import MANIFEST, ShardError, check_layout, load_manifest, sha256_file
 from jetscale.metrics import classification_metrics
 from jetscale.models.inference import evaluation
 
@@ -343,6 +343,12 @@ class JetDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers, self.seed, self.verify = batch_size or n_train, num_workers, seed, verify
         self.max_constituents, self.trim_padding = max_constituents, trim_padding
         self._jets: dict[str, JetShardDataset] = {}
+
+    def data_files(self) -> dict[str, str]:
+        """What the data files hold, for a checkpoint's identity (:func:`jetscale.train.training_identity`): the
+        manifest's checksum, which lists every shard's, so regenerated shards at the same path never resume a
+        checkpoint trained on the old ones."""
+        return {"manifest_sha256": sha256_file(self.dataset_dir / MANIFEST)}
 
     def splits(self) -> tuple[str, ...]:
         """The splits this module has: train, val (if ``n_val``), test."""
