@@ -45,6 +45,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jetscale.checkpoints import (LAST, AtomicCheckpointIO, Preempted, RandomState, RecordIdentity, StopOnSignal,
                                   deadline_from_env, resumable_checkpoint)
+from jetscale.devices import device_settings, visible_devices
 from jetscale.identity import RunIdentity, run_identity
 from jetscale.launch import Launch, detect_launch, trainer_settings
 from jetscale.lifetime import previous_attempts
@@ -196,6 +197,8 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) ->
     if cfg.solver == "lightning":  # a launcher/config contradiction stops here, before any slow work
         launch = detect_launch()
         layout = trainer_settings(cfg.trainer.devices, cfg.trainer.num_nodes, launch)  # devices, num_nodes, plugins
+        layout.update(device_settings(cfg.trainer, layout, visible_devices(),  # accelerator, strategy; idle GPUs stop
+                                      allow_idle=bool(cfg.get("allow_idle_accelerators", False))))
         fit = partial(fit_lightning, launch=launch, layout=layout)
     start = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
