@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from jetscale.cluster.bundle import Member, bundle_exit, bundles, device_slots, run_bundle, train_command
+from jetscale.cluster import bundle as bundle_module
+from jetscale.cluster.bundle import (XPU_MASK, Member, bundle_exit, bundles, device_slots, member_env, run_bundle,
+                                   train_command)
 from jetscale.results import TABLE_COLUMNS
 from jetscale.sweep import run_id
 
@@ -36,6 +38,31 @@ def test_device_slots_are_the_allocations_gpus_else_cpu_slots():
     assert device_slots({"CUDA_VISIBLE_DEVICES": ""}, cpu_slots=2) == [None, None]  # GPUs hidden on purpose
     assert device_slots({}, gpu_count=lambda: 4) == ["0", "1", "2", "3"]  # PBS: every GPU of the node
     assert device_slots({}) == [None]  # this machine: no GPU
+
+
+def test_on_aurora_each_member_gets_one_gpu_tile():
+    assert device_slots({XPU_MASK: "4,5"}, variable=XPU_MASK) == ["4", "5"]
+    assert device_slots({"CUDA_VISIBLE_DEVICES": "0"}, gpu_count=lambda: 12, variable=XPU_MASK) == [
+        str(i) for i in range(12)]  # every tile of the node; CUDA's variable says nothing about them
+    env = member_env("7", 12, {"PATH": "/bin"}, variable=XPU_MASK)
+    assert env[XPU_MASK] == "7" and "CUDA_VISIBLE_DEVICES" not in env
+
+
+def test_the_profiles_accelerator_reaches_every_member_unless_the_sweep_sets_one(tmp_path, monkeypatch):
+    import argparse
+
+    calls = []
+    monkeypatch.setattr(bundle_module, "device_slots", lambda cpu_slots, variable: calls.append(variable) or ["0"])
+    monkeypatch.setattr(bundle_module, "run_bundle", lambda members, slots, variable: calls.append(members) or {})
+
+    def run(*overrides):
+        args = argparse.Namespace(sweep=None, run_dir=[str(tmp_path / "seed=0")], overrides=list(overrides),
+                                  accelerator="xpu", pack=False, cpu_slots=1)
+        assert bundle_module.cmd_train_bundle(args) == 0
+        return calls[-1][0].command
+
+    assert "trainer.accelerator=xpu" in run("ridge=0.1") and calls[0] == XPU_MASK
+    assert "trainer.accelerator=xpu" not in run("trainer.accelerator=cpu")
 
 
 def recorder(run_dir: Path) -> Member:

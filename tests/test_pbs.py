@@ -255,10 +255,13 @@ def toy_sweep(tmp_path, n_samples=(16, 32), widths=(8, 16)) -> Path:
     return path
 
 
-def snakemake(tmp_path, profile: str, sweep: Path, env: dict, *extra, timeout=300):
+def snakemake(tmp_path, profile: str, sweep: Path, env: dict, *extra, timeout=300, on_cpu=True):
+    """The profile's Snakemake run of ``sweep``; ``on_cpu``: its gradient points train on the CPU, the fake PBS
+    machine having no GPU (``accelerator=cpu`` replaces the profile's gpu/xpu)."""
     cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
            "--profile", str(REPO / "profiles" / profile), "--seconds-between-status-checks", "1",
-           "--config", f"sweep={sweep}", f"results_dir={tmp_path / 'results'}", *extra]
+           "--config", f"sweep={sweep}", f"results_dir={tmp_path / 'results'}", *(["accelerator=cpu"] * on_cpu),
+           *extra]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
 
 
@@ -349,7 +352,8 @@ def test_qsub_line_and_job_script_match_the_snapshot(facility, tmp_path, pbs_env
     JETSCALE_UPDATE_SNAPSHOTS=1 pytest tests/test_pbs.py -k snapshot, and review the diff."""
     env = {k: v for k, v in pbs_env.items() if k != "JETSCALE_ENV_FILE"}  # the facility's own env file
     env["FAKE_PBS_FAIL"] = "*"
-    proc = snakemake(tmp_path, facility, toy_sweep(tmp_path, n_samples=(16,), widths=(8,)), env, "--retries", "0")
+    proc = snakemake(tmp_path, facility, toy_sweep(tmp_path, n_samples=(16,), widths=(8,)), env, "--retries", "0",
+                     on_cpu=False)
     jobs = fakepbs.read_table(tmp_path / "pbs")
     assert proc.returncode != 0 and len(jobs) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     job = dict(jobs[0], script_copy=tmp_path / "pbs" / "jobs" / "1" / "script")

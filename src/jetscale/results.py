@@ -53,14 +53,31 @@ def override_mismatch(payload: dict, expected: list[str]) -> str | None:
     """How a run differs from the sweep's overrides for its point (None: it agrees).
 
     A run records the overrides it was trained with; one written before jetscale recorded them is checked
-    against its resolved ``config`` instead, key by key, for every override that sets a value."""
+    against its resolved ``config`` instead, key by key, for every override that sets a value. Overrides of
+    keys that cannot change the result (the run config's ``resume.ignore``) are not compared."""
     recorded = payload.get("overrides")
     if recorded is None:
         return config_mismatch(payload.get("config"), expected)
-    only_run, only_sweep = sorted(set(recorded) - set(expected)), sorted(set(expected) - set(recorded))
+    ignored = _layout_keys(payload.get("config"))
+    recorded, expected = _compared(recorded, ignored), _compared(expected, ignored)
+    only_run, only_sweep = sorted(recorded - expected), sorted(expected - recorded)
     if not only_run and not only_sweep:
         return None
     return f"trained with {only_run or 'nothing else'}, the sweep now sets {only_sweep or 'nothing else'}"
+
+
+def _layout_keys(config) -> list[str]:
+    """The keys that cannot change what a run computes (its config's ``resume.ignore``: accelerator, devices,
+    logging): a run on a GPU profile (``trainer.accelerator=gpu`` added by the workflow) is the sweep's point."""
+    resume = config.get("resume") if isinstance(config, dict) else None
+    return list(resume.get("ignore") or []) if isinstance(resume, dict) else []
+
+
+def _compared(overrides: list[str], ignored: list[str]) -> set[str]:
+    def key(override: str) -> str:
+        return override.partition("=")[0].lstrip("+~")
+
+    return {o for o in overrides if not any(key(o) == k or key(o).startswith(f"{k}.") for k in ignored)}
 
 
 def config_mismatch(config, expected: list[str]) -> str | None:

@@ -6,6 +6,7 @@ import re
 from types import SimpleNamespace
 
 from jetscale.cluster.bundle import bundles
+from jetscale.machine import check_sweep, machine_of, machine_overrides
 from jetscale.data.generate.settings import ConfigError, load_config
 from jetscale.paper.config import (
     PAPER_FIGURES, PaperConfigError, efp_tag, load_paper_config, paper_dir, spectrum_path, sweep_name, table_path,
@@ -23,6 +24,10 @@ def _checked(load, *args, **kwargs):
         return load(*args, **kwargs)
     except (SweepError, ConfigError, PaperConfigError) as err:
         raise WorkflowError(str(err)) from None
+
+
+# The machine of the profile (its workflow.yaml: accelerator, ranks per node, PBS facility).
+MACHINE = _checked(machine_of, config)
 
 
 # ---------------------------------------------------------------- jet datasets (data/jets/<dataset>/)
@@ -110,6 +115,7 @@ def plan(name):
                             f"scale {PAPER.source} trains its jet sweeps on {PAPER_JET_DIR!r} (jets.dataset under "
                             "data_dir)")
     check_data_is_made(sweep, largest)
+    _checked(check_sweep, sweep, largest, MACHINE, bundled=config["bundle_size"] > 1)  # batch vs ranks
     out = f"{RESULTS}/{name}"
     # bundle_size > 1: rule train_bundle trains K points per scheduler job and the table waits for its flags.
     bundled = bundles(points, config["bundle_size"], pack=config["bundle_pack"]) if config["bundle_size"] > 1 else {}
@@ -121,6 +127,7 @@ def plan(name):
         # Only gradient training has ranks; a closed-form point under a launcher would be solved once per rank.
         runs_on_ranks=largest.solver == "lightning",
         largest=largest,
+        machine_overrides=machine_overrides(MACHINE, sweep, largest.solver),  # e.g. trainer.accelerator=gpu
     )
 
 
@@ -166,9 +173,10 @@ wildcard_constraints:
 
 
 def train_overrides(wildcards):
-    """Shell-quoted Hydra overrides of one point (its run dir included)."""
+    """Shell-quoted Hydra overrides of one point: the sweep's, the machine's accelerator, its run dir."""
     run_dir = f"{RESULTS}/{wildcards.sweep}/runs/{wildcards.run_id}"
-    overrides = SWEEPS[wildcards.sweep].hydra_overrides(plan(wildcards.sweep).points[wildcards.run_id])
+    planned = plan(wildcards.sweep)
+    overrides = SWEEPS[wildcards.sweep].hydra_overrides(planned.points[wildcards.run_id]) + planned.machine_overrides
     return shell_overrides(overrides + [f'hydra.run.dir="{run_dir}"'])
 
 
@@ -177,7 +185,8 @@ def bundle_arguments(wildcards):
     members and their overrides from the sweep file (no point is ever an argument)."""
     return shell_overrides(["--sweep", SWEEPS[wildcards.sweep].source, "--bundle", wildcards.bundle,
                             "--bundle-size", str(config["bundle_size"]),
-                            "--runs-dir", f"{RESULTS}/{wildcards.sweep}/runs"] + ["--pack"] * config["bundle_pack"])
+                            "--runs-dir", f"{RESULTS}/{wildcards.sweep}/runs"] + ["--pack"] * config["bundle_pack"]
+                           + (["--accelerator", MACHINE.accelerator] if plan(wildcards.sweep).machine_overrides else []))
 
 
 def bundle_digest(wildcards):

@@ -6,7 +6,8 @@ the cluster profiles set it) the workflow's ``train_bundle`` rule submits one
 job per bundle, and inside it :func:`run_bundle` runs the points side by side:
 
 * one point per device slot: each member process gets its own
-  ``CUDA_VISIBLE_DEVICES`` (the allocation's GPUs, one each); without GPUs,
+  ``CUDA_VISIBLE_DEVICES`` (the allocation's GPUs, one each) or, with ``--accelerator xpu`` (Aurora),
+  ``ZE_AFFINITY_MASK`` (one Intel GPU tile each); without devices,
   ``--cpu-slots`` members at a time (the job's threads) sharing the job's CPU cores;
 * or, with ``bundle_pack: true``, the whole bundle as one packed ensemble
   (:mod:`jetscale.packed`), for points that differ only in seed and n_samples
@@ -50,23 +51,38 @@ def bundles(points: dict[str, dict], size: int, pack: bool = False) -> dict[str,
     return {f"bundle-{n:03d}": chunk for n, chunk in enumerate(chunks)}
 
 
-def device_slots(environ=os.environ, cpu_slots: int = 1, gpu_count=None) -> list[str | None]:
-    """One entry per concurrent member: the allocation's GPUs, else ``cpu_slots`` CPU slots (None: no device).
+CUDA_MASK, XPU_MASK = "CUDA_VISIBLE_DEVICES", "ZE_AFFINITY_MASK"  # the variable that gives a member its device
 
-    The GPUs are ``CUDA_VISIBLE_DEVICES`` when the scheduler sets it (Slurm with --gpus), else every GPU
-    torch sees (PBS on Polaris sets nothing). ``gpu_count`` replaces torch's count (tests).
+
+def slot_variable(accelerator: str | None) -> str:
+    """The variable that hands each member its device: Intel tiles (``xpu``) by ``ZE_AFFINITY_MASK``, NVIDIA
+    GPUs by ``CUDA_VISIBLE_DEVICES``."""
+    return XPU_MASK if accelerator == "xpu" else CUDA_MASK
+
+
+def device_slots(environ=os.environ, cpu_slots: int = 1, gpu_count=None, variable: str = CUDA_MASK) -> list[str | None]:
+    """One entry per concurrent member: the allocation's devices, else ``cpu_slots`` CPU slots (None: no device).
+
+    The devices are ``variable``'s list when the scheduler sets it (Slurm with --gpus), else every device torch
+    sees (PBS on Polaris and Aurora sets nothing): CUDA GPUs, or Intel GPU tiles for ``ZE_AFFINITY_MASK``
+    (12 per Aurora node with ``ZE_FLAT_DEVICE_HIERARCHY=FLAT``). ``gpu_count`` replaces torch's count (tests).
     """
-    if "CUDA_VISIBLE_DEVICES" in environ:
-        visible = [d.strip() for d in environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip()]
+    if variable in environ:
+        visible = [d.strip() for d in environ[variable].split(",") if d.strip()]
     else:
-        visible = [str(i) for i in range((gpu_count or _torch_gpu_count)())]
+        visible = [str(i) for i in range((gpu_count or _device_count(variable))())]
     return visible or [None] * max(1, cpu_slots)
 
 
-def _torch_gpu_count() -> int:
-    import torch
+def _device_count(variable: str):
+    def count() -> int:
+        import torch
 
-    return torch.cuda.device_count()
+        from jetscale.xpu import xpu_count
+
+        return xpu_count() if variable == XPU_MASK else torch.cuda.device_count()
+
+    return count
 
 
 @dataclass
@@ -98,17 +114,18 @@ def train_command(run_dir: Path, overrides: list[str]) -> list[str]:
     return ["jetscale", "train", *overrides, *point_overrides(run_dir.name), f'hydra.run.dir="{run_dir}"']
 
 
-def member_env(device: str | None, n_slots: int, environ=os.environ) -> dict:
+def member_env(device: str | None, n_slots: int, environ=os.environ, variable: str = CUDA_MASK) -> dict:
     env = dict(environ)
     if device is not None:
-        env["CUDA_VISIBLE_DEVICES"] = device
+        env[variable] = device
     else:  # CPU slots share the job's cores
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         env["OMP_NUM_THREADS"] = str(max(1, cores // n_slots))
     return env
 
 
-def run_bundle(members: list[Member], slots: list[str | None], poll_s: float = 0.2) -> dict[Path, int]:
+def run_bundle(members: list[Member], slots: list[str | None], poll_s: float = 0.2,
+               variable: str = CUDA_MASK) -> dict[Path, int]:
     """Run the unfinished members, at most one per slot at a time; return each one's exit status.
 
     Every member runs even when another fails; each writes ``<run_dir>/train.log``.
@@ -124,10 +141,10 @@ def run_bundle(members: list[Member], slots: list[str | None], poll_s: float = 0
             member.run_dir.mkdir(parents=True, exist_ok=True)
             with open(member.run_dir / "train.log", "ab") as out:
                 process = subprocess.Popen(member.command, stdout=out, stderr=subprocess.STDOUT,
-                                           env=member_env(device, len(slots)))
+                                           env=member_env(device, len(slots), variable=variable))
             running[process] = (member, device)
             log.info("%s: started on %s (pid %d)", member.run_dir.name,
-                     f"CUDA_VISIBLE_DEVICES={device}" if device is not None else "CPU", process.pid)
+                     f"{variable}={device}" if device is not None else "CPU", process.pid)
         time.sleep(poll_s)
         for process in [p for p in running if p.poll() is not None]:
             member, device = running.pop(process)
@@ -171,13 +188,16 @@ def cmd_train_bundle(args: argparse.Namespace) -> int:
         run_dirs = [Path(d) for d in args.run_dir]
     else:
         raise ValueError("give the members: --sweep S --bundle NAME --bundle-size K --runs-dir D, or --run-dir ...")
+    if args.accelerator and not any(o.startswith(("trainer=", "trainer.accelerator=")) for o in overrides):
+        overrides = [*overrides, f"trainer.accelerator={args.accelerator}"]  # the profile's, unless the sweep's
     if args.pack:
         from jetscale.cli import cmd_train_packed
 
         return cmd_train_packed(argparse.Namespace(run_dir=[str(d) for d in run_dirs], overrides=overrides))
-    slots = device_slots(cpu_slots=args.cpu_slots)
+    variable = slot_variable(args.accelerator)
+    slots = device_slots(cpu_slots=args.cpu_slots, variable=variable)
     members = [Member(d, train_command(d, overrides), [*overrides, *point_overrides(d.name)]) for d in run_dirs]
-    return bundle_exit(run_bundle(members, slots))
+    return bundle_exit(run_bundle(members, slots, variable=variable))
 
 
 def register(sub) -> None:
@@ -198,6 +218,9 @@ def register(sub) -> None:
                    help="by hand: a member's run dir (repeat), named by its run id")
     p.add_argument("--cpu-slots", type=int, default=1,
                    help="members at a time when no GPU is visible (the workflow passes the job's threads)")
+    p.add_argument("--accelerator", choices=["cpu", "gpu", "xpu"],
+                   help="the machine's accelerator (a cluster profile's): members train on it, one per device "
+                        "(xpu: one per Intel GPU tile, by ZE_AFFINITY_MASK); a sweep's own trainer.accelerator wins")
     p.add_argument("--pack", action="store_true", help="train the bundle as one packed ensemble (jetscale.packed)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides common to every member")
     p.set_defaults(func=cmd_train_bundle)
