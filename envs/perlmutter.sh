@@ -25,16 +25,18 @@
 #   jetscale sync-wandb results/<sweep>     # upload the offline W&B runs of finished jobs
 
 JETSCALE_VENV="${JETSCALE_VENV:-$HOME/venvs/jetscale-perlmutter}"
+export JETSCALE_PROFILE=slurm    # `make sweep|dry-run|resume|paper` use this environment and profiles/slurm
 
 if [ -n "${JETSCALE_CONDA_ENV:-}" ]; then
-    module load conda
-    conda activate "$JETSCALE_CONDA_ENV"
+    module load conda || return 1
+    conda activate "$JETSCALE_CONDA_ENV" || return 1
 else
-    module load pytorch
+    module load pytorch || { echo "envs/perlmutter.sh: module load pytorch failed" >&2; return 1; }
     if [ -f "$JETSCALE_VENV/bin/activate" ]; then
         source "$JETSCALE_VENV/bin/activate"
     else
         echo "envs/perlmutter.sh: no venv at $JETSCALE_VENV; install jetscale as described at the top of this file" >&2
+        return 1
     fi
 fi
 

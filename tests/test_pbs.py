@@ -100,10 +100,16 @@ def test_request_takes_walltime_over_runtime_and_facility_defaults():
     ("polaris", {"queue": "prod", "nodes": 10, "walltime": "04:00:00"},
      ["queue prod routes 10 nodes to small", "at most 03:00:00"]),
     ("polaris", {"queue": "preemptable", "nodes": 11}, ["queue preemptable takes 1-10 nodes"]),
-    ("aurora", {"queue": "debug-scaling", "nodes": 1}, ["queue debug-scaling takes 2-31 nodes"]),
+    ("aurora", {"queue": "debug-scaling", "nodes": 1}, ["queue debug-scaling takes 2-256 nodes"]),
     ("aurora", {"queue": "prod", "nodes": 600, "walltime": "16:00:00"},
      ["routes 600 nodes to small", "at most 12:00:00"]),
-    ("aurora", {"queue": "preemptable"}, ["unknown queue 'preemptable'", "debug, debug-scaling, prod"]),
+    # 2026: prod starts at 256 nodes; one node for a day goes to capacity
+    ("aurora", {"queue": "prod", "nodes": 1, "walltime": "24:00:00"},
+     ["queue prod takes 256-10624 nodes", "queues that take it: capacity (1-16 nodes, 00:05:00-168:00:00, 5 jobs "
+      "per user)"]),
+    ("aurora", {"queue": "prod-large", "nodes": 2000}, ["unknown queue 'prod-large'", "debug, debug-scaling, capacity"]),
+    ("aurora", {"queue": "preemptable"}, ["unknown queue 'preemptable'", "debug, debug-scaling, capacity, prod"]),
+    ("polaris", {"queue": "capacity", "nodes": 5}, ["queue capacity takes 1-4 nodes"]),
 ])
 def test_a_request_the_queue_cannot_take_fails_naming_queue_and_limit(facility, resources, expected):
     with pytest.raises(pbs.PBSError) as err:
@@ -116,8 +122,10 @@ def test_a_request_the_queue_cannot_take_fails_naming_queue_and_limit(facility, 
     ("polaris", {"queue": "debug", "nodes": 2}, []),
     ("polaris", {"queue": "preemptable", "nodes": 10, "walltime": "72:00:00"}, ["-r", "y"]),
     ("polaris", {"queue": "prod", "nodes": 100, "walltime": "24:00:00"}, []),
-    ("aurora", {"queue": "prod", "nodes": 1, "walltime": "06:00:00"}, []),
-    ("aurora", {"queue": "debug-scaling", "nodes": 31, "walltime": "01:00:00"}, []),
+    ("aurora", {"queue": "prod", "nodes": 256, "walltime": "12:00:00"}, []),
+    ("aurora", {"queue": "capacity", "nodes": 16, "walltime": "168:00:00"}, []),
+    ("aurora", {"queue": "debug-scaling", "nodes": 256, "walltime": "01:00:00"}, []),
+    ("polaris", {"queue": "capacity", "nodes": 4, "walltime": "168:00:00"}, []),
 ])
 def test_requests_within_the_limits_pass(facility, resources, flags, tmp_path):
     fac = pbs.load_facility(facility)
@@ -232,12 +240,26 @@ def test_job_script_exports_the_layout_and_a_deadline_in_a_clean_environment(tmp
     submitted = time.time()
     assert wait_for(job_id) == "success"
     env = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
-    assert (env["NNODES"], env["MASTER_ADDR"], env["MASTER_PORT"]) == ("2", socket.gethostname(), "29500")
+    rank_zero = socket.gethostname().split(".")[0] + ".hsn.cm.aurora.alcf.anl.gov"  # Aurora's Slingshot name
+    assert (env["NNODES"], env["MASTER_ADDR"], env["MASTER_PORT"]) == ("2", rank_zero, "29500")
     assert (env["RANKS_PER_NODE"], env["DEPTH"]) == ("12", "8") and env["CPU_BIND"].startswith("list:1-8:9-16:")
     assert "FAKE_PBS_DIR" not in env and env["PBS_JOBID"] == job_id
     assert abs(float(env["JETSCALE_DEADLINE"]) - (submitted + 600 - 300)) < 5
     output = (tmp_path / "logs" / "pbs" / "train.n_samples-16__width-8.log").read_text()
     assert "job env sourced" in output and f"PBS job {job_id}: 2 node(s) x 12 ranks" in output
+
+
+def test_a_job_whose_environment_fails_stops_before_any_work(tmp_path, pbs_env):
+    """A failed `module load` in the env file (it returns 1) ends the job at once, naming the file."""
+    broken = tmp_path / "broken-env.sh"
+    broken.write_text("echo loading modules\nfalse || return 1\necho never here\n")
+    ran = tmp_path / "ran"
+    script = render_job_script(job_properties(), f"touch {ran}", tmp_path / "job.sh")
+    job_id = pbs.submit(script, pbs.load_facility("polaris"), environ={**pbs_env, "JETSCALE_ENV_FILE": str(broken)},
+                        workdir=tmp_path)
+    assert wait_for(job_id) == "failed" and not ran.exists()
+    output = (tmp_path / "logs" / "pbs" / "train.n_samples-16__width-8.log").read_text()
+    assert f"sourcing {broken} failed" in output and "never here" not in output
 
 
 # --------------------------------------------------------------------------- through Snakemake
@@ -395,3 +417,54 @@ def test_an_8_point_sweep_in_bundles_of_4_submits_2_jobs(tmp_path, pbs_env):
     metrics = list((tmp_path / "results" / "bundled" / "runs").glob("*/metrics.json"))
     assert len(metrics) == 8 and {json.loads(m.read_text())["packed"] for m in metrics} == {4}
     assert len(pd.read_csv(tmp_path / "results" / "bundled" / "table.csv")) == 8
+
+
+def test_a_queues_per_user_limit_holds_whatever_jobs_says(tmp_path, pbs_env):
+    """Polaris' capacity queue takes 2 jobs per user (queued or running): with --jobs 4, Snakemake still never
+    has more than 2 of the sweep's 4 training jobs there."""
+    path = toy_sweep(tmp_path, n_samples=(16, 32))
+    raw = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**raw, "resources": {"queue": "capacity", "runtime": 10}}, sort_keys=False))
+    proc = snakemake(tmp_path, "polaris", path, pbs_env, "--jobs", "4")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    train = [job for job in fakepbs.read_table(tmp_path / "pbs") if job["name"].startswith("train.")]
+    assert len(train) == 4 and {job["queue"] for job in train} == {"capacity"}
+    in_queue = [(job["ctime"], job["obittime"]) for job in train]
+    most = max(sum(start <= t < end for start, end in in_queue) for t, _ in in_queue)
+    assert most == 2, in_queue
+
+
+def server_queues(facility: str, **changes) -> dict:
+    """What ``qstat -Qf -F json`` would answer for the facility's own table, with ``changes`` per queue."""
+    queues = {}
+    for queue in pbs.load_facility(facility).queues.values():
+        raw = {"queue_type": "Route" if queue.routes else "Execution",
+               "resources_min": {"nodect": queue.nodes[0], "walltime": pbs.format_walltime(queue.walltime[0])},
+               "resources_max": {"nodect": queue.nodes[1], "walltime": pbs.format_walltime(queue.walltime[1])}}
+        if queue.max_queued:
+            raw["max_queued"] = f"[u:PBS_GENERIC={queue.max_queued}]"
+        if queue.max_running:
+            raw["max_run"] = f"[u:PBS_GENERIC={queue.max_running}]"
+        queues[queue.name] = {**raw, **changes.get(queue.name, {})}
+    return {"Queue": queues}
+
+
+def test_the_live_check_names_each_limit_the_server_changed(tmp_path, pbs_env):
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(server_queues("aurora")))
+    changed = tmp_path / "changed.json"
+    answer = server_queues("aurora", capacity={"max_queued": "[u:PBS_GENERIC=3]",
+                                               "resources_max": {"nodect": 8, "walltime": "168:00:00"}})
+    del answer["Queue"]["visualization"]
+    changed.write_text(json.dumps(answer))
+    command = [sys.executable, "-m", "jetscale.cluster.pbs", "queues", "--facility", "aurora", "--live"]
+    agrees = subprocess.run(command, env={**pbs_env, "FAKE_PBS_QUEUES": str(same)}, capture_output=True, text=True)
+    assert agrees.returncode == 0 and "agrees with every limit" in agrees.stdout, agrees.stdout + agrees.stderr
+    assert "capacity (1-16 nodes, 00:05:00-168:00:00, 5 jobs per user), 2 running" in agrees.stdout
+    differs = subprocess.run(command, env={**pbs_env, "FAKE_PBS_QUEUES": str(changed)}, capture_output=True, text=True)
+    assert differs.returncode == 1, differs.stdout + differs.stderr
+    lines = [line for line in differs.stdout.splitlines() if line.startswith("differs: ")]
+    assert len(lines) == 3, differs.stdout
+    assert any("capacity: max nodes 16 in" in line and "8 on the server" in line for line in lines)
+    assert any("capacity: max_queued 5 in" in line and "3 per user on the server" in line for line in lines)
+    assert any("visualization: in" in line and "unknown to the PBS server" in line for line in lines)

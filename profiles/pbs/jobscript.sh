@@ -4,18 +4,27 @@
 # `jetscale pbs submit` passes the facility's settings (profiles/<facility>/facility.yaml) with qsub -v:
 #   JETSCALE_ENV_FILE                         sourced first: modules, conda, venv (empty: nothing)
 #   RANKS_PER_NODE, DEPTH, CPU_BIND           the mpiexec line of the train rule's `mpi` resource
-#   MASTER_PORT                               with MASTER_ADDR below: where rank 0 listens
+#   MASTER_PORT, JETSCALE_MASTER_ADDR_SUFFIX  with MASTER_ADDR below: where rank 0 listens
 #   JETSCALE_WALLTIME_S, JETSCALE_DEADLINE_MARGIN_S   give JETSCALE_DEADLINE below
 # properties = {properties}
+set -eo pipefail
 
-if [ -n "$JETSCALE_ENV_FILE" ]; then
-    source "$JETSCALE_ENV_FILE"
+# A failed `module load` or a missing venv stops the job here, before any work, naming the file.
+if [ -n "${{JETSCALE_ENV_FILE:-}}" ]; then
+    if ! source "$JETSCALE_ENV_FILE"; then
+        echo "PBS job $PBS_JOBID: sourcing $JETSCALE_ENV_FILE failed (see above); nothing was run" >&2
+        exit 1
+    fi
 fi
-set -euo pipefail
+set -u
 
-# The allocation: one line per node in $PBS_NODEFILE (place=scatter); rank 0 runs on the first.
+# The allocation: one line per node in $PBS_NODEFILE (place=scatter); rank 0 runs on the first, and listens
+# on the interface the facility names (Aurora: <host>.hsn.cm.aurora.alcf.anl.gov, its Slingshot network).
 NNODES=$(wc -l < "$PBS_NODEFILE")
 MASTER_ADDR=$(head -n 1 "$PBS_NODEFILE")
+if [ -n "${{JETSCALE_MASTER_ADDR_SUFFIX:-}}" ]; then
+    MASTER_ADDR="${{MASTER_ADDR%%.*}}$JETSCALE_MASTER_ADDR_SUFFIX"
+fi
 export NNODES MASTER_ADDR MASTER_PORT RANKS_PER_NODE DEPTH CPU_BIND
 
 # PBS Pro sends no signal before the walltime: past JETSCALE_DEADLINE, jetscale train saves

@@ -16,7 +16,8 @@ divide (the data loader would raise after the job started, and ``retries`` would
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from jetscale.sweep import Sweep, SweepError
 
@@ -26,6 +27,7 @@ class Machine:
     name: str = "local"
     accelerator: str | None = None
     ranks_per_node: int = 1
+    facility: object = field(default=None, compare=False)  # jetscale.cluster.pbs.Facility of a PBS profile
 
 
 def machine_of(config: dict) -> Machine:
@@ -40,8 +42,28 @@ def machine_of(config: dict) -> Machine:
             raise SweepError(f"workflow config: ranks_per_node={ranks} contradicts facility {facility} "
                              f"({layout.source}: ranks_per_node {layout.ranks_per_node}, what its job script "
                              "launches); leave ranks_per_node unset")
-        return Machine(layout.name, config.get("accelerator"), layout.ranks_per_node)
+        return Machine(layout.name, config.get("accelerator"), layout.ranks_per_node, layout)
     return Machine("this profile", config.get("accelerator"), int(ranks or 1))
+
+
+def queue_limits(machine: Machine) -> dict[str, int]:
+    """Per-user job limits of a PBS machine's queues (``max_queued``), by the Snakemake resource that counts a
+    job in that queue (``pbs_queue_<name>``); the workflow declares them as global resources, so Snakemake never
+    has more jobs in a queue than it takes, whatever ``--jobs`` says."""
+    if machine.facility is None:
+        return {}
+    return {queue_resource(q.name): q.max_queued for q in machine.facility.queues.values() if q.max_queued}
+
+
+def queue_resource(queue: str) -> str:
+    return "pbs_queue_" + re.sub(r"\W", "_", queue)
+
+
+def training_queue(machine: Machine, sweep: Sweep) -> str | None:
+    """The PBS queue of a sweep's training jobs: its ``resources.queue``, else the facility's default."""
+    if machine.facility is None:
+        return None
+    return str(sweep.resources.get("queue", machine.facility.default_queue))
 
 
 def sweep_chooses_accelerator(sweep: Sweep) -> bool:

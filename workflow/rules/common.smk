@@ -6,7 +6,7 @@ import re
 from types import SimpleNamespace
 
 from jetscale.cluster.bundle import bundles
-from jetscale.machine import check_sweep, machine_of, machine_overrides
+from jetscale.machine import check_sweep, machine_of, machine_overrides, queue_limits, queue_resource, training_queue
 from jetscale.data.generate.settings import ConfigError, load_config
 from jetscale.paper.config import (
     PAPER_FIGURES, PaperConfigError, efp_tag, load_paper_config, paper_dir, spectrum_path, sweep_name, table_path,
@@ -96,6 +96,13 @@ for _name in PAPER.sweeps():
     _sweep = sweep_named(_name, must_match_file=True)
     if Path(SWEEPS.setdefault(_sweep.name, _sweep).source).resolve() != Path(_sweep.source).resolve():
         raise WorkflowError(f"two sweeps are named {_sweep.name!r}: {SWEEPS[_sweep.name].source} and {_sweep.source}")
+
+
+# A PBS queue's per-user job limit (facility.yaml max_queued) is a global resource that each training job in
+# that queue takes one of: Snakemake keeps at most that many there, whatever --jobs says.
+QUEUE_LIMITS = queue_limits(MACHINE)
+for _resource, _limit in QUEUE_LIMITS.items():
+    workflow.global_resources[_resource] = _limit
 
 
 # The paper's jet sweeps must train on the paper's dataset, which this workflow generates.
@@ -213,7 +220,13 @@ def training_resources():
     set-resources still wins). Every key any sweep sets is declared; a sweep that does not set it gets the
     default, or leaves it unset (None)."""
     keys = dict.fromkeys([*TRAIN_DEFAULTS, *(key for sweep in SWEEPS.values() for key in sweep.resources)])
-    return {key: _sweep_resource(key) for key in keys}
+    return {**{key: _sweep_resource(key) for key in keys}, **{key: _in_queue(key) for key in QUEUE_LIMITS}}
+
+
+def _in_queue(resource):
+    def count(wildcards):
+        return int(queue_resource(training_queue(MACHINE, SWEEPS[wildcards.sweep])) == resource)
+    return count
 
 
 def _sweep_resource(key):

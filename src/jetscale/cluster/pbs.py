@@ -3,6 +3,7 @@
     jetscale pbs submit --facility polaris JOBSCRIPT    qsub the Snakemake job script, print the job id
     jetscale pbs status JOBID                           print running | success | failed
     jetscale pbs cancel JOBID...                        qdel
+    jetscale pbs queues --facility aurora [--live]      the queue table; --live: compared with qstat -Qf
     (also ``python -m jetscale.cluster.pbs ...``)
 
 ``profiles/polaris`` and ``profiles/aurora`` run them through Snakemake's
@@ -100,10 +101,13 @@ class Queue:
     walltime: tuple[int, int]  # seconds
     routes: tuple[Queue, ...] = ()
     rerunnable: bool = False  # qsub -r y: PBS requeues the job after a preemption (same job id)
+    max_queued: int | None = None  # jobs per user, queued or running (ALCF's "max N jobs queued or running")
+    max_running: int | None = None  # jobs per user running at once
 
     def describe(self) -> str:
         lo, hi = (format_walltime(t) for t in self.walltime)
-        return f"{self.name} ({self.nodes[0]}-{self.nodes[1]} nodes, {lo}-{hi})"
+        limit = f", {self.max_queued} job{'s' * (self.max_queued > 1)} per user" if self.max_queued else ""
+        return f"{self.name} ({self.nodes[0]}-{self.nodes[1]} nodes, {lo}-{hi}{limit})"
 
     def takes(self, nodes: int, walltime: int) -> bool:
         try:
@@ -145,6 +149,7 @@ class Facility:
     queues: dict[str, Queue]
     env_file: Path | None = None
     master_port: int = 29500
+    master_addr_suffix: str = ""  # appended to rank 0's short host name (Aurora: its Slingshot interface)
     deadline_margin_s: int = 300
     log_dir: str = "logs/pbs"
     forward_env: tuple[str, ...] = ()
@@ -172,7 +177,11 @@ def _queue(name: str, raw: dict, where: str) -> Queue:
     if len(nodes) != 2 or len(walltime) != 2 or nodes[0] > nodes[1] or walltime[0] > walltime[1]:
         raise PBSError(f"{where}: queue {name}: nodes and walltime must be [min, max] with min <= max")
     routes = tuple(_queue(r, spec, where) for r, spec in (raw.get("routes") or {}).items())
-    return Queue(name, nodes, walltime, routes, bool(raw.get("rerunnable", False)))
+    limits = {key: raw.get(key) for key in ("max_queued", "max_running")}
+    for key, value in limits.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise PBSError(f"{where}: queue {name}: {key} must be a whole number >= 1, got {value!r}")
+    return Queue(name, nodes, walltime, routes, bool(raw.get("rerunnable", False)), **limits)
 
 
 def load_facility(name_or_path: str) -> Facility:
@@ -194,7 +203,8 @@ def load_facility(name_or_path: str) -> Facility:
         ranks_per_node=int(raw["ranks_per_node"]), depth=int(raw["depth"]), cpu_bind=str(raw["cpu_bind"]),
         default_queue=str(raw["default_queue"]), queues=queues,
         env_file=(path.parent / env_file).resolve() if env_file else None,
-        master_port=int(raw.get("master_port", 29500)), deadline_margin_s=int(raw.get("deadline_margin_s", 300)),
+        master_port=int(raw.get("master_port", 29500)), master_addr_suffix=str(raw.get("master_addr_suffix") or ""),
+        deadline_margin_s=int(raw.get("deadline_margin_s", 300)),
         log_dir=str(raw.get("log_dir", "logs/pbs")), forward_env=tuple(raw.get("forward_env") or ()),
         source=str(path))
     facility.queue(facility.default_queue)
@@ -288,6 +298,7 @@ def job_variables(request: Request, facility: Facility, environ=os.environ) -> d
         "DEPTH": str(facility.depth),
         "CPU_BIND": facility.cpu_bind,
         "MASTER_PORT": str(facility.master_port),
+        "JETSCALE_MASTER_ADDR_SUFFIX": facility.master_addr_suffix,
         "JETSCALE_WALLTIME_S": str(request.walltime),
         "JETSCALE_DEADLINE_MARGIN_S": str(facility.deadline_margin_s),
     }
@@ -391,6 +402,70 @@ def cancel(job_ids: list[str], run=subprocess.run) -> int:
     return run(["qdel", *job_ids]).returncode
 
 
+# --------------------------------------------------------------------------- per-user limits, live queues
+
+
+def jobs_cap(facility: Facility, queue_names) -> tuple[int, str] | None:
+    """The most jobs one user may have queued or running at once in any of ``queue_names`` (and that queue's
+    name), where such a limit exists; Snakemake's ``--jobs`` must not exceed it (the workflow caps it)."""
+    limits = [(q.max_queued, q.name) for q in map(facility.queue, sorted(set(queue_names))) if q.max_queued]
+    return min(limits) if limits else None
+
+
+USER_LIMIT = re.compile(r"\[u:PBS_GENERIC=(\d+)\]")
+
+
+def _server_limits(raw: dict) -> dict:
+    """One queue of ``qstat -Qf -F json`` as this module's terms: nodes, walltime, max_queued, max_running."""
+    def resource(kind: str, name: str):
+        value = (raw.get(f"resources_{kind}") or {}).get(name)
+        return value if value not in (None, "") else None
+
+    nodes = [resource(kind, "nodect") or resource(kind, "nodes") for kind in ("min", "max")]
+    walltime = [resource(kind, "walltime") for kind in ("min", "max")]
+    limits = {key: USER_LIMIT.search(str(raw.get(field, ""))) for key, field in
+              (("max_queued", "max_queued"), ("max_running", "max_run"))}
+    return {"nodes": [int(n) if n is not None else None for n in nodes],
+            "walltime": [parse_walltime(w) if w else None for w in walltime],
+            **{key: int(m.group(1)) if m else None for key, m in limits.items()}}
+
+
+def live_differences(facility: Facility, qstat_json: str) -> list[str]:
+    """How ``facility``'s queue table differs from the server's (``qstat -Qf -F json``): one line per difference.
+    A value the server does not state is not compared."""
+    try:
+        server = json.loads(qstat_json, strict=False).get("Queue") or {}
+    except json.JSONDecodeError as err:
+        raise PBSError(f"cannot read qstat -Qf's JSON: {err}") from None
+    lines = []
+    for queue in facility.queues.values():
+        if queue.name not in server:
+            lines.append(f"{queue.name}: in {facility.source}, unknown to the PBS server")
+            continue
+        live = _server_limits(server[queue.name])
+        ours = {"nodes": list(queue.nodes), "walltime": list(queue.walltime), "max_queued": queue.max_queued,
+                "max_running": queue.max_running}
+        for key, value in ours.items():
+            theirs = live[key]
+            if isinstance(value, list):
+                for bound, mine, actual in zip(("min", "max"), value, theirs):
+                    if actual is not None and actual != mine:
+                        show = format_walltime if key == "walltime" else str
+                        lines.append(f"{queue.name}: {bound} {key} {show(mine)} in {facility.source}, "
+                                     f"{show(actual)} on the server")
+            elif theirs is not None and theirs != value:
+                lines.append(f"{queue.name}: {key} {value} in {facility.source}, {theirs} per user on the server")
+    return lines
+
+
+def check_live(facility: Facility, run=subprocess.run) -> list[str]:
+    proc = run(["qstat", "-Qf", "-F", "json"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PBSError(f"qstat -Qf failed (exit {proc.returncode}): {proc.stderr.strip()}; is this a login node of "
+                       f"{facility.name}?")
+    return live_differences(facility, proc.stdout)
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -408,6 +483,23 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return cancel(args.job_ids)
 
 
+def cmd_queues(args: argparse.Namespace) -> int:
+    facility = load_facility(args.facility)
+    print(f"{facility.name}: queues of {facility.source} (default {facility.default_queue})")
+    for queue in facility.queues.values():
+        routes = f"; routes to {', '.join(r.describe() for r in queue.routes)}" if queue.routes else ""
+        running = f", {queue.max_running} running" if queue.max_running else ""
+        print(f"  {queue.describe()}{running}{routes}")
+    if not args.live:
+        return 0
+    differences = check_live(facility)
+    for line in differences:
+        print(f"differs: {line}")
+    print(f"{len(differences)} difference(s) from the PBS server" if differences
+          else "the PBS server agrees with every limit it states")
+    return 1 if differences else 0
+
+
 def add_commands(sub) -> None:
     """``submit``, ``status``, ``cancel`` under ``sub`` (``jetscale pbs`` or ``python -m jetscale.cluster.pbs``)."""
     p = sub.add_parser("submit", help="check a Snakemake job script's resources against the queues, qsub it, "
@@ -420,6 +512,12 @@ def add_commands(sub) -> None:
     p = sub.add_parser("status", help="print running, success or failed for a PBS job id (qstat -xf -F json)")
     p.add_argument("job_id")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("queues", help="print the facility's queue table; --live: compare it with qstat -Qf")
+    p.add_argument("--facility", required=True, help="polaris, aurora, or a path to a facility .yaml")
+    p.add_argument("--live", action="store_true",
+                   help="ask the PBS server (qstat -Qf -F json) and list every limit that differs (exit 1)")
+    p.set_defaults(func=cmd_queues)
 
     p = sub.add_parser("cancel", help="qdel the given PBS job ids")
     p.add_argument("job_ids", nargs="+")

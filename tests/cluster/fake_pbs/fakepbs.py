@@ -13,7 +13,8 @@ login-like environment (PATH=/usr/bin:/bin, no variables of the submitting shell
 ``-v`` variables and PBS_JOBID, PBS_JOBNAME, PBS_NODEFILE (this host, once per node),
 PBS_O_WORKDIR, PBS_QUEUE, TMPDIR; output to ``-o`` (``-j oe``).  The job is killed at its
 walltime (SIGTERM, 10 s later SIGKILL).  ``qstat -xf -F json ID`` answers in PBS Pro's JSON
-(job_state Q/R/F, Exit_status once finished); an unknown id gets ``qstat: Unknown Job Id ID``
+(job_state Q/R/F, Exit_status once finished); ``qstat -Qf -F json`` prints the file $FAKE_PBS_QUEUES
+(the server's queues); an unknown id gets ``qstat: Unknown Job Id ID``
 and exit status 153.  ``qdel`` sends SIGTERM to the running job (Exit_status 271).
 
 Misbehaving jobs, chosen at submission by glob patterns on the job name (-N):
@@ -285,11 +286,17 @@ def pbs_json(record: dict) -> dict:
 
 def qstat(argv: list[str]) -> int:
     try:
-        opts, ids = getopt.getopt(argv, "xfF:")
+        opts, ids = getopt.getopt(argv, "QxfF:")
     except getopt.GetoptError as err:
         print(f"qstat: {err}", file=sys.stderr)
         return 2
     flags = dict(opts)
+    if "-Q" in flags:  # the server's queues, from the JSON file FAKE_PBS_QUEUES ({"Queue": {...}})
+        if not os.environ.get("FAKE_PBS_QUEUES"):
+            print("fake qstat: set FAKE_PBS_QUEUES to a JSON file of the queues", file=sys.stderr)
+            return 2
+        print(Path(os.environ["FAKE_PBS_QUEUES"]).read_text())
+        return 0
     if "-f" not in flags or flags.get("-F") != "json" or not ids:
         print("fake qstat: only `qstat [-x] -f -F json JOBID...` is implemented", file=sys.stderr)
         return 2
