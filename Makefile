@@ -5,16 +5,34 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SWEEP  ?= toy-demo
+PYTEST_ARGS ?=
+
+# Facility mode: `source envs/<machine>.sh` sets JETSCALE_PROFILE (polaris, aurora, slurm). make then runs the
+# facility environment's own jetscale and snakemake (the site's GPU torch and MPI), builds no .venv (whose CPU
+# torch and mpich wheels must never run there), and PROFILE defaults to that machine's profile.
+ifdef JETSCALE_PROFILE
+PROFILE ?= $(JETSCALE_PROFILE)
+RUN :=
+INSTALLED := facility-env
+else
 # profiles/<PROFILE>: local, slurm, slurm-local, polaris, aurora
 PROFILE ?= local
-PYTEST_ARGS ?=
+RUN := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/
+INSTALLED := $(VENV)/.installed
+endif
 
 JET_SHARDS ?= 2
 JETS_PER_SHARD ?= 1000
 
-.PHONY: demo test install sweep dry-run resume jets paper benchmark clean-demo
+.PHONY: demo test install facility-env sweep dry-run resume jets paper benchmark clean-demo
 
-install: $(VENV)/.installed
+install: $(INSTALLED)
+
+facility-env:
+	@command -v jetscale >/dev/null && command -v snakemake >/dev/null || { echo "make: JETSCALE_PROFILE=$(JETSCALE_PROFILE) \
+	(a facility environment is active) but jetscale or snakemake is not on PATH: install jetscale into the facility \
+	venv as the top of envs/*.sh describes; no .venv is built here" >&2; exit 1; }
+	@echo "make: facility mode (JETSCALE_PROFILE=$(JETSCALE_PROFILE)): $$(command -v jetscale), profile $(PROFILE)"
 
 # torch==2.13.0 is pinned in pyproject.toml: the CPU wheel; a bare `torch` pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -31,44 +49,44 @@ demo: install
 SWEEP_CONFIG = sweep=$(SWEEP) jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
 
 sweep: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG)
+	$(RUN)snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG)
 
 # A summary: jobs per rule and why they run (every job's block: snakemake ... -n without --quiet rules).
 dry-run: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG) -n --quiet rules
+	$(RUN)snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG) -n --quiet rules
 
 # Resume a sweep whose Snakemake was killed: unlocks only a stale lock, reruns only unfinished points.
 # It refuses while trainers of the results dir still live (RESUME_ARGS=--wait waits for them) or while
 # Slurm/PBS jobs of the killed run are queued (RESUME_ARGS=--cancel-orphans cancels them).
 RESUME_ARGS ?=
 resume: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jetscale resume --profile profiles/$(PROFILE) $(RESUME_ARGS) -- --config $(SWEEP_CONFIG)
+	$(RUN)jetscale resume --profile profiles/$(PROFILE) $(RESUME_ARGS) -- --config $(SWEEP_CONFIG)
 
 # A small jet dataset (Pythia 8 + anti-kT), its EFPs and covariance spectrum.
 jets: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/local jets --config jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
+	$(RUN)snakemake --profile profiles/$(PROFILE) jets --config jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
 
 # The paper figures (results/paper/$(SCALE)/: figures 1-5, report.md, numbers.json) and every sweep and
 # jet dataset they need (configs/paper/$(SCALE).yaml). SCALE=small: 2 cores, under 30 minutes from nothing;
 # SCALE=full: a cluster (PROFILE=slurm, polaris or aurora; see the README for its node-hours).
 SCALE ?= small
 paper: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --profile profiles/$(PROFILE) paper --config paper_scale=$(SCALE)
+	$(RUN)snakemake --profile profiles/$(PROFILE) paper --config paper_scale=$(SCALE)
 
 # pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
 test: install
-	PATH="$(abspath $(BIN)):$$PATH" WANDB_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	WANDB_MODE=disabled $(RUN)python -m pytest $(PYTEST_ARGS); \
 	status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
 benchmark: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/dag_build.py
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/aggregate.py
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/generate.py
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/packed.py
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/ddp_throughput.py
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/lightning_overhead.py
+	$(RUN)python benchmarks/dag_build.py
+	$(RUN)python benchmarks/aggregate.py
+	$(RUN)python benchmarks/generate.py
+	$(RUN)python benchmarks/packed.py
+	$(RUN)python benchmarks/ddp_throughput.py
+	$(RUN)python benchmarks/lightning_overhead.py
 
 clean-demo:
 	rm -rf results/$(SWEEP)

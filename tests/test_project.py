@@ -47,3 +47,30 @@ def test_no_top_level_module_shadows_the_standard_library():
 
     names = {p.stem for p in (REPO / "src" / "jetscale").iterdir() if p.suffix == ".py" or p.is_dir()}
     assert not names & set(sys.stdlib_module_names)
+
+
+def make(*args, **env):
+    import os
+    import subprocess
+
+    environ = {k: v for k, v in os.environ.items() if k != "JETSCALE_PROFILE"}
+    return subprocess.run(["make", "-C", str(REPO), "--no-print-directory", *args], env={**environ, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_with_a_facility_environment_make_uses_it_and_builds_no_venv(tmp_path):
+    """`source envs/aurora.sh` sets JETSCALE_PROFILE: make runs that environment's snakemake on its profile."""
+    plan = make("-n", "dry-run", "paper", JETSCALE_PROFILE="aurora")
+    assert plan.returncode == 0, plan.stderr
+    assert ".venv/bin" not in plan.stdout and "pip install" not in plan.stdout and "-m venv" not in plan.stdout
+    assert "snakemake --profile profiles/aurora --config sweep=toy-demo" in plan.stdout
+    assert "snakemake --profile profiles/aurora paper" in plan.stdout
+    assert "--profile profiles/polaris" in make("-n", "sweep", JETSCALE_PROFILE="aurora", PROFILE="polaris").stdout
+    laptop = make("-n", "dry-run")
+    assert ".venv/bin/snakemake --profile profiles/local" in laptop.stdout
+
+
+def test_a_facility_environment_without_jetscale_is_named_not_papered_over(tmp_path):
+    refused = make("install", JETSCALE_PROFILE="polaris", PATH="/usr/bin:/bin")
+    assert refused.returncode != 0 and "JETSCALE_PROFILE=polaris" in refused.stderr
+    assert "no .venv is built here" in refused.stderr
