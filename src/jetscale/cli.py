@@ -188,9 +188,10 @@ def register_cluster_commands(sub) -> None:
     from jetscale.cluster.bundle import register as register_bundle
     from jetscale.cluster.pbs import register as register_pbs
     from jetscale.cluster.resume import register as register_resume
+    from jetscale.cluster.status import register as register_status
     from jetscale.wandb_sync import register as register_sync_wandb
 
-    for register in (register_bundle, register_pbs, register_resume, register_sync_wandb):
+    for register in (register_bundle, register_pbs, register_resume, register_status, register_sync_wandb):
         register(sub)
 
 

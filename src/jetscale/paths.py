@@ -9,3 +9,4 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # configs/ at the repository root (the package is installed editable); JETSCALE_CONFIG_DIR overrides it.
 CONFIG_DIR = os.environ.get("JETSCALE_CONFIG_DIR", str(REPO_ROOT / "configs"))
 SWEEP_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "sweep.schema.yaml"
+WORKFLOW_CONFIG = REPO_ROOT / "workflow" / "config.yaml"

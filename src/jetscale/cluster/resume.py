@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jetscale.lifetime import LOCK_NAME, live_holder
-from jetscale.paths import REPO_ROOT
+from jetscale.paths import WORKFLOW_CONFIG
 from jetscale.processes import Process, is_snakemake, scan_processes
 from jetscale.subcommand import run_alone
 from jetscale.yamlfile import read_yaml
@@ -56,7 +56,6 @@ LOCK_DIR = Path(".snakemake") / "locks"
 # Snakemake options that rerun finished points or delete results: never part of a resume.
 FORCING_OPTIONS = ("-F", "--forceall", "-R", "--forcerun", "-f", "--force", "--delete-all-output",
                    "--delete-temp-output", "--touch", "-t")
-WORKFLOW_CONFIG = REPO_ROOT / "workflow" / "config.yaml"
 PBS_FINISHED = {"F", "X"}
 
 

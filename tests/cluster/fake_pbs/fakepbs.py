@@ -12,7 +12,7 @@ id (``<seq>.fakepbs``) and runs the script in the background like a PBS mom: in 
 login-like environment (PATH=/usr/bin:/bin, no variables of the submitting shell) plus the
 ``-v`` variables and PBS_JOBID, PBS_JOBNAME, PBS_NODEFILE (this host, once per node),
 PBS_O_WORKDIR, PBS_QUEUE, TMPDIR; output to ``-o`` (``-j oe``).  The job is killed at its
-walltime (SIGTERM, 10 s later SIGKILL).  ``qstat -xf -F json ID`` answers in PBS Pro's JSON
+walltime (SIGTERM, 10 s later SIGKILL).  ``qstat -xf -F json [ID...]`` answers in PBS Pro's JSON (every job without an ID)
 (job_state Q/R/F, Exit_status once finished); ``qstat -Qf -F json`` prints the file $FAKE_PBS_QUEUES
 (the server's queues); an unknown id gets ``qstat: Unknown Job Id ID``
 and exit status 153.  ``qdel`` sends SIGTERM to the running job (Exit_status 271).
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import fcntl
 import fnmatch
+import getpass
 import getopt
 import json
 import os
@@ -268,7 +269,7 @@ def pbs_json(record: dict) -> dict:
     """One job as ``qstat -f -F json`` shows it (the fields the profiles read, and a few more)."""
     job = {
         "Job_Name": record["name"],
-        "Job_Owner": f"{os.environ.get('USER', 'user')}@{socket.gethostname()}",
+        "Job_Owner": f"{getpass.getuser()}@{socket.gethostname()}",  # the submitting user, as PBS records it
         "job_state": record["state"],
         "queue": record["queue"],
         "Account_Name": record["account"],
@@ -297,9 +298,16 @@ def qstat(argv: list[str]) -> int:
             return 2
         print(Path(os.environ["FAKE_PBS_QUEUES"]).read_text())
         return 0
-    if "-f" not in flags or flags.get("-F") != "json" or not ids:
-        print("fake qstat: only `qstat [-x] -f -F json JOBID...` is implemented", file=sys.stderr)
+    if "-f" not in flags or flags.get("-F") != "json":
+        print("fake qstat: only `qstat [-x] -f -F json [JOBID...]` and `qstat -Qf -F json` are implemented",
+              file=sys.stderr)
         return 2
+    if not ids:  # every job the server knows (finished ones with -x)
+        records = [json.loads(p.read_text()) for p in sorted((table_dir() / "jobs").glob("*/job.json"))]
+        jobs = {r["id"]: pbs_json(r) for r in records if r["state"] != "F" or "-x" in flags}
+        print(json.dumps({"timestamp": int(time.time()), "pbs_version": "2022.1.1 (fake)", "pbs_server": SERVER,
+                          "Jobs": jobs}, indent=4))
+        return 0
     jobs, codes = {}, []
     for job_id, jobdir in _known("qstat", ids, codes):
         record = json.loads((jobdir / "job.json").read_text())
