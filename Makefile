@@ -6,6 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SWEEP  ?= toy-demo
 PYTEST_ARGS ?=
+# More snakemake options for sweep, dry-run, jets and paper, e.g. SNAKEMAKE_ARGS="--jobs 20" or "--directory DIR",
+# and more workflow config for them, e.g. CONFIG="bundle_size=4" or CONFIG="accelerator=cpu".
+SNAKEMAKE_ARGS ?=
+CONFIG ?=
 
 # Facility mode: `source envs/<machine>.sh` sets JETSCALE_PROFILE (polaris, aurora, slurm). make then runs the
 # facility environment's own jetscale and snakemake (the site's GPU torch and MPI), builds no .venv (whose CPU
@@ -46,32 +50,33 @@ demo: install
 	$(MAKE) sweep SWEEP=$(SWEEP)
 
 # Jet sweeps generate the dataset they read (JET_SHARDS x JETS_PER_SHARD jets) first; toy sweeps ignore it.
-SWEEP_CONFIG = sweep=$(SWEEP) jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
+SWEEP_CONFIG = sweep=$(SWEEP) jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD) $(CONFIG)
 
 sweep: install
-	$(RUN)snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG)
+	$(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) --config $(SWEEP_CONFIG)
 
 # A summary: jobs per rule and why they run (every job's block: snakemake ... -n without --quiet rules).
 dry-run: install
-	$(RUN)snakemake --profile profiles/$(PROFILE) --config $(SWEEP_CONFIG) -n --quiet rules
+	$(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) --config $(SWEEP_CONFIG) -n --quiet rules
 
 # Resume a sweep whose Snakemake was killed: unlocks only a stale lock, reruns only unfinished points.
 # It refuses while trainers of the results dir still live (RESUME_ARGS=--wait waits for them) or while
 # Slurm/PBS jobs of the killed run are queued (RESUME_ARGS=--cancel-orphans cancels them).
 RESUME_ARGS ?=
 resume: install
-	$(RUN)jetscale resume --profile profiles/$(PROFILE) $(RESUME_ARGS) -- --config $(SWEEP_CONFIG)
+	$(RUN)jetscale resume --profile $(CURDIR)/profiles/$(PROFILE) $(RESUME_ARGS) -- --config $(SWEEP_CONFIG)
 
-# A small jet dataset (Pythia 8 + anti-kT), its EFPs and covariance spectrum.
+# A small jet dataset (Pythia 8 + anti-kT), its EFPs and covariance spectrum; on a cluster profile the shards run
+# many per job (the profile's groups) and the spectrum under its MPI launcher.
 jets: install
-	$(RUN)snakemake --profile profiles/$(PROFILE) jets --config jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD)
+	$(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) jets --config jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD) $(CONFIG)
 
 # The paper figures (results/paper/$(SCALE)/: figures 1-5, report.md, numbers.json) and every sweep and
 # jet dataset they need (configs/paper/$(SCALE).yaml). SCALE=small: 2 cores, under 30 minutes from nothing;
 # SCALE=full: a cluster (PROFILE=slurm, polaris or aurora; see the README for its node-hours).
 SCALE ?= small
 paper: install
-	$(RUN)snakemake --profile profiles/$(PROFILE) paper --config paper_scale=$(SCALE)
+	$(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) paper --config paper_scale=$(SCALE) $(CONFIG)
 
 # pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
 test: install

@@ -79,3 +79,23 @@ def jets_reference(tiny_jet_dir, tmp_path_factory):
     done = train_cli([*JETS_POINT, f"data.dataset_dir={tiny_jet_dir}"], run_dir, env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads((run_dir / "metrics.json").read_text())
+
+
+FAKE_PBS = REPO / "tests" / "cluster" / "fake_pbs"
+
+
+@pytest.fixture
+def pbs_env(tmp_path, cli_env, monkeypatch):
+    """The fake PBS first on PATH (here and for subprocesses), its job table in tmp_path/pbs, a project set,
+    and a job env file that puts the venv and the fake node's mpiexec on the job's PATH."""
+    env_file = tmp_path / "job-env.sh"
+    env_file.write_text(f"export PATH={FAKE_PBS / 'node'}:{Path(sys.executable).parent}:$PATH\n"
+                        f"export WANDB_MODE=disabled FAKE_MPIEXEC_LOG={tmp_path / 'mpiexec.log'}\n"
+                        f"echo job env sourced\n")
+    env = dict(cli_env, PATH=f"{FAKE_PBS}{os.pathsep}{cli_env['PATH']}", FAKE_PBS_DIR=str(tmp_path / "pbs"),
+               JETSCALE_PBS_ACCOUNT="jetscale-test", JETSCALE_ENV_FILE=str(env_file))
+    env.pop("JETSCALE_VENV", None)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("JETSCALE_VENV", raising=False)
+    return env

@@ -2,8 +2,6 @@
 global batch that the ranks of a point do not divide is refused before any job exists. Every shipped sweep
 passes on every cluster profile, as that profile ships."""
 
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -122,7 +120,8 @@ def dry_run(tmp_path, profile, sweep, *config):
 def test_the_profiles_put_their_accelerator_on_the_command_lines(tmp_path):
     sweep = gradient_sweep(tmp_path, batch=24)
     polaris = dry_run(tmp_path, "polaris", sweep)
-    trains = [line.partition("Shell command: ")[2] for line in polaris.stdout.splitlines() if " jetscale train " in line]
+    trains = [line.partition("Shell command: ")[2] for line in polaris.stdout.splitlines()
+              if " jetscale train " in line]
     assert polaris.returncode == 0 and len(trains) == 2, polaris.stdout[-2000:] + polaris.stderr[-2000:]
     assert all("trainer.accelerator=gpu" in line and line.startswith("mpiexec ") for line in trains)
     aurora = dry_run(tmp_path, "aurora", sweep)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import getpass
 import json
 import os
 import re
@@ -21,10 +22,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import FAKE_PBS, REPO
 from jetscale.cluster import pbs
 
-FAKE_PBS = REPO / "tests" / "cluster" / "fake_pbs"
 SNAPSHOTS = REPO / "tests" / "snapshots" / "pbs"
 TEMPLATE = REPO / "profiles" / "pbs" / "jobscript.sh"
 sys.path.insert(0, str(FAKE_PBS))
@@ -38,23 +38,6 @@ def job_properties(rule="train", **resources) -> dict:
 
 def request(facility: str, **resources) -> pbs.Request:
     return pbs.job_request(job_properties(**resources), pbs.load_facility(facility), environ={})
-
-
-@pytest.fixture
-def pbs_env(tmp_path, cli_env, monkeypatch):
-    """The fake PBS first on PATH (here and for subprocesses), its job table in tmp_path/pbs, a project set,
-    and a job env file that puts the venv and the fake node's mpiexec on the job's PATH."""
-    env_file = tmp_path / "job-env.sh"
-    env_file.write_text(f"export PATH={FAKE_PBS / 'node'}:{Path(sys.executable).parent}:$PATH\n"
-                        f"export WANDB_MODE=disabled FAKE_MPIEXEC_LOG={tmp_path / 'mpiexec.log'}\n"
-                        f"echo job env sourced\n")
-    env = dict(cli_env, PATH=f"{FAKE_PBS}{os.pathsep}{cli_env['PATH']}", FAKE_PBS_DIR=str(tmp_path / "pbs"),
-               JETSCALE_PBS_ACCOUNT="jetscale-test", JETSCALE_ENV_FILE=str(env_file))
-    env.pop("JETSCALE_VENV", None)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("JETSCALE_VENV", raising=False)
-    return env
 
 
 def wait_for(job_id: str, timeout=30.0) -> str:
@@ -107,7 +90,8 @@ def test_request_takes_walltime_over_runtime_and_facility_defaults():
     ("aurora", {"queue": "prod", "nodes": 1, "walltime": "24:00:00"},
      ["queue prod takes 256-10624 nodes", "queues that take it: capacity (1-16 nodes, 00:05:00-168:00:00, 5 jobs "
       "per user)"]),
-    ("aurora", {"queue": "prod-large", "nodes": 2000}, ["unknown queue 'prod-large'", "debug, debug-scaling, capacity"]),
+    ("aurora", {"queue": "prod-large", "nodes": 2000},
+     ["unknown queue 'prod-large'", "debug, debug-scaling, capacity"]),
     ("aurora", {"queue": "preemptable"}, ["unknown queue 'preemptable'", "debug, debug-scaling, capacity, prod"]),
     ("polaris", {"queue": "capacity", "nodes": 5}, ["queue capacity takes 1-4 nodes"]),
 ])
@@ -468,3 +452,56 @@ def test_the_live_check_names_each_limit_the_server_changed(tmp_path, pbs_env):
     assert any("capacity: max nodes 16 in" in line and "8 on the server" in line for line in lines)
     assert any("capacity: max_queued 5 in" in line and "3 per user on the server" in line for line in lines)
     assert any("visualization: in" in line and "unknown to the PBS server" in line for line in lines)
+
+
+def test_a_group_job_asks_one_node_and_a_full_queue_is_waited_for():
+    """A group (many shards, one Snakemake) runs on its job's first node; Aurora's debug queue takes one job
+    per user, so a second submission waits until the first is gone."""
+    group = {"type": "group", "groupid": "jet_generation", "resources": {"nodes": 32, "runtime": 50,
+                                                                         "account": "proj"}}
+    assert pbs.job_request(group, pbs.load_facility("polaris"), environ={}).nodes == 1
+    debug = pbs.load_facility("aurora").queue("debug")
+    me = getpass.getuser()
+    answers = [{"1.x": {"Job_Owner": f"{me}@l", "job_state": "R", "queue": "debug"},
+                "2.x": {"Job_Owner": "other@l", "job_state": "Q", "queue": "debug"}},
+               {"1.x": {"Job_Owner": f"{me}@l", "job_state": "F", "queue": "debug"},
+                "3.x": {"Job_Owner": f"{me}@l", "job_state": "Q", "queue": "capacity"}}]
+    asked, slept = [], []
+
+    def qstat(command, **kwargs):
+        asked.append(command)
+        return SimpleNamespace(returncode=0, stdout=json.dumps({"Jobs": answers[len(asked) - 1]}), stderr="")
+
+    pbs.wait_for_room(debug, environ={"JETSCALE_PBS_POLL_S": "7"}, run=qstat, sleep=slept.append)
+    assert len(asked) == 2 and slept == [7.0]  # waited once, for the running job of this user in debug
+    pbs.wait_for_room(pbs.load_facility("polaris").queue("debug"), environ={}, run=qstat, sleep=slept.append)
+    assert len(asked) == 2  # no per-user limit: qstat is not asked
+
+
+def test_the_jets_target_plans_grouped_shards_and_the_profiles_spectrum_launcher(tmp_path, pbs_env):
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+                           "--profile", str(REPO / "profiles" / "aurora"), "-n", "-p", "jets",
+                           "--config", "jet_shards=3", "jets_per_shard=60"], capture_output=True, text=True,
+                          env=pbs_env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("Group job jet_generation") == 1 and proc.stdout.count("Group job jet_features") == 1
+    spectrum = [line for line in proc.stdout.splitlines() if "jetscale spectrum" in line]
+    assert spectrum and "mpiexec -n $((NNODES*RANKS_PER_NODE)) --ppn $RANKS_PER_NODE" in spectrum[0]
+    assert "queue=capacity" in proc.stdout and "runtime=12" in proc.stdout  # 60 jets: 10 + 2 min
+
+
+@pytest.mark.slow  # 1.5 min: four PBS jobs, each a Snakemake start on this machine
+def test_make_jets_through_the_polaris_profile_runs_many_shards_per_job(tmp_path, pbs_env):
+    """`make jets PROFILE=polaris`: the shards of the dataset in one PBS job (the profile's group, one node),
+    their EFPs in another, the spectrum under the profile's mpiexec line."""
+    options = f"SNAKEMAKE_ARGS=--directory {tmp_path} --seconds-between-status-checks 1"
+    done = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "jets", "PROFILE=polaris", "JET_SHARDS=3",
+                           "JETS_PER_SHARD=60", options], env=pbs_env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    jobs = {job["name"]: job for job in fakepbs.read_table(tmp_path / "pbs")}
+    assert sorted(jobs) == sorted(["jet_generation", "jet_features", "jet_manifest.toptag-pythia",
+                                   "efp_spectrum.toptag-pythia.5.1"]), sorted(jobs)
+    assert all(job["state"] == "F" and job["exit_status"] == 0 and job["nodes"] == 1 for job in jobs.values())
+    assert len(list((tmp_path / "data" / "jets" / "toptag-pythia").glob("shard-*.efp-d5-b1.h5"))) == 3
+    assert (tmp_path / "results" / "toptag-pythia" / "spectrum" / "efp-d5-b1" / "spectrum.json").is_file()
+    assert (tmp_path / "mpiexec.log").read_text().splitlines() == ["mpiexec -n 4 --ppn 4 --depth 8 --cpu-bind depth"]

@@ -63,11 +63,12 @@ def test_with_a_facility_environment_make_uses_it_and_builds_no_venv(tmp_path):
     plan = make("-n", "dry-run", "paper", JETSCALE_PROFILE="aurora")
     assert plan.returncode == 0, plan.stderr
     assert ".venv/bin" not in plan.stdout and "pip install" not in plan.stdout and "-m venv" not in plan.stdout
-    assert "snakemake --profile profiles/aurora --config sweep=toy-demo" in plan.stdout
-    assert "snakemake --profile profiles/aurora paper" in plan.stdout
-    assert "--profile profiles/polaris" in make("-n", "sweep", JETSCALE_PROFILE="aurora", PROFILE="polaris").stdout
+    assert f"snakemake --profile {REPO}/profiles/aurora  --config sweep=toy-demo" in plan.stdout
+    assert f"snakemake --profile {REPO}/profiles/aurora  paper" in plan.stdout
+    assert f"--profile {REPO}/profiles/polaris" in make("-n", "sweep", JETSCALE_PROFILE="aurora",
+                                                        PROFILE="polaris").stdout
     laptop = make("-n", "dry-run")
-    assert ".venv/bin/snakemake --profile profiles/local" in laptop.stdout
+    assert f".venv/bin/snakemake --profile {REPO}/profiles/local" in laptop.stdout
 
 
 def test_a_facility_environment_without_jetscale_is_named_not_papered_over(tmp_path):

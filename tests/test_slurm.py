@@ -266,3 +266,16 @@ def test_real_cluster_profile_resolves_its_resources(tmp_path, cli_env):
     assert dry_run(account=None)["train"]["slurm_account"] == "SET_JETSCALE_SLURM_ACCOUNT"
     bundle = dry_run("bundle_size=4")["train_bundle"]
     assert (bundle["qos"], bundle["gpu"], bundle["cpus_per_task"]) == ("regular", "4", "128")
+
+
+@pytest.mark.slow  # ~2 min: a Slurm job per shard, per EFP cache, the manifest and the spectrum
+def test_make_jets_runs_through_the_local_slurm(workdir, cli_env):
+    """`make jets PROFILE=slurm-local`: every data step an sbatch job, the spectrum under its MPI launcher."""
+    done = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "jets", "PROFILE=slurm-local",
+                           "JET_SHARDS=2", "JETS_PER_SHARD=60", f"SNAKEMAKE_ARGS=--directory {workdir}"],
+                          env=cli_env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rules = re.findall(r"Job \d+ has been submitted with SLURM jobid \d+", done.stdout + done.stderr)
+    assert len(rules) >= 2 + 2 + 1 + 1, done.stdout[-3000:]  # shards, EFP caches, manifest, spectrum
+    assert len(list((workdir / "data" / "jets" / "toptag-pythia").glob("shard-*.efp-d5-b1.h5"))) == 2
+    assert json.loads((workdir / "results" / "toptag-pythia" / "spectrum" / "efp-d5-b1" / "spectrum.json").read_text())

@@ -7,11 +7,11 @@ import time
 
 import yaml
 
-from conftest import BIN, REPO
+from conftest import BIN
 from jetscale.cluster import pbs
 from jetscale.cluster.status import job_keys, pbs_jobs, slurm_jobs, sweep_status
 from jetscale.sweep import load_sweep
-from test_pbs import pbs_env, render_job_script  # noqa: F401 (pbs_env: the fake PBS, a fixture)
+from test_pbs import render_job_script
 
 
 def tiny_sweep(tmp_path):

@@ -215,6 +215,21 @@ def launch_prefix(wildcards, resources):
     return f"{launcher} " if launcher else ""
 
 
+# Minutes asked for one shard's jobs: Pythia 8 + anti-kT makes ~200 jets/s per core here (benchmarks/generate.py);
+# 2 min per 1000 jets (8 jets/s) leaves room for slower nodes and heavier settings. EFPs (d <= 5): as much again.
+def generation_minutes(jets_per_shard):
+    return 10 + 2 * -(-int(jets_per_shard) // 1000)
+
+
+def efp_minutes(jets_per_shard):
+    return generation_minutes(jets_per_shard)
+
+
+def spectrum_launcher(wildcards, threads, resources):
+    """The spectrum rules' MPI launcher and a space: the profile's `mpi` resource, else `mpiexec -n <threads>`."""
+    return f"{resources.get('mpi') or f'mpiexec -n {threads}'} "
+
+
 def training_resources():
     """Resources of the training rules: TRAIN_DEFAULTS, then the sweep's own `resources:` (a profile's
     set-resources still wins). Every key any sweep sets is declared; a sweep that does not set it gets the

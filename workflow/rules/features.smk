@@ -1,5 +1,7 @@
 # EFP features cached next to each shard, and the data-covariance spectra of a dataset
-# (results/<dataset>/spectrum/efp-d<dmax>-b<beta>/ and .../constituents/).
+# (results/<dataset>/spectrum/efp-d<dmax>-b<beta>/ and .../constituents/). The spectra stream the shards over
+# MPI ranks: `mpiexec -n {threads}` here, the profile's `mpi` resource on a cluster (srun, or mpiexec with the
+# node's layout).
 
 
 rule efp_features:
@@ -12,7 +14,7 @@ rule efp_features:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=120,
+        runtime=lambda wildcards: efp_minutes(JET_DATASETS[wildcards.dataset].settings.generator.jets_per_shard),
     shell:
         "jetscale features --shard {input:q} --dmax {wildcards.dmax} --beta {wildcards.beta} > {log:q} 2>&1"
 
@@ -31,12 +33,13 @@ rule efp_spectrum:
     params:
         data=lambda wildcards: f"{DATA_DIR}/{wildcards.dataset}",
         out=lambda wildcards, output: str(Path(output[0]).parent),
+        launch=spectrum_launcher,
     threads: 2
     resources:
         mem_mb=2000,
         runtime=60,
     shell:
-        "mpiexec -n {threads} jetscale spectrum --dataset {params.data:q} --features efp --dmax {wildcards.dmax} "
+        "{params.launch}jetscale spectrum --dataset {params.data:q} --features efp --dmax {wildcards.dmax} "
         "--beta {wildcards.beta} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
@@ -51,12 +54,13 @@ rule constituent_spectrum:
     params:
         data=lambda wildcards: f"{DATA_DIR}/{wildcards.dataset}",
         out=lambda wildcards, output: str(Path(output[0]).parent),
+        launch=spectrum_launcher,
     threads: 2
     resources:
         mem_mb=2000,
         runtime=60,
     shell:
-        "mpiexec -n {threads} jetscale spectrum --dataset {params.data:q} --features constituents "
+        "{params.launch}jetscale spectrum --dataset {params.data:q} --features constituents "
         "--out-dir {params.out:q} > {log:q} 2>&1"
 
 

@@ -1,5 +1,6 @@
 # Jet generation: one job per shard (Pythia 8 + anti-kT), then the checksummed manifest.
 # Shards are written atomically, so a killed job never leaves a shard that a later stage accepts.
+# On PBS the profiles group many shards into one job per node (groups/group-components in their config.yaml).
 # {dataset} is one of JET_DATASETS: the workflow's own (jets_config) and the paper scale's.
 
 
@@ -17,7 +18,7 @@ rule generate_shard:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=240,
+        runtime=lambda wildcards: generation_minutes(JET_DATASETS[wildcards.dataset].settings.generator.jets_per_shard),
     shell:
         "jetscale generate --config {params.config:q} --shard {wildcards.index} --out {params.out:q} "
         "--no-manifest {params.overrides} > {log:q} 2>&1"

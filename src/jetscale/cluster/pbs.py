@@ -44,11 +44,13 @@ cannot reach the server answers *running* (the next poll asks again).
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,11 +251,14 @@ def _unset(value) -> bool:
 
 
 def job_request(properties: dict, facility: Facility, environ=os.environ) -> Request:
+    """What one Snakemake job asks PBS for. A group job (many shards of one dataset: the profiles' ``groups``) is
+    one Snakemake running its members side by side on the job's first node: it asks one node, whatever the sum of
+    its members' ``nodes`` that Snakemake reports."""
     resources = properties.get("resources") or {}
     nodes = resources.get("nodes", 1)
     if isinstance(nodes, bool) or not str(nodes).isdigit() or int(nodes) < 1:
         raise PBSError(f"resources nodes={nodes!r}: need a whole number >= 1")
-    nodes = int(nodes)
+    nodes = 1 if properties.get("type") == "group" else int(nodes)
     if resources.get("walltime") not in (None, ""):
         walltime = parse_walltime(resources["walltime"])
     elif isinstance(resources.get("runtime"), (int, float)) and resources["runtime"] > 0:
@@ -333,12 +338,40 @@ def qsub_command(jobscript: str | Path, facility: Facility, request: Request, qu
     return [*command, str(jobscript)]
 
 
+def my_jobs_in(queue: Queue, user: str, run=subprocess.run) -> int | None:
+    """How many of ``user``'s jobs are queued or running in ``queue`` (or the queues it routes to); None when
+    qstat cannot say."""
+    proc = run(["qstat", "-f", "-F", "json"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    names = {queue.name, *(route.name for route in queue.routes)}
+    jobs = _qstat_jobs(proc.stdout).values()
+    return sum(1 for job in jobs if str(job.get("Job_Owner", "")).split("@")[0] == user
+               and job.get("job_state") not in FINISHED_STATES and job.get("queue") in names)
+
+
+def wait_for_room(queue: Queue, environ=os.environ, run=subprocess.run, sleep=time.sleep) -> None:
+    """Block while ``queue`` holds its per-user limit (``max_queued``) of this user's jobs: qsub would refuse one
+    more. Training jobs are held back by Snakemake itself (the workflow's queue resources); this covers every
+    other job, such as the profiles' data-preparation groups. Polls every ``JETSCALE_PBS_POLL_S`` s (60)."""
+    if not queue.max_queued:
+        return
+    poll_s = float(environ.get("JETSCALE_PBS_POLL_S", 60))
+    user = getpass.getuser()
+    while (held := my_jobs_in(queue, user, run)) is not None and held >= queue.max_queued:
+        print(f"jetscale pbs submit: queue {queue.name} holds {held} of your jobs, its limit of {queue.max_queued} "
+              f"per user; asking again in {poll_s:.0f} s", file=sys.stderr, flush=True)
+        sleep(poll_s)
+
+
 def submit(jobscript: str | Path, facility: Facility, environ=os.environ, workdir: Path | None = None,
            run=subprocess.run) -> str:
-    """Check the job against the facility's queues, qsub it, return the PBS job id."""
+    """Check the job against the facility's queues, wait for room in a queue with a per-user limit, qsub it,
+    return the PBS job id."""
     properties = job_properties(Path(jobscript).read_text())
     request = job_request(properties, facility, environ)
     queue = check_request(request, facility)
+    wait_for_room(queue, environ, run)
     workdir = Path.cwd() if workdir is None else workdir
     command = qsub_command(jobscript, facility, request, queue, workdir, environ)
     (workdir / facility.log_dir).mkdir(parents=True, exist_ok=True)

@@ -121,7 +121,7 @@ def scheduler_jobs(scheduler: str | None, run=subprocess.run) -> dict[str, str]:
 
 
 def job_keys(scheduler: str | None, sweep: str, rule: str, wildcard: str, value: str) -> str:
-    """How ``scheduler`` names the job of ``rule`` for one point or bundle (see :func:`slurm_jobs`, :func:`pbs_jobs`)."""
+    """How ``scheduler`` names the job of ``rule`` for one point or bundle (:func:`slurm_jobs`, :func:`pbs_jobs`)."""
     if scheduler == "pbs":
         from jetscale.cluster.pbs import job_name
 

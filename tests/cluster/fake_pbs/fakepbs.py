@@ -12,9 +12,9 @@ id (``<seq>.fakepbs``) and runs the script in the background like a PBS mom: in 
 login-like environment (PATH=/usr/bin:/bin, no variables of the submitting shell) plus the
 ``-v`` variables and PBS_JOBID, PBS_JOBNAME, PBS_NODEFILE (this host, once per node),
 PBS_O_WORKDIR, PBS_QUEUE, TMPDIR; output to ``-o`` (``-j oe``).  The job is killed at its
-walltime (SIGTERM, 10 s later SIGKILL).  ``qstat -xf -F json [ID...]`` answers in PBS Pro's JSON (every job without an ID)
-(job_state Q/R/F, Exit_status once finished); ``qstat -Qf -F json`` prints the file $FAKE_PBS_QUEUES
-(the server's queues); an unknown id gets ``qstat: Unknown Job Id ID``
+walltime (SIGTERM, 10 s later SIGKILL).  ``qstat -xf -F json [ID...]`` answers in PBS Pro's JSON
+(job_state Q/R/F, Exit_status once finished; every job when no id is given); ``qstat -Qf -F json``
+prints the file $FAKE_PBS_QUEUES (the server's queues); an unknown id gets ``qstat: Unknown Job Id ID``
 and exit status 153.  ``qdel`` sends SIGTERM to the running job (Exit_status 271).
 
 Misbehaving jobs, chosen at submission by glob patterns on the job name (-N):
