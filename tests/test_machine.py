@@ -87,13 +87,13 @@ def test_a_full_batch_is_each_training_set(tmp_path):
         check_sweep(sweep, cfg, Machine("x", None, 16), bundled=False)
 
 
-@pytest.mark.parametrize("profile", CLUSTER_PROFILES)
-def test_every_shipped_sweep_runs_on_every_cluster_profile(profile):
-    config = workflow_config(profile)
-    machine = machine_of(config)
+def test_every_shipped_sweep_runs_on_every_cluster_profile():
+    configs = {profile: workflow_config(profile) for profile in CLUSTER_PROFILES}
     for path in sorted((REPO / "configs" / "sweep").glob("*.yaml")):
         sweep = load_sweep(path, check_config=False)
-        check_sweep(sweep, check_against_config(sweep), machine, bundled=config["bundle_size"] > 1)
+        cfg = check_against_config(sweep)
+        for config in configs.values():
+            check_sweep(sweep, cfg, machine_of(config), bundled=config["bundle_size"] > 1)
 
 
 def test_a_run_on_a_gpu_profile_is_the_sweeps_point_in_the_table():
@@ -117,14 +117,9 @@ def dry_run(tmp_path, profile, sweep, *config):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
-def test_the_profiles_put_their_accelerator_on_the_command_lines(tmp_path):
-    sweep = gradient_sweep(tmp_path, batch=24)
-    polaris = dry_run(tmp_path, "polaris", sweep)
-    trains = [line.partition("Shell command: ")[2] for line in polaris.stdout.splitlines()
-              if " jetscale train " in line]
-    assert polaris.returncode == 0 and len(trains) == 2, polaris.stdout[-2000:] + polaris.stderr[-2000:]
-    assert all("trainer.accelerator=gpu" in line and line.startswith("mpiexec ") for line in trains)
-    aurora = dry_run(tmp_path, "aurora", sweep)
+def test_aurora_bundles_its_points_on_the_gpu_tiles(tmp_path):
+    """Polaris' `trainer.accelerator=...` on each training command: tests/test_pbs.py (a sweep through it)."""
+    aurora = dry_run(tmp_path, "aurora", gradient_sweep(tmp_path, batch=24))
     bundled = [line for line in aurora.stdout.splitlines() if "jetscale train-bundle" in line]
     assert aurora.returncode == 0 and len(bundled) == 1, aurora.stdout[-2000:] + aurora.stderr[-2000:]
     assert "--bundle-size 12" in bundled[0] and "--accelerator xpu" in bundled[0]

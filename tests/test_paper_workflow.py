@@ -118,3 +118,26 @@ def test_path_conventions():
     assert str(spectrum_path("r", "ds", "constituents")).endswith("r/ds/spectrum/constituents/spectrum.json")
     with pytest.raises(ValueError, match="unknown spectrum features"):
         spectrum_path("r", "ds", "pixels")
+
+
+@pytest.mark.slow  # ~40 min on 2 cores: the whole small paper, every job through the fake PBS
+def test_make_paper_small_runs_end_to_end_through_the_fake_pbs(tmp_path, pbs_env):
+    """`make paper SCALE=small PROFILE=polaris`: jets (grouped shards), spectra, every sweep in PBS jobs (bundles
+    of 6, on the CPU: the fake machine has no GPU), then the figures and report on the login side."""
+    import sys
+
+    from conftest import FAKE_PBS
+
+    sys.path.insert(0, str(FAKE_PBS))
+    import fakepbs
+
+    done = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "paper", "SCALE=small", "PROFILE=polaris",
+                           "CONFIG=accelerator=cpu bundle_size=6",
+                           f"SNAKEMAKE_ARGS=--directory {tmp_path} --jobs 4 --seconds-between-status-checks 2"],
+                          env=pbs_env, capture_output=True, text=True, timeout=3 * 3600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    report = tmp_path / "results" / "paper" / "small" / "report.md"
+    assert report.is_file() and all((report.parent / f"{figure}.pdf").is_file() for figure in PAPER_FIGURES)
+    names = [job["name"] for job in fakepbs.read_table(tmp_path / "pbs")]
+    assert {"jet_generation", "jet_features"} <= set(names)  # the shards of the dataset, grouped
+    assert sum(name.startswith("train_bundle.") for name in names) >= 136 // 6  # every sweep point in a PBS job

@@ -289,6 +289,10 @@ def test_sweep_runs_through_the_polaris_profile_one_qsub_per_point(tmp_path, pbs
     # the profile's `mpi` resource reached each training job's shell, expanded by the job script
     launches = (tmp_path / "mpiexec.log").read_text().splitlines()
     assert launches == ["mpiexec -n 4 --ppn 4 --depth 8 --cpu-bind depth"] * 2
+    # the machine's accelerator (here the test's accelerator=cpu in place of the profile's gpu) on each command
+    for job in train:
+        command = next(line for line in Path(job["output"]).read_text().splitlines() if " jetscale train " in line)
+        assert "trainer.accelerator=cpu" in command.split() and "trainer.accelerator=gpu" not in command
 
 
 def test_a_failed_and_a_vanished_job_are_reported_failed(tmp_path, pbs_env):
@@ -404,15 +408,15 @@ def test_an_8_point_sweep_in_bundles_of_4_submits_2_jobs(tmp_path, pbs_env):
 
 
 def test_a_queues_per_user_limit_holds_whatever_jobs_says(tmp_path, pbs_env):
-    """Polaris' capacity queue takes 2 jobs per user (queued or running): with --jobs 4, Snakemake still never
-    has more than 2 of the sweep's 4 training jobs there."""
-    path = toy_sweep(tmp_path, n_samples=(16, 32))
+    """Polaris' capacity queue takes 2 jobs per user (queued or running): with --jobs 3, Snakemake still never
+    has more than 2 of the sweep's 3 training jobs there."""
+    path = toy_sweep(tmp_path, n_samples=(16,), widths=(4, 8, 16))
     raw = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**raw, "resources": {"queue": "capacity", "runtime": 10}}, sort_keys=False))
-    proc = snakemake(tmp_path, "polaris", path, pbs_env, "--jobs", "4")
+    proc = snakemake(tmp_path, "polaris", path, pbs_env, "--jobs", "3")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     train = [job for job in fakepbs.read_table(tmp_path / "pbs") if job["name"].startswith("train.")]
-    assert len(train) == 4 and {job["queue"] for job in train} == {"capacity"}
+    assert len(train) == 3 and {job["queue"] for job in train} == {"capacity"}
     in_queue = [(job["ctime"], job["obittime"]) for job in train]
     most = max(sum(start <= t < end for start, end in in_queue) for t, _ in in_queue)
     assert most == 2, in_queue
