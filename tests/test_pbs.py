@@ -509,3 +509,11 @@ def test_make_jets_through_the_polaris_profile_runs_many_shards_per_job(tmp_path
     assert len(list((tmp_path / "data" / "jets" / "toptag-pythia").glob("shard-*.efp-d5-b1.h5"))) == 3
     assert (tmp_path / "results" / "toptag-pythia" / "spectrum" / "efp-d5-b1" / "spectrum.json").is_file()
     assert (tmp_path / "mpiexec.log").read_text().splitlines() == ["mpiexec -n 4 --ppn 4 --depth 8 --cpu-bind depth"]
+
+
+def test_the_live_check_away_from_a_pbs_server_says_where_to_run_it():
+    def no_qstat(*args, **kwargs):
+        raise FileNotFoundError("qstat")
+
+    with pytest.raises(pbs.PBSError, match="no qstat here: --live asks the PBS server from a login node of aurora"):
+        pbs.check_live(pbs.load_facility("aurora"), run=no_qstat)

@@ -492,7 +492,10 @@ def live_differences(facility: Facility, qstat_json: str) -> list[str]:
 
 
 def check_live(facility: Facility, run=subprocess.run) -> list[str]:
-    proc = run(["qstat", "-Qf", "-F", "json"], capture_output=True, text=True)
+    try:
+        proc = run(["qstat", "-Qf", "-F", "json"], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise PBSError(f"no qstat here: --live asks the PBS server from a login node of {facility.name}") from None
     if proc.returncode != 0:
         raise PBSError(f"qstat -Qf failed (exit {proc.returncode}): {proc.stderr.strip()}; is this a login node of "
                        f"{facility.name}?")
