@@ -172,3 +172,19 @@ def test_cpu_training_is_fine_outside_a_job_or_without_gpus():
     assert idle_devices_error("cpu", Visible(), environ={"SLURM_JOB_ID": "7"}) is None  # a CPU node
     assert idle_devices_error("gpu", Visible(cuda=4), environ={"SLURM_JOB_ID": "7"}) is None
     assert "Slurm job 7" in idle_devices_error("cpu", Visible(cuda=4), environ={"SLURM_JOB_ID": "7"})
+
+
+def test_a_packed_bundle_in_a_job_with_gpus_stops_before_training(monkeypatch):
+    """Packs train on the CPU: given GPUs, they stop as a single point would, naming both ways out."""
+    from omegaconf import OmegaConf
+
+    from jetscale import devices
+    from jetscale.packed import refuse_idle_gpus
+
+    monkeypatch.setattr(devices, "visible_devices", lambda: Visible(cuda=4))
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    with pytest.raises(ValueError, match="packed bundle trains on the CPU: Slurm job 42 sees 4 NVIDIA.*bundle_pack"):
+        refuse_idle_gpus(OmegaConf.create({"allow_idle_accelerators": False}))
+    refuse_idle_gpus(OmegaConf.create({"allow_idle_accelerators": True}))
+    monkeypatch.delenv("SLURM_JOB_ID")
+    refuse_idle_gpus(OmegaConf.create({"allow_idle_accelerators": False}))

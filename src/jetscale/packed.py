@@ -238,10 +238,22 @@ def finished_metrics(run_dir: Path, overrides: list[str] | None) -> dict | None:
     return metrics
 
 
+def refuse_idle_gpus(cfg) -> None:
+    """A pack trains on the CPU: in a scheduler job that was given GPUs it stops before any work (as
+    :mod:`jetscale.devices` stops a single point), unless ``allow_idle_accelerators``."""
+    from jetscale.devices import idle_devices_error, visible_devices
+
+    problem = None if cfg.get("allow_idle_accelerators") else idle_devices_error("cpu", visible_devices())
+    if problem:
+        raise ValueError(f"a packed bundle trains on the CPU: {problem}; or train the points one per GPU "
+                         "(bundle_pack: false)")
+
+
 def train_members(members: list[Member], done: dict) -> None:
     """Train ``members`` as one pack; put each one's metrics into ``done``."""
     if not members:
         return
+    refuse_idle_gpus(members[0].cfg)
     start = time.perf_counter()
     for member in members:
         build_member(member)
