@@ -338,6 +338,12 @@ def qsub_command(jobscript: str | Path, facility: Facility, request: Request, qu
     return [*command, str(jobscript)]
 
 
+def unfinished_jobs_of(jobs: dict, user: str) -> dict:
+    """The jobs of ``qstat -f -F json``'s ``Jobs`` that ``user`` owns and that have not finished."""
+    return {job_id: job for job_id, job in jobs.items()
+            if str(job.get("Job_Owner", "")).split("@")[0] == user and job.get("job_state") not in FINISHED_STATES}
+
+
 def my_jobs_in(queue: Queue, user: str, run=subprocess.run) -> int | None:
     """How many of ``user``'s jobs are queued or running in ``queue`` (or the queues it routes to); None when
     qstat cannot say."""
@@ -345,9 +351,7 @@ def my_jobs_in(queue: Queue, user: str, run=subprocess.run) -> int | None:
     if proc.returncode != 0:
         return None
     names = {queue.name, *(route.name for route in queue.routes)}
-    jobs = _qstat_jobs(proc.stdout).values()
-    return sum(1 for job in jobs if str(job.get("Job_Owner", "")).split("@")[0] == user
-               and job.get("job_state") not in FINISHED_STATES and job.get("queue") in names)
+    return sum(1 for job in unfinished_jobs_of(_qstat_jobs(proc.stdout), user).values() if job.get("queue") in names)
 
 
 def wait_for_room(queue: Queue, environ=os.environ, run=subprocess.run, sleep=time.sleep) -> None:

@@ -56,7 +56,6 @@ LOCK_DIR = Path(".snakemake") / "locks"
 # Snakemake options that rerun finished points or delete results: never part of a resume.
 FORCING_OPTIONS = ("-F", "--forceall", "-R", "--forcerun", "-f", "--force", "--delete-all-output",
                    "--delete-temp-output", "--touch", "-t")
-PBS_FINISHED = {"F", "X"}
 
 
 class ResumeRefused(RuntimeError):
@@ -100,9 +99,10 @@ def pbs_workdir_jobs(qstat_json: str, workdir: Path, user: str) -> list[str]:
     except json.JSONDecodeError as err:
         raise ResumeRefused(f"cannot read qstat's JSON ({err}); cannot tell whether jobs of the interrupted run "
                             "are still queued") from None
-    return [job_id for job_id, job in jobs.items()
-            if str(job.get("Job_Owner", "")).split("@")[0] == user and job.get("job_state") not in PBS_FINISHED
-            and Path(str((job.get("Variable_List") or {}).get("PBS_O_WORKDIR", ""))) == workdir]
+    from jetscale.cluster.pbs import unfinished_jobs_of
+
+    return [job_id for job_id, job in unfinished_jobs_of(jobs, user).items()
+            if Path(str((job.get("Variable_List") or {}).get("PBS_O_WORKDIR", ""))) == workdir]
 
 
 def config_value(snakemake_args: list[str], key: str, default=None):

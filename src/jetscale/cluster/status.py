@@ -97,12 +97,10 @@ def pbs_jobs(qstat_json: str, user: str) -> dict[str, str]:
         jobs = json.loads(qstat_json, strict=False).get("Jobs") or {}
     except json.JSONDecodeError as err:
         raise ValueError(f"cannot read qstat's JSON: {err}") from None
-    found = {}
-    for job in jobs.values():
-        if str(job.get("Job_Owner", "")).split("@")[0] != user or job.get("job_state") in ("F", "X"):
-            continue
-        found[str(job.get("Job_Name", ""))] = "running" if job.get("job_state") in ("R", "E") else "queued"
-    return found
+    from jetscale.cluster.pbs import unfinished_jobs_of
+
+    return {str(job.get("Job_Name", "")): "running" if job.get("job_state") in ("R", "E") else "queued"
+            for job in unfinished_jobs_of(jobs, user).values()}
 
 
 def scheduler_jobs(scheduler: str | None, run=subprocess.run) -> dict[str, str]:
@@ -149,7 +147,6 @@ def sweep_status(sweep, results: Path, jobs: dict[str, str], scheduler: str | No
         job = jobs.get(job_keys(scheduler, sweep.name, "train", "run_id", rid))
         if rid in in_bundle:
             job = job or jobs.get(job_keys(scheduler, sweep.name, "train_bundle", "bundle", in_bundle[rid]))
-        holder = live_holder(run_dir)
         state = Point(rid)
         if metrics.is_file():
             try:
@@ -157,6 +154,7 @@ def sweep_status(sweep, results: Path, jobs: dict[str, str], scheduler: str | No
             except ValueError as err:
                 mismatch = str(err)
             state.state, state.detail = ("stale", mismatch) if mismatch else ("done", "")
+        holder = live_holder(run_dir) if state.state != "done" else None  # no lock probe for finished points
         if state.state != "done":
             if holder is not None:
                 state.state, state.detail = "running", f"PID {holder.get('pid', '?')} on {holder.get('host', '?')}"
