@@ -149,10 +149,15 @@ def test_killed_snakemake_resumes_without_rerunning_finished_points(workdir, cli
     log = workdir / "first.log"
     proc = start_sweep(workdir, sweep, log, cli_env, PROFILE)
     try:
-        wait_for(lambda: finished_points(log.read_text()) and "PENDING" in jobs_in(workdir).values(), 300,
-                 "a finished point while others are queued")
+        # The node runs 2 of the 6 points at once; the 4 others are held as soon as all are submitted, so that
+        # they are still queued when Snakemake records a finished point, however slowly the machine runs: the
+        # plugin's status checks back off by 10 s per check that saw no job end (3, 13, 23 ... 180 s apart).
+        running = lambda: list(jobs_in(workdir).values()).count("RUNNING")  # noqa: E731
+        wait_for(lambda: len(submitted(log.read_text())) == 6 and running() == 2, 300,
+                 "the 6 points to be submitted and 2 of them to run")
         pending = [j for j, s in jobs_in(workdir).items() if s == "PENDING"]
         subprocess.run(["scontrol", "hold", *pending], capture_output=True)  # they stay queued: orphans
+        wait_for(lambda: finished_points(log.read_text()), 600, "a finished point while others are held")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -279,3 +284,24 @@ def test_make_jets_runs_through_the_local_slurm(workdir, cli_env):
     assert len(rules) >= 2 + 2 + 1 + 1, done.stdout[-3000:]  # shards, EFP caches, manifest, spectrum
     assert len(list((workdir / "data" / "jets" / "toptag-pythia").glob("shard-*.efp-d5-b1.h5"))) == 2
     assert json.loads((workdir / "results" / "toptag-pythia" / "spectrum" / "efp-d5-b1" / "spectrum.json").read_text())
+
+
+@pytest.mark.slow  # ~1 h on 2 cores: the whole small paper, every job through the local Slurm
+def test_make_paper_small_runs_end_to_end_through_the_local_slurm(workdir, cli_env):
+    """`make paper SCALE=small PROFILE=slurm-local`: shards, EFP caches, spectra under their MPI launcher and every
+    sweep point (bundles of 6) as sbatch jobs; the figures and report on the login side."""
+    from test_paper_workflow import PAPER_FIGURES
+
+    done = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "paper", "SCALE=small",
+                           "PROFILE=slurm-local", "CONFIG=bundle_size=6", f"SNAKEMAKE_ARGS=--directory {workdir}"],
+                          env=cli_env, capture_output=True, text=True, timeout=3 * 3600)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    report = workdir / "results" / "paper" / "small" / "report.md"
+    assert report.is_file() and all((report.parent / f"{figure}.pdf").is_file() for figure in PAPER_FIGURES)
+    slurm_logs = workdir / ".snakemake" / "slurm_logs"
+    jobs = {rule.name.removeprefix("rule_"): len(list(rule.rglob("*.log"))) for rule in slurm_logs.iterdir()}
+    assert jobs.get("generate_shard") == 6 and jobs.get("efp_features") == 6, jobs  # configs/paper/small.yaml
+    assert jobs.get("efp_spectrum", 0) >= 1 and jobs.get("constituent_spectrum", 0) >= 1, jobs
+    assert jobs.get("train_bundle", 0) >= 136 // 6, jobs  # every sweep point in a Slurm job
+    assert not re.search(r"^localrule (train|train_bundle|generate_shard|efp_features)\b", output, re.M)
