@@ -272,10 +272,15 @@ def snakemake(tmp_path, profile: str, sweep: Path, env: dict, *extra, timeout=30
 
 
 def test_sweep_runs_through_the_polaris_profile_one_qsub_per_point(tmp_path, pbs_env):
-    proc = snakemake(tmp_path, "polaris", toy_sweep(tmp_path, n_samples=(16,)), pbs_env, "--jobs", "2")
+    """One qsub per point, in the queue the sweep asks for; Polaris' capacity queue takes 2 jobs per user (queued or
+    running): with --jobs 3, Snakemake still never has more than 2 of the sweep's 3 training jobs there."""
+    path = toy_sweep(tmp_path, n_samples=(16,), widths=(4, 8, 16))
+    raw = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**raw, "resources": {"queue": "capacity", "runtime": 10}}, sort_keys=False))
+    proc = snakemake(tmp_path, "polaris", path, pbs_env, "--jobs", "3")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = pd.read_csv(tmp_path / "results" / "toy" / "table.csv")
-    points = {f"n_samples=16__width={w}" for w in (8, 16)}
+    points = {f"n_samples=16__width={w}" for w in (4, 8, 16)}
     assert set(table["run_id"]) == points
 
     jobs = fakepbs.read_table(tmp_path / "pbs")
@@ -285,10 +290,12 @@ def test_sweep_runs_through_the_polaris_profile_one_qsub_per_point(tmp_path, pbs
     assert len(fakepbs.qsub_lines(tmp_path / "pbs")) == len(jobs)  # every qsub was accepted
     assert {job["name"] for job in jobs} - {job["name"] for job in train} <= {"aggregate"}
     assert all(job["state"] == "F" and job["exit_status"] == 0 for job in jobs)
-    assert all(job["account"] == "jetscale-test" and job["queue"] == "debug" for job in jobs)
+    assert all(job["account"] == "jetscale-test" for job in jobs) and {job["queue"] for job in train} == {"capacity"}
+    in_queue = [(job["ctime"], job["obittime"]) for job in train]
+    assert max(sum(start <= t < end for start, end in in_queue) for t, _ in in_queue) == 2, in_queue
     # the profile's `mpi` resource reached each training job's shell, expanded by the job script
     launches = (tmp_path / "mpiexec.log").read_text().splitlines()
-    assert launches == ["mpiexec -n 4 --ppn 4 --depth 8 --cpu-bind depth"] * 2
+    assert launches == ["mpiexec -n 4 --ppn 4 --depth 8 --cpu-bind depth"] * 3
     # the machine's accelerator (here the test's accelerator=cpu in place of the profile's gpu) on each command
     for job in train:
         command = next(line for line in Path(job["output"]).read_text().splitlines() if " jetscale train " in line)
@@ -405,21 +412,6 @@ def test_an_8_point_sweep_in_bundles_of_4_submits_2_jobs(tmp_path, pbs_env):
     metrics = list((tmp_path / "results" / "bundled" / "runs").glob("*/metrics.json"))
     assert len(metrics) == 8 and {json.loads(m.read_text())["packed"] for m in metrics} == {4}
     assert len(pd.read_csv(tmp_path / "results" / "bundled" / "table.csv")) == 8
-
-
-def test_a_queues_per_user_limit_holds_whatever_jobs_says(tmp_path, pbs_env):
-    """Polaris' capacity queue takes 2 jobs per user (queued or running): with --jobs 3, Snakemake still never
-    has more than 2 of the sweep's 3 training jobs there."""
-    path = toy_sweep(tmp_path, n_samples=(16,), widths=(4, 8, 16))
-    raw = yaml.safe_load(path.read_text())
-    path.write_text(yaml.safe_dump({**raw, "resources": {"queue": "capacity", "runtime": 10}}, sort_keys=False))
-    proc = snakemake(tmp_path, "polaris", path, pbs_env, "--jobs", "3")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    train = [job for job in fakepbs.read_table(tmp_path / "pbs") if job["name"].startswith("train.")]
-    assert len(train) == 3 and {job["queue"] for job in train} == {"capacity"}
-    in_queue = [(job["ctime"], job["obittime"]) for job in train]
-    most = max(sum(start <= t < end for start, end in in_queue) for t, _ in in_queue)
-    assert most == 2, in_queue
 
 
 def server_queues(facility: str, **changes) -> dict:

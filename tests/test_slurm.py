@@ -145,16 +145,16 @@ def test_cancelled_job_fails_the_run_and_its_point_reruns_next_time(workdir, cli
 def test_killed_snakemake_resumes_without_rerunning_finished_points(workdir, cli_env):
     """SIGKILL of Snakemake while jobs are queued: `jetscale resume` refuses while they are, cancels them on request,
     unlocks and reruns only what Snakemake had not recorded as finished."""
-    sweep = toy_sweep(workdir, n_samples=(16, 32, 64))
+    sweep = toy_sweep(workdir)  # 4 points
     log = workdir / "first.log"
     proc = start_sweep(workdir, sweep, log, cli_env, PROFILE)
     try:
-        # The node runs 2 of the 6 points at once; the 4 others are held as soon as all are submitted, so that
+        # The node runs 2 of the 4 points at once; the 2 others are held as soon as all are submitted, so that
         # they are still queued when Snakemake records a finished point, however slowly the machine runs: the
         # plugin's status checks back off by 10 s per check that saw no job end (3, 13, 23 ... 180 s apart).
         running = lambda: list(jobs_in(workdir).values()).count("RUNNING")  # noqa: E731
-        wait_for(lambda: len(submitted(log.read_text())) == 6 and running() == 2, 300,
-                 "the 6 points to be submitted and 2 of them to run")
+        wait_for(lambda: len(submitted(log.read_text())) == 4 and running() == 2, 300,
+                 "the 4 points to be submitted and 2 of them to run")
         pending = [j for j, s in jobs_in(workdir).items() if s == "PENDING"]
         subprocess.run(["scontrol", "hold", *pending], capture_output=True)  # they stay queued: orphans
         wait_for(lambda: finished_points(log.read_text()), 600, "a finished point while others are held")
@@ -179,7 +179,7 @@ def test_killed_snakemake_resumes_without_rerunning_finished_points(workdir, cli
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert not jobs_in(workdir, "PENDING,RUNNING") and not lock_files(workdir)
-    assert len(pd.read_csv(workdir / "results" / "toy" / "table.csv")) == 6
+    assert len(pd.read_csv(workdir / "results" / "toy" / "table.csv")) == 4
     assert {p: v for p, v in metrics_files(workdir / "results" / "toy" / "runs").items() if p in kept} == kept
     rerun = set(started_points(output).values())
     assert not rerun & finished and never_ran <= rerun
