@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from jetscale.cluster import bundle as bundle_module
-from jetscale.cluster.bundle import (XPU_MASK, Member, bundle_exit, bundles, device_slots, member_env, run_bundle,
-                                   train_command)
+from jetscale.cluster.bundle import (THREAD_VARIABLES, XPU_MASK, Member, bundle_exit, bundles, device_slots,
+                                   member_env, run_bundle, train_command)
 from jetscale.results import TABLE_COLUMNS
 from jetscale.sweep import run_id
 
@@ -38,6 +38,17 @@ def test_device_slots_are_the_allocations_gpus_else_cpu_slots():
     assert device_slots({"CUDA_VISIBLE_DEVICES": ""}, cpu_slots=2) == [None, None]  # GPUs hidden on purpose
     assert device_slots({}, gpu_count=lambda: 4) == ["0", "1", "2", "3"]  # PBS: every GPU of the node
     assert device_slots({}) == [None]  # this machine: no GPU
+
+
+def test_cpu_members_share_the_jobs_cores_in_every_thread_pool():
+    """Snakemake exports the job's threads to every pool; a CPU member gets its share in each (MKL's too, which
+    torch's BLAS reads), else 2 members x 2 threads oversubscribe a 2-core job."""
+    job_env = {"PATH": "/bin", **dict.fromkeys(THREAD_VARIABLES, "8")}
+    env = member_env(None, 4, job_env, cores=8)
+    assert {name: env[name] for name in THREAD_VARIABLES} == dict.fromkeys(THREAD_VARIABLES, "2")
+    assert {"MKL_NUM_THREADS", "OMP_NUM_THREADS"} <= set(THREAD_VARIABLES)
+    assert member_env(None, 12, job_env, cores=8)["MKL_NUM_THREADS"] == "1"
+    assert member_env("0", 4, job_env, cores=8)["MKL_NUM_THREADS"] == "8", "a GPU member keeps the job's"
 
 
 def test_on_aurora_each_member_gets_one_gpu_tile():

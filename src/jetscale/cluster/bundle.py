@@ -114,13 +114,23 @@ def train_command(run_dir: Path, overrides: list[str]) -> list[str]:
     return ["jetscale", "train", *overrides, *point_overrides(run_dir.name), f'hydra.run.dir="{run_dir}"']
 
 
-def member_env(device: str | None, n_slots: int, environ=os.environ, variable: str = CUDA_MASK) -> dict:
+# Every thread pool a member may start (Snakemake sets all of them to the job's threads; torch's MKL BLAS reads
+# MKL_NUM_THREADS, not OMP_NUM_THREADS): each CPU member gets its share of the job's cores in each.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "GOTO_NUM_THREADS")
+
+
+def member_env(device: str | None, n_slots: int, environ=os.environ, variable: str = CUDA_MASK,
+               cores: int | None = None) -> dict:
+    """A member's environment: its device (``variable`` = the slot's GPU or tile), or, on CPU slots, its share
+    of the job's ``cores`` (default: the CPUs this process may run on) in every thread pool."""
     env = dict(environ)
     if device is not None:
         env[variable] = device
-    else:  # CPU slots share the job's cores
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        env["OMP_NUM_THREADS"] = str(max(1, cores // n_slots))
+    else:
+        if cores is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        env.update(dict.fromkeys(THREAD_VARIABLES, str(max(1, cores // n_slots))))
     return env
 
 
