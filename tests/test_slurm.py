@@ -286,7 +286,7 @@ def test_make_jets_runs_through_the_local_slurm(workdir, cli_env):
     assert json.loads((workdir / "results" / "toptag-pythia" / "spectrum" / "efp-d5-b1" / "spectrum.json").read_text())
 
 
-@pytest.mark.slow  # ~1 h on 2 cores: the whole small paper, every job through the local Slurm
+@pytest.mark.slow  # <= 1 h on 2 cores: the whole small paper, every job through the local Slurm
 def test_make_paper_small_runs_end_to_end_through_the_local_slurm(workdir, cli_env):
     """`make paper SCALE=small PROFILE=slurm-local`: shards, EFP caches, spectra under their MPI launcher and every
     sweep point (bundles of 6) as sbatch jobs; the figures and report on the login side."""
