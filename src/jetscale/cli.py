@@ -51,13 +51,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_packed(args: argparse.Namespace) -> int:
     import logging
 
-    from jetscale.packed import compose_members, member_overrides, train_packed
+    from jetscale.packed import train_run_dirs
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
-    run_dirs = [Path(d) for d in args.run_dir]
-    cfgs = compose_members(run_dirs, args.overrides)
-    for metrics in train_packed(cfgs, run_dirs, member_overrides(run_dirs, args.overrides)):
-        print(f"{metrics['run_id']}: test_loss={metrics['test_loss']:.4g}")
+    train_run_dirs(args.run_dir, args.overrides)
     return 0
 
 

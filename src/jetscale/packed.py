@@ -226,6 +226,16 @@ def train_packed(cfgs: list[DictConfig], run_dirs: list[Path], overrides: list[l
     return [done[d] for d in run_dirs]
 
 
+def train_run_dirs(run_dirs: list[Path], overrides: list[str]) -> list[dict]:
+    """``jetscale train-packed``: the points named by their run dirs (each dir's name gives the point's own
+    overrides, ``overrides`` apply to all) as one pack; print and return every point's metrics."""
+    run_dirs = [Path(d) for d in run_dirs]
+    results = train_packed(compose_members(run_dirs, overrides), run_dirs, member_overrides(run_dirs, overrides))
+    for metrics in results:
+        print(f"{metrics['run_id']}: test_loss={metrics['test_loss']:.4g}")
+    return results
+
+
 def finished_metrics(run_dir: Path, overrides: list[str] | None) -> dict | None:
     """The metrics of a finished point trained with ``overrides`` (None: not finished, or of other overrides)."""
     path = run_dir / "metrics.json"

@@ -201,9 +201,10 @@ def cmd_train_bundle(args: argparse.Namespace) -> int:
     if args.accelerator and not any(o.startswith(("trainer=", "trainer.accelerator=")) for o in overrides):
         overrides = [*overrides, f"trainer.accelerator={args.accelerator}"]  # the profile's, unless the sweep's
     if args.pack:
-        from jetscale.cli import cmd_train_packed
+        from jetscale.packed import train_run_dirs  # torch and Lightning: only a packed bundle needs them
 
-        return cmd_train_packed(argparse.Namespace(run_dir=[str(d) for d in run_dirs], overrides=overrides))
+        train_run_dirs(run_dirs, overrides)
+        return 0
     variable = slot_variable(args.accelerator)
     slots = device_slots(cpu_slots=args.cpu_slots, variable=variable)
     members = [Member(d, train_command(d, overrides), [*overrides, *point_overrides(d.name)]) for d in run_dirs]
