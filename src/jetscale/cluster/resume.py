@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jetscale.cluster.pbs import unfinished_jobs_of
 from jetscale.lifetime import LOCK_NAME, live_holder
 from jetscale.paths import WORKFLOW_CONFIG
 from jetscale.processes import Process, is_snakemake, scan_processes
@@ -99,8 +100,6 @@ def pbs_workdir_jobs(qstat_json: str, workdir: Path, user: str) -> list[str]:
     except json.JSONDecodeError as err:
         raise ResumeRefused(f"cannot read qstat's JSON ({err}); cannot tell whether jobs of the interrupted run "
                             "are still queued") from None
-    from jetscale.cluster.pbs import unfinished_jobs_of
-
     return [job_id for job_id, job in unfinished_jobs_of(jobs, user).items()
             if Path(str((job.get("Variable_List") or {}).get("PBS_O_WORKDIR", ""))) == workdir]
 

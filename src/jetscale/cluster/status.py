@@ -27,6 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jetscale.cluster.bundle import bundles
+from jetscale.cluster.pbs import job_name, unfinished_jobs_of
 from jetscale.lifetime import ATTEMPTS, live_holder
 from jetscale.paths import CONFIG_DIR, REPO_ROOT, WORKFLOW_CONFIG
 from jetscale.results import override_mismatch, read_metrics
@@ -97,8 +99,6 @@ def pbs_jobs(qstat_json: str, user: str) -> dict[str, str]:
         jobs = json.loads(qstat_json, strict=False).get("Jobs") or {}
     except json.JSONDecodeError as err:
         raise ValueError(f"cannot read qstat's JSON: {err}") from None
-    from jetscale.cluster.pbs import unfinished_jobs_of
-
     return {str(job.get("Job_Name", "")): "running" if job.get("job_state") in ("R", "E") else "queued"
             for job in unfinished_jobs_of(jobs, user).values()}
 
@@ -121,8 +121,6 @@ def scheduler_jobs(scheduler: str | None, run=subprocess.run) -> dict[str, str]:
 def job_keys(scheduler: str | None, sweep: str, rule: str, wildcard: str, value: str) -> str:
     """How ``scheduler`` names the job of ``rule`` for one point or bundle (:func:`slurm_jobs`, :func:`pbs_jobs`)."""
     if scheduler == "pbs":
-        from jetscale.cluster.pbs import job_name
-
         return job_name({"rule": rule, "wildcards": {"sweep": sweep, wildcard: value}})
     return f"rule_{rule}_wildcards_{sweep}_{value}"
 
@@ -133,8 +131,6 @@ def job_keys(scheduler: str | None, sweep: str, rule: str, wildcard: str, value:
 def sweep_status(sweep, results: Path, jobs: dict[str, str], scheduler: str | None,
                  bundle_size: int = 1, lines: int = 5) -> list[Point]:
     """The state of every point of ``sweep`` (in sweep order) under ``results/<sweep>``."""
-    from jetscale.cluster.bundle import bundles
-
     out = results / sweep.name
     points = {run_id(p): p for p in sweep.points()}
     in_bundle = {rid: name for name, members in bundles(points, bundle_size).items() for rid in members} \
