@@ -58,7 +58,8 @@ def test_aggregate_then_fit_then_figures(tmp_path, capsys):
     fit_path = tmp_path / "joint.json"
     assert main(["fit", "--table", str(table_path), "--law", "joint", "--bootstrap", "50", "--out", str(fit_path)]) == 0
     fit = json.loads(fit_path.read_text())
-    assert set(fit) == {"law", "params", "ci95", "n_points", "loss"}
+    assert set(fit) == {"law", "params", "ci95", "n_points", "loss", "n_boot", "resamples"}
+    assert len(fit["resamples"]["alpha"]) == 50 and fit["ci95"]["alpha"][0] <= fit["params"]["alpha"]
     assert fit["params"]["alpha"] == pytest.approx(0.5, abs=0.02) and fit["params"]["beta"] == pytest.approx(0.7, abs=0.02)
 
     grouped = tmp_path / "data.json"

@@ -1,16 +1,18 @@
 """Fit a scaling law to a results table: the entry points a CLI calls and json.dumps.
 
-``fit_law`` returns exactly::
+``fit_law`` returns :meth:`jetscale.fit.lawfit.LawFit.to_json` of the selected rows::
 
     {"law": "joint",
      "params": {"E": .., "A": .., "alpha": .., "B": .., "beta": ..},   # the law's parameters only
      "ci95":   {"E": [lo, hi], ...},     # [None, None] (JSON null) for every parameter when n_boot=0
      "n_points": int,                    # rows fitted (after the filter)
      "loss": float,                      # minimised sum of Huber losses on log L
+     "n_boot": int,                      # resamples asked for
+     "resamples": {"E": [...], ...},     # the usable resamples, one list per parameter
      "where": {...}}                     # only when a filter was given
 
-Method: :mod:`jetscale.fit.huber` (Besiroglu et al. 2024); intervals:
-:mod:`jetscale.fit.bootstrap`; table conventions: :mod:`jetscale.fit.table`.
+Method: :mod:`jetscale.fit.huber` (Besiroglu et al. 2024); resamples: :mod:`jetscale.fit.bootstrap`;
+table conventions: :mod:`jetscale.fit.table`.
 """
 
 from __future__ import annotations
@@ -18,16 +20,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
-from jetscale.fit.bootstrap import bootstrap_ci
-from jetscale.fit.huber import fit_huber, log_inputs, to_params
+from jetscale.fit.lawfit import fit_rows
 from jetscale.fit.laws import Law, get_law
-from jetscale.fit.table import FitInputError, apply_where, distinct_values, validate_for_law
+from jetscale.fit.table import LOSS_COL, FitInputError, apply_where, distinct_values
 from jetscale.results import plain
-
-LOSS_COL = "test_loss"
 
 
 def fit_law(df: pd.DataFrame, law: str | Law, loss_col: str = LOSS_COL, n_boot: int = 1000, seed: int = 0,
@@ -36,21 +34,9 @@ def fit_law(df: pd.DataFrame, law: str | Law, loss_col: str = LOSS_COL, n_boot: 
 
     Every row is a point (seeds are not averaged). Raises :class:`FitInputError` for a
     table that cannot be fitted. ``n_boot`` bootstrap resamples (seeded by ``seed``)
-    give ``ci95``; ``n_boot=0`` skips the bootstrap and leaves null bounds.
+    give ``ci95`` and ``resamples``; ``n_boot=0`` skips the bootstrap and leaves null bounds.
     """
-    law = get_law(law)
-    rows = apply_where(df, where)
-    validate_for_law(rows, law, loss_col)
-    log_x = log_inputs(law, rows)
-    log_y = np.log(rows[loss_col].to_numpy(dtype=float))
-    best = fit_huber(law, log_x, log_y)
-    result = {
-        "law": law.name,
-        "params": to_params(law, best.theta),
-        "ci95": bootstrap_ci(law, log_x, log_y, best.theta, n_boot=n_boot, seed=seed),
-        "n_points": int(len(rows)),
-        "loss": float(best.loss),
-    }
+    result = fit_rows(apply_where(df, where), law, loss_col, n_boot, seed).to_json()
     if where:
         result["where"] = {str(k): plain(v) for k, v in where.items()}
     return result

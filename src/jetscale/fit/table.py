@@ -12,7 +12,7 @@ offending rows and values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 from jetscale.fit.laws import Law
 
 RUN_ID = "run_id"
+LOSS_COL = "test_loss"
 _MAX_SHOWN = 5  # offending rows quoted in a message
 
 
@@ -92,7 +93,22 @@ def _row_label(df: pd.DataFrame, pos: int) -> str:
     return f"row {df.index[pos]!r}"
 
 
-def validate_for_law(df: pd.DataFrame, law: Law, loss_col: str = "test_loss") -> None:
+def distinct(rows: pd.DataFrame, column: str) -> list:
+    """Sorted distinct non-null values of ``column`` (empty when the column is missing)."""
+    return distinct_values(rows[column]) if column in rows.columns else []
+
+
+def seed_stats(rows: pd.DataFrame, by: str | Sequence[str], loss_col: str = LOSS_COL) -> pd.DataFrame:
+    """Per distinct ``by``: ``mean``, ``std``, ``sem`` (std / sqrt(n seeds), 0 for one seed) and ``n`` of
+    ``loss_col``, sorted by ``by``. Figures show these; fits use every row."""
+    by = [by] if isinstance(by, str) else list(by)
+    stats = rows.groupby(by)[loss_col].agg(mean="mean", std="std", n="count").reset_index()
+    stats["std"] = stats["std"].fillna(0.0)
+    stats["sem"] = stats["std"] / np.sqrt(stats["n"])
+    return stats.sort_values(by).reset_index(drop=True)
+
+
+def validate_for_law(df: pd.DataFrame, law: Law, loss_col: str = LOSS_COL) -> None:
     """Raise :class:`FitInputError` unless ``df`` can be fitted with ``law``.
 
     Checks: every column the law reads and ``loss_col`` exist; their values are

@@ -15,7 +15,7 @@ Choices (documented once):
   per width and the largest width is the one shown, ordered and used downstream (the others are
   in ``numbers["classifiers"][model]["per_width"]``).
 * Fit and intervals: every row is a point (seeds are not averaged), Huber fit with a row bootstrap
-  (:mod:`jetscale.paper.fitting`); the band is the pointwise 95 % interval of the resamples' curves.
+  (:mod:`jetscale.fit.lawfit`); the band is the pointwise 95 % interval of the resamples' curves.
 * Panels: (a) L against T; (b) the reducible loss L - C against T, where the law is a straight line
   of slope -alpha (points use the fitted C of their classifier; points with L <= C are not drawn).
 * Ordering: by the seed-mean test BCE at the largest T common to all classifiers (a difference is
@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jetscale.paper.fitting import LOSS_COL, LawFit, distinct, fit_rows, fmt, fmt_ci, md_table, seed_stats
+from jetscale.fit import LOSS_COL, LawFit, distinct, fit_rows, percentile_band, seed_stats
+from jetscale.paper.report import fmt, fmt_ci, md_table
 from jetscale.paper.result import FigureResult
 from jetscale.plots.style import (
     draw_fit, draw_means, figure_style, label, limit_to_points, log_axes, model_color, model_label, panel_figure,
@@ -112,7 +113,7 @@ def classifier_numbers(s: ClassifierScaling) -> dict:
     numbers = {"sweep": s.sweep, "label": model_label(s.model), "width": s.width, "n_runs": int(len(s.rows)),
                "n_params": [int(n) for n in distinct(s.rows, "n_params")],
                "T": [float(t) for t in distinct(s.rows, "n_samples")], **paper_params(s.fit),
-               "n_points": s.fit.n_points, "n_boot_ok": int(len(s.fit.thetas))}
+               "n_points": s.fit.n_points, "n_boot_ok": int(len(s.fit.resamples))}
     if len(s.fits) > 1:
         numbers["per_width"] = {f"{w:g}": {**paper_params(f), "n_points": f.n_points} for w, f in s.fits.items()}
     return numbers
@@ -191,7 +192,7 @@ def plot_data_scaling(scalings: list[ClassifierScaling], loss_col: str = LOSS_CO
         points += list(stats["mean"])
         reducible_points += list(reducible[shown])
         preds = fit.resample_predictions(dense) - np.array([p["E"] for p in fit.resample_params()])[:, None]
-        red_lo, red_hi = (np.nanpercentile(preds, [2.5, 97.5], axis=0) if len(preds) else (None, None))
+        red_lo, red_hi = percentile_band(preds)
         draw_fit(ax_red, dense["n_samples"], fit.predict(dense) - c, color, red_lo, red_hi)
     ax.set(xlabel=label("n_samples", "jets"), ylabel=label(loss_col, "jets"))
     panel_tag(ax, "a", "test loss; fit $L = A\\,T^{-\\alpha} + C$ (95 % band)")

@@ -28,9 +28,8 @@ from matplotlib.lines import Line2D
 
 from jetscale.paper.compute_optimal import isoflop_rows, joint_frame
 from jetscale.paper.data_scaling import shown_rows
-from jetscale.paper.fitting import (
-    LOSS_COL, LawFit, distinct, fit_rows, fmt, fmt_ci, md_table, percentile_ci, seed_stats,
-)
+from jetscale.fit import LOSS_COL, LawFit, distinct, fit_rows, percentile_ci, seed_stats
+from jetscale.paper.report import fmt, fmt_ci, md_table
 from jetscale.paper.result import FigureResult
 from jetscale.plots.style import (
     band, colors, draw_means, figure_style, label, log_axes, model_color, model_label, panel_figure,

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
+from jetscale.fit import percentile_ci
 from jetscale.paper.result import FigureResult
 from jetscale.plots.spectrum import ci_text
 from jetscale.plots.style import colors, figure_style, label, save_figure
@@ -193,7 +194,7 @@ def bootstrap_exponent(kind: str, xs: list[np.ndarray], matrices: list[np.ndarra
         value = pooled_exponent(kind, xs, [m[seeds] for m in matrices], points)
         if np.isfinite(value):
             samples.append(value)
-    return (np.percentile(samples, [2.5, 97.5]).tolist() if samples else [None, None]), len(samples)
+    return percentile_ci(samples), len(samples)
 
 
 def measure_regimes(table: pd.DataFrame, toy: dict, n_boot: int = 200, seed: int = 0) -> dict:
