@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jetscale.features.spectrum import fit_spectrum_exponent, label_projection
+from jetscale.fit.spectrum import fit_spectrum_exponent, label_projection
 from jetscale.paper.spectrum_theory import asymptotic_prediction, finite_d_prediction, spectrum_exponent_figure
 from jetscale.theory import data_exponent
 

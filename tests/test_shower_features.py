@@ -18,6 +18,7 @@ from jetscale.data.shower.snapshots import ShowerSnapshots, write_snapshots
 from jetscale.data.shower_dataset import ShowerDataModule, ridge_theory
 from jetscale.features import efp_ee, spectrum
 from jetscale.features.efp_ee import compute_ee_efps, ee_efp_cache_path, ee_efp_set, snapshot_features
+from jetscale.cli import main as cli_main
 from jetscale.features.shower_spectrum import main as spectrum_main
 from jetscale.features.shower_spectrum import shower_spectrum, whiten, whitened_eigenvalues
 from jetscale.models.feature_regression import FeatureRegression, FeatureRidge
@@ -178,6 +179,8 @@ def test_shower_spectrum_cli_round_trip(snapshot_file, tmp_path, capsys, fast_bo
         assert white["d"] + white["dropped_directions"] == 102 - len(white["constant_features"])
         assert 0.7 < min(white["eigenvalues"]) and max(white["eigenvalues"]) < 1.5  # RAMBO vs RAMBO
     assert "k = 2" in capsys.readouterr().out
+    assert cli_main(["spectrum-figure", str(out / "spectrum.json")]) == 0  # the shower figure, from the file
+    assert (out / "spectrum.png").stat().st_size > 0 and (out / "spectrum.pdf").stat().st_size > 0
     assert spectrum_main(["--snapshots", str(snapshot_file), "--out-dir", str(out), "--k", "7"]) == 2
     assert "k = [7] not in the file" in capsys.readouterr().err
 

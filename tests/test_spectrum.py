@@ -18,9 +18,9 @@ from jetscale.features.covariance import (
     standardized_covariance, standardized_target,
 )
 from jetscale.features.efp import cache_shard_efps, efp_cache_path, n_efps
-from jetscale.features.spectrum import (
-    dataset_spectrum, default_k_max, fit_spectrum_exponent, fit_target_power, register, spectrum_entry,
-)
+from jetscale.cli import main as cli_main
+from jetscale.features.spectrum import dataset_spectrum, register, spectrum_entry
+from jetscale.fit.spectrum import default_k_max, fit_spectrum_exponent, fit_target_power
 from jetscale.plots.spectrum import plot_spectrum
 from test_efp import toy_jets, toy_shard
 
@@ -195,6 +195,8 @@ def test_spectrum_command_writes_json_npz_and_a_log_log_figure(dataset, tmp_path
     assert result["standardized"]["constant_features"] == [0]  # the d = 0 EFP
     assert len(result["standardized"]["eigenvalues"]) == result["standardized"]["d"] == result["d"] - 1
     np.testing.assert_allclose(np.load(tmp_path / "spectrum.npz")["eigenvalues"], lam)
+    assert not (tmp_path / "spectrum.png").exists()  # drawing is its own step, from the file
+    assert cli_main(["spectrum-figure", str(tmp_path / "spectrum.json")]) == 0
     assert (tmp_path / "spectrum.png").stat().st_size > 0 and (tmp_path / "spectrum.pdf").stat().st_size > 0
     for entry in (result, result["standardized"]):
         projection = entry["label_projection"]

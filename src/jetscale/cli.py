@@ -19,6 +19,7 @@
     jetscale spectrum --dataset DIR ...        data-covariance eigen-spectrum and its power law (MPI-aware)
     jetscale shower-generate --config C --events N --out F.h5   parton states after each shower branching k
     jetscale shower-spectrum --snapshots F.h5 --out-dir DIR      EFP spectra per k, raw and RAMBO-whitened
+    jetscale spectrum-figure DIR/spectrum.json  spectrum.{png,pdf} of a jet or shower spectrum
 """
 
 from __future__ import annotations
@@ -145,6 +146,14 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spectrum_figure(args: argparse.Namespace) -> int:
+    from jetscale.plots.spectrum import draw_spectrum_file
+
+    for path in draw_spectrum_file(args.spectrum, args.out_dir):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from jetscale.sweep import load_sweep, run_id, sweep_path
 
@@ -257,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss-col", default="test_loss")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("spectrum-figure", help="spectrum.{png,pdf} of a jet or shower spectrum.json")
+    p.add_argument("spectrum", help="spectrum.json of `jetscale spectrum` or `jetscale shower-spectrum`")
+    p.add_argument("--out-dir", help="where to write (default: beside the spectrum.json)")
+    p.set_defaults(func=cmd_spectrum_figure)
 
     p = sub.add_parser("manifest", help="checksum the shards of a jet dataset into manifest.json")
     p.add_argument("directory")

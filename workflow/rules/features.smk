@@ -19,7 +19,7 @@ rule efp_features:
         "jetscale features --shard {input:q} --dmax {wildcards.dmax} --beta {wildcards.beta} > {log:q} 2>&1"
 
 
-SPECTRUM_FILES = ["spectrum.json", "spectrum.npz", "spectrum.png", "spectrum.pdf"]
+SPECTRUM_FILES = ["spectrum.json", "spectrum.npz"]
 
 
 rule efp_spectrum:
@@ -64,7 +64,25 @@ rule constituent_spectrum:
         "--out-dir {params.out:q} > {log:q} 2>&1"
 
 
+# The figure of any spectrum (jet or shower), drawn from its spectrum.json.
+rule spectrum_figure:
+    input:
+        f"{RESULTS}/{{path}}/spectrum.json",
+    output:
+        f"{RESULTS}/{{path}}/spectrum.png",
+        f"{RESULTS}/{{path}}/spectrum.pdf",
+    log:
+        f"{RESULTS}/{{path}}/spectrum-figure.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "jetscale spectrum-figure {input:q} > {log:q} 2>&1"
+
+
 # `snakemake jets`: the workflow's own jet dataset (jets_config), its EFPs and their spectrum.
 rule jets:
     input:
         f"{RESULTS}/{MAIN_JETS.settings.dataset}/spectrum/{EFP_TAG}/spectrum.json",
+        f"{RESULTS}/{MAIN_JETS.settings.dataset}/spectrum/{EFP_TAG}/spectrum.png",

@@ -62,7 +62,7 @@ from jetscale.data.sampling import training_loader
 from jetscale.data.shower.generate import ensure_snapshots
 from jetscale.features.covariance import CovarianceAccumulator, eigh_desc, is_constant, standardized_target
 from jetscale.features.efp_ee import DEFAULT_BETA, snapshot_features
-from jetscale.features.spectrum import target_power
+from jetscale.fit.spectrum import target_power
 from jetscale.models.inference import evaluation
 from jetscale.physics.event_shapes import EVENT_SHAPES
 from jetscale.theory.random_features import spectrum_test_error

@@ -4,10 +4,9 @@
   (``jetscale features``);
 * :mod:`.covariance` -- streamed covariance accumulator (O(d^2) memory), its MPI
   reduction and eigenvalues;
-* :mod:`.spectrum` -- eigen-spectrum of a dataset, power-law fit lambda_k ~ k^(-alpha),
-  ``spectrum.json`` (``jetscale spectrum``; also ``python -m jetscale.features.spectrum``,
-  which is why this package does not import it: import it as
-  ``from jetscale.features.spectrum import fit_spectrum_exponent, dataset_spectrum``).
+* :mod:`.spectrum` -- eigen-spectrum of a dataset streamed from its shards, ``spectrum.json``
+  (``jetscale spectrum``; also ``python -m jetscale.features.spectrum``, which is why this package
+  does not import it); its power-law fits are :mod:`jetscale.fit.spectrum`.
 """
 
 from jetscale.features.covariance import (

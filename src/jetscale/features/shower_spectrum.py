@@ -46,9 +46,8 @@ Outputs in ``--out-dir``:
   that cannot be fitted (both logged).
 * ``spectrum.npz``: ``k<k>_eigenvalues``, ``k<k>_whitened_eigenvalues`` and, where present,
   ``k<k>_target_power``, ``k<k>_whitened_target_power``.
-* ``spectrum.{png,pdf}``: (a) standardized and (b) whitened spectra lambda_j / lambda_1, one colour per
-  k (:mod:`jetscale.plots.style`), dashed power-law fits; legends with the exponents for up to
-  :data:`MAX_LEGEND` values of k, a colour bar of k beyond.
+
+``jetscale spectrum-figure DIR/spectrum.json`` draws them (:func:`jetscale.plots.spectrum.shower_spectra_figure`).
 """
 
 from __future__ import annotations
@@ -61,7 +60,8 @@ from pathlib import Path
 import numpy as np
 
 from jetscale.features.covariance import CovarianceAccumulator, constant_features, eigh_desc, standardized_target
-from jetscale.features.spectrum import K_MIN, NOISE_RTOL, noise_floor, spectrum_entry, write_spectrum_files
+from jetscale.features.spectrum import spectrum_entry, write_spectrum_files
+from jetscale.fit.spectrum import K_MIN, NOISE_RTOL, noise_floor
 from jetscale.subcommand import run_alone
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,6 @@ log = logging.getLogger(__name__)
 WHITEN_RTOL = NOISE_RTOL
 """Directions of C_R with eigenvalue <= lambda_1(C_R) * WHITEN_RTOL are dropped before whitening."""
 DEFAULT_RAMBO_EVENTS = 20_000
-MAX_LEGEND = 6
 """Up to this many k the figure has legends (with the exponents); beyond, a colour bar of k."""
 MIN_EVENTS = 100
 """Groups with fewer events are skipped (a covariance of ~100 EFPs needs more rows than that)."""
@@ -236,41 +235,6 @@ def save_spectra(result: dict, out_dir: str | Path) -> list[Path]:
     return write_spectrum_files(result, arrays, out_dir)
 
 
-def spectra_figure(result: dict, out_dir: str | Path, name: str = "spectrum") -> list[Path]:
-    """(a) standardized and (b) whitened spectra, one colour per k; ``<name>.{png,pdf}``."""
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-
-    from jetscale.plots.spectrum import draw_spectra
-    from jetscale.plots.style import colors, figure_style, panel_figure, panel_tag, save_figure
-
-    entries = result["per_k"]
-    palette = colors(len(entries))
-    with figure_style():
-        fig, (raw, white) = panel_figure(2)
-        for ax, key, title in ((raw, "standardized", "standardized EFPs"),
-                               (white, "whitened", "whitened by RAMBO phase space")):
-            series = [(f"$k$ = {e['k']}", e[key]) for e in entries if e[key] is not None]
-            colours = [c for c, e in zip(palette, entries) if e[key] is not None]
-            if series:
-                draw_spectra(ax, series, colours)
-                if len(entries) <= MAX_LEGEND:
-                    ax.legend(loc="lower left", fontsize=6)
-            panel_tag(ax, "a" if key == "standardized" else "b", title)
-            ax.set_xlabel("rank $j$")  # k is the branching depth here
-        raw.set_ylabel("eigenvalue $\\lambda_j / \\lambda_1$")
-        white.set_ylabel("whitened eigenvalue $\\mu_j / \\mu_1$")
-        if len(entries) > MAX_LEGEND:  # too many for a legend: a colour bar of k (the exponents are in the JSON)
-            bounds = np.arange(len(entries) + 1) - 0.5
-            mappable = ScalarMappable(BoundaryNorm(bounds, len(entries)), ListedColormap(palette))
-            bar = fig.colorbar(mappable, ax=[raw, white], ticks=np.arange(len(entries)))
-            bar.ax.set_yticklabels([str(e["k"]) for e in entries], fontsize=6)
-            bar.set_label("branching depth $k$")
-        fig.suptitle(f"{result.get('process')}: e$^+$e$^-$ EFPs d $\\leq$ {result['feature_options']['dmax']}, "
-                     f"$\\beta$ = {result['feature_options']['beta']:g}", fontsize=9)
-        return save_figure(fig, out_dir, name)
-
-
 # --------------------------------------------------------------------------- CLI
 
 
@@ -283,7 +247,7 @@ def cmd_shower_spectrum(args: argparse.Namespace) -> int:
                               args.rambo_events, args.rambo_seed, args.rank_min, args.rank_max, args.whiten_rtol)
     if not result["per_k"]:
         raise ValueError(f"{args.snapshots}: no k with at least {MIN_EVENTS} events")
-    paths = save_spectra(result, args.out_dir) + spectra_figure(result, args.out_dir)
+    paths = save_spectra(result, args.out_dir)
     for entry in result["per_k"]:
         print(f"k = {entry['k']} ({entry['n']} events): {summary(entry)}")
     for path in paths:

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from jetscale.paper.fitting import (
-    LOSS_COL, LawFit, distinct, fit_rows, fmt, fmt_ci, md_table, percentile_ci, seed_stats,
-)
+from jetscale.fit.loglog import line_fit
+from jetscale.fit import LOSS_COL, LawFit, distinct, fit_rows, percentile_band, percentile_ci, seed_stats
+from jetscale.paper.report import fmt, fmt_ci, md_table
 from jetscale.paper.result import FigureResult
 from jetscale.plots.style import (
     colors, draw_fit, draw_means, figure_style, label, log_axes, panel_figure, panel_tag, interval_err, save_figure,
@@ -175,8 +175,8 @@ def budget_optimum(rows: pd.DataFrame, n_boot: int, rng: np.random.Generator,
 
 
 def _loglog_slope(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
-    slope, intercept = np.polyfit(log_c, log_y, 1)
-    return float(slope), float(intercept)
+    fit = line_fit(log_c, log_y)
+    return fit["slope"], fit["intercept"]
 
 
 def approach2(optima: list[BudgetOptimum], k: float) -> dict:
@@ -232,10 +232,7 @@ def approach3(fit: LawFit, k: float, budgets: list[float]) -> dict:
 def frontier_band(fit: LawFit, compute: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(all="ignore"):
         curves = np.array([frontier_n_opt(p, compute, k) for p in fit.resample_params()]).reshape(-1, compute.size)
-    if len(curves) == 0:
-        return np.full(compute.size, np.nan), np.full(compute.size, np.nan)
-    lo, hi = np.nanpercentile(curves, [2.5, 97.5], axis=0)
-    return lo, hi
+    return percentile_band(curves)
 
 
 # ------------------------------------------------------------------ width sweep (panel a)

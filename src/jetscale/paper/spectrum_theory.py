@@ -37,8 +37,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from jetscale.features.spectrum import resample_target_power
-from jetscale.fit import fit_huber, get_law, to_params
+from jetscale.fit.spectrum import resample_target_power
+from jetscale.fit import fit_huber, get_law, percentile_ci, to_params
 from jetscale.paper.result import FigureResult
 from jetscale.plots.spectrum import ci_text, spectrum_series, draw_spectra, draw_target_power
 from jetscale.plots.style import band, colors, figure_style, interval_err, model_label, save_figure
@@ -108,7 +108,7 @@ def finite_d_prediction(entry: dict, t_range: tuple[float, float], ridge: float 
     resamples = resample_target_power(t, *fit["k_range"], fit["exponent"], fit["amplitude"], n_boot, seed)
     samples = [fit_curve(sizes, learning_curve(lam, resampled * (t.sum() / resampled.sum()), noise, sizes, ridge),
                          start=best["theta"])["beta"] for resampled in resamples]
-    return {"beta": best["beta"], "ci95": np.percentile(samples, [2.5, 97.5]).tolist() if samples else [None, None],
+    return {"beta": best["beta"], "ci95": percentile_ci(samples),
             "C": best["C"], "A": best["A"], "t_range": [float(lo), float(hi)], "sizes": sizes.tolist(),
             "curve": curve.tolist(), "noise": noise, "ridge": float(ridge), "d": int(t.size),
             "n_boot": len(samples),

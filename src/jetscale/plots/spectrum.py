@@ -1,7 +1,8 @@
 """Covariance eigen-spectrum figure: lambda_k / lambda_1 against rank k on log-log axes, and the
 label's power per mode beside it.
 
-Input is the ``spectrum.json`` payload of :mod:`jetscale.features.spectrum`. Left: the
+Input is the ``spectrum.json`` payload of :mod:`jetscale.features.spectrum` (``jetscale spectrum-figure``
+draws it; a shower payload gets :func:`shower_spectra_figure`). Left: the
 eigenvalues above their numerical noise floor of the raw-feature covariance and of the
 standardized features (correlation matrix), each divided by its largest eigenvalue so the two
 decays can be compared on one axis; dashed lines are the fitted power laws
@@ -19,7 +20,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from jetscale.plots.style import colors, figure_style, save_figure
+from jetscale.plots.style import colors, figure_style, panel_figure, panel_tag, save_figure
+
+MAX_LEGEND = 6
+"""Shower spectra: legend entries up to this many branching depths k, a colour bar beyond."""
 
 
 def spectrum_series(result: dict, prefix: str = ""):
@@ -115,3 +119,55 @@ def spectrum_figure(result: dict, out_dir: str | Path, name: str = "spectrum") -
     """Write ``<name>.png`` and ``<name>.pdf`` in ``out_dir``; return the paths."""
     with figure_style():  # the style must also be active when saving (bbox, dpi)
         return save_figure(plot_spectrum(result), out_dir, name)
+
+
+def shower_spectra_figure(result: dict, out_dir: str | Path, name: str = "spectrum") -> list[Path]:
+    """A shower ``spectrum.json`` (:mod:`jetscale.features.shower_spectrum`): (a) standardized and (b) whitened
+    spectra lambda_j / lambda_1, one colour per k, dashed power-law fits; legends with the exponents for up to
+    ``MAX_LEGEND`` values of k, a colour bar of k beyond. Writes ``<name>.{png,pdf}``."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+
+    entries = result["per_k"]
+    palette = colors(len(entries))
+    with figure_style():
+        fig, (raw, white) = panel_figure(2)
+        for ax, key, title in ((raw, "standardized", "standardized EFPs"),
+                               (white, "whitened", "whitened by RAMBO phase space")):
+            series = [(f"$k$ = {e['k']}", e[key]) for e in entries if e[key] is not None]
+            colours = [c for c, e in zip(palette, entries) if e[key] is not None]
+            if series:
+                draw_spectra(ax, series, colours)
+                if len(entries) <= MAX_LEGEND:
+                    ax.legend(loc="lower left", fontsize=6)
+            panel_tag(ax, "a" if key == "standardized" else "b", title)
+            ax.set_xlabel("rank $j$")  # k is the branching depth here
+        raw.set_ylabel("eigenvalue $\\lambda_j / \\lambda_1$")
+        white.set_ylabel("whitened eigenvalue $\\mu_j / \\mu_1$")
+        if len(entries) > MAX_LEGEND:  # too many for a legend: a colour bar of k (the exponents are in the JSON)
+            bounds = np.arange(len(entries) + 1) - 0.5
+            mappable = ScalarMappable(BoundaryNorm(bounds, len(entries)), ListedColormap(palette))
+            bar = fig.colorbar(mappable, ax=[raw, white], ticks=np.arange(len(entries)))
+            bar.ax.set_yticklabels([str(e["k"]) for e in entries], fontsize=6)
+            bar.set_label("branching depth $k$")
+        fig.suptitle(f"{result.get('process')}: e$^+$e$^-$ EFPs d $\\leq$ {result['feature_options']['dmax']}, "
+                     f"$\\beta$ = {result['feature_options']['beta']:g}", fontsize=9)
+        return save_figure(fig, out_dir, name)
+
+
+def draw_spectrum_file(path: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """``spectrum.{png,pdf}`` beside (or in ``out_dir``) a jet or shower ``spectrum.json``."""
+    import json
+
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable spectrum.json ({err})") from err
+    out_dir = path.parent if out_dir is None else Path(out_dir)
+    if "per_k" in result:
+        return shower_spectra_figure(result, out_dir)
+    if "eigenvalues" in result:
+        return spectrum_figure(result, out_dir)
+    raise ValueError(f"{path}: neither a jet spectrum (no 'eigenvalues') nor a shower spectrum (no 'per_k')")
