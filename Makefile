@@ -73,7 +73,7 @@ jets: install
 
 # The paper figures (results/paper/$(SCALE)/: figures 1-5, report.md, numbers.json) and every sweep and
 # jet dataset they need (configs/paper/$(SCALE).yaml). SCALE=small: 2 cores, under 30 minutes from nothing;
-# SCALE=full: a cluster (PROFILE=slurm, polaris or aurora; see the README for its node-hours).
+# SCALE=full: a cluster (PROFILE=slurm, polaris or aurora; docs/results.md gives its node-hours).
 SCALE ?= small
 paper: install
 	$(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) paper --config paper_scale=$(SCALE) $(CONFIG)

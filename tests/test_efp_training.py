@@ -20,7 +20,7 @@ TAGGER_METRICS = ("test_loss", "accuracy", "roc_auc", "rejection_at_0.3", "rejec
 
 @pytest.fixture(scope="module")
 def jet_dir(tmp_path_factory):
-    """Two generated shards with their d<=5 EFP caches, made by the commands the README names."""
+    """Two generated shards with their d<=5 EFP caches, made by the commands docs/jets.md names."""
     out = tmp_path_factory.mktemp("jets") / "toptag-pythia"
     assert main(["generate", "--shards", "0-1", "--jets-per-shard", "150", "--out", str(out)]) == 0
     for shard in sorted(out.glob("shard-*.h5")):

@@ -6,7 +6,7 @@ Training FLOPs of a gradient point are ``train_flops_per_sample × batch × step
 upper bound for early-stopped points. GPU-hours divide by an *assumed* sustained throughput (small
 models reach a few percent of a GPU's peak; measure a pilot sweep and pass its rate). Closed-form
 toy points are counted as CPU-seconds of process time. Jet generation and EFPs are counted at this
-project's measured single-core rates (README, benchmarks/generate.py).
+project's measured single-core rates (docs/testing.md, benchmarks/generate.py).
 """
 
 from __future__ import annotations
