@@ -64,7 +64,7 @@ rule constituent_spectrum:
         "--out-dir {params.out:q} > {log:q} 2>&1"
 
 
-# The figure of any spectrum (jet or shower), drawn from its spectrum.json.
+# The figure of any spectrum, drawn from its spectrum.json.
 rule spectrum_figure:
     input:
         f"{RESULTS}/{{path}}/spectrum.json",
