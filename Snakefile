@@ -20,7 +20,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/paper.smk"
 
 # Seconds of work on small files: on a cluster they run where Snakemake runs, not as scheduler jobs.
-localrules: all, jets, aggregate, fit_law, merge_fits, figures, spectrum_figure, paper
+localrules: all, jets, aggregate, fit_law, merge_fits, figures, spectrum_figure, paper_numbers, paper_figure, paper_report, paper
 
 
 rule all:

@@ -99,3 +99,16 @@ def pbs_env(tmp_path, cli_env, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("JETSCALE_VENV", raising=False)
     return env
+
+
+def draw_from_numbers_file(name: str, result: dict, out_dir: Path) -> list[Path]:
+    """Draw a paper figure as the workflow does: from its analysis written to a JSON file and read back."""
+    import json
+
+    from jetscale.paper.figures import draw_figure
+    from jetscale.paper.report import json_safe
+
+    path = out_dir / "numbers" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_safe({"figure": name, "title": name, **result})))
+    return draw_figure(json.loads(path.read_text()), out_dir)

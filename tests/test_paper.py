@@ -9,7 +9,6 @@ passes an exact power law and flags one with a kink; the report names every swee
 from __future__ import annotations
 
 import json
-import sys
 import types
 
 import numpy as np
@@ -19,13 +18,14 @@ import yaml
 
 from jetscale.cli import main
 from jetscale.fit import fit_law
+from conftest import draw_from_numbers_file
+from jetscale.paper import compute_optimal, data_scaling
 from jetscale.paper.compute_optimal import (
-    budget_optimum, fig3_compute_optimal, isoflop_rows, joint_frame, parabola_vertex,
+    budget_optimum, isoflop_rows, joint_frame, parabola_vertex,
 )
-from jetscale.paper.data_scaling import classifier_scaling, fig1_data_scaling
+from jetscale.paper.data_scaling import classifier_scaling
 from jetscale.paper.extrapolation import extrapolation_check
-from jetscale.paper.report import git_revisions, revision_warnings, write_report
-from jetscale.paper.result import FigureResult
+from jetscale.paper.report import git_revisions, revision_warnings, sweep_provenance, write_report
 
 N_BOOT = 40
 T_SIZES = (250, 500, 1000, 2000, 4000, 8000)
@@ -102,8 +102,9 @@ def toy_table():
 
 def test_fig1_recovers_the_exponent_and_orders_the_classifiers(tmp_path):
     tables = {"s-lin": data_table("efp_linear", 0.2, 3.0, 0.5), "s-pfn": data_table("pfn", 0.1, 4.0, 0.5, seed=1)}
-    result = fig1_data_scaling({"efp_linear": "s-lin", "pfn": "s-pfn"}, tables, tmp_path, n_boot=N_BOOT)
-    lin = result.numbers["classifiers"]["efp_linear"]
+    result = data_scaling.analyse({"efp_linear": "s-lin", "pfn": "s-pfn"}, tables, n_boot=N_BOOT)
+    numbers, text = result["numbers"], data_scaling.markdown(result["numbers"])
+    lin = numbers["classifiers"]["efp_linear"]
     lo, hi = lin["ci95"]["alpha"]
     assert np.isfinite([lo, hi]).all() and 0 < lo < 0.5 < hi < 1.0
     assert lin["alpha"] > 0 and lin["alpha"] == pytest.approx(0.5, abs=0.1)
@@ -111,15 +112,21 @@ def test_fig1_recovers_the_exponent_and_orders_the_classifiers(tmp_path):
     # the paper's names are jetscale's data law (A = B, alpha = beta, C = E)
     direct = fit_law(tables["s-lin"], "data", n_boot=0)["params"]
     assert (lin["A"], lin["alpha"], lin["C"]) == pytest.approx((direct["B"], direct["beta"], direct["E"]))
-    order = result.numbers["ordering"]
+    order = numbers["ordering"]
     assert order["at_T"] == 8000 and [e["model"] for e in order["by_loss"]] == ["pfn", "efp_linear"]
     assert order["resolved"] == [True]
     assert [e["model"] for e in order["by_C"]] == ["pfn", "efp_linear"] and order["C_separated"] == [True]
-    assert "PFN" in result.markdown and "EFP linear" in result.markdown and "α [95 % CI]" in result.markdown
-    assert sorted(p.name for p in result.paths) == ["fig1_data_scaling.pdf", "fig1_data_scaling.png"]
-    assert result.numbers["warnings"] == []
-    mislabelled = fig1_data_scaling({"particle_transformer": "s-pfn"}, tables, tmp_path, n_boot=0)
-    assert "trained pfn" in mislabelled.numbers["warnings"][0] and "> **Warning**" in mislabelled.markdown
+    assert "PFN" in text and "EFP linear" in text and "α [95 % CI]" in text
+    assert numbers["warnings"] == [] and result["sweeps"] == ["s-lin", "s-pfn"]
+    # the drawing reads the fits back from the file, bootstrap resamples included
+    fit = result["plot"]["classifiers"][0]["fit"]
+    assert len(fit["resamples"]["beta"]) == lin["n_boot_ok"] > 0 and fit["ci95"]["beta"] == lin["ci95"]["alpha"]
+    paths = draw_from_numbers_file("fig1_data_scaling", result, tmp_path)
+    assert sorted(p.name for p in paths) == ["fig1_data_scaling.pdf", "fig1_data_scaling.png"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+    mislabelled = data_scaling.analyse({"particle_transformer": "s-pfn"}, tables, n_boot=0)
+    assert "trained pfn" in mislabelled["numbers"]["warnings"][0]
+    assert "> **Warning**" in data_scaling.markdown(mislabelled["numbers"])
 
 
 def test_fig1_fits_a_multi_width_sweep_per_width_and_shows_the_largest():
@@ -133,9 +140,11 @@ def test_fig1_fits_a_multi_width_sweep_per_width_and_shows_the_largest():
 # ------------------------------------------------------------------ figure 3
 
 def test_isoflop_optima_recover_the_compute_optimal_exponents(tmp_path):
-    result = fig3_compute_optimal(width_table(), isoflop_table(), tmp_path, width_sweep="w", isoflop_sweep="iso",
-                                  n_boot=N_BOOT)
-    numbers = result.numbers
+    result = compute_optimal.analyse(width_table(), isoflop_table(), width_sweep="w", isoflop_sweep="iso",
+                                     n_boot=N_BOOT)
+    numbers = result["numbers"]
+    paths = draw_from_numbers_file("fig3_compute_optimal", result, tmp_path)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
     a_true = JOINT["beta"] / (JOINT["alpha"] + JOINT["beta"])
     a2, a3 = numbers["approach2"], numbers["approach3"]
     assert all(b["bracketed"] for b in numbers["isoflop"]["budgets"])
@@ -193,11 +202,14 @@ def test_the_report_lists_every_sweep_with_its_revision_and_flags_mixed_or_dirty
     old = pd.DataFrame({"run_id": ["a"]})  # a table from before the git_revision column
     assert git_revisions(mixed) == ["abc123", "def456+dirty", "unknown"] and git_revisions(old) == ["unknown"]
     assert revision_warnings(["abc123"]) == []
-    figure = FigureResult(name="fig1_data_scaling", title="Data scaling", paths=[tmp_path / "fig1_data_scaling.png"],
-                          numbers={"alpha": 0.5, "missing": float("nan")}, markdown="α = 0.5 [0.4, 0.6]",
-                          sweeps=["clean", "mixed"])
-    report, numbers = write_report([figure], {"clean": clean, "mixed": mixed, "old": old}, tmp_path, scale="small",
-                                   config="configs/paper/small.yaml", generated="2025-01-01T00:00:00+00:00")
+    analysed = data_scaling.analyse({"efp_linear": "clean"}, {"clean": data_table("efp_linear", 0.2, 3.0, 0.5)},
+                                    n_boot=0)
+    figure = {"figure": "fig1_data_scaling", "title": "Data scaling", "sweeps": ["clean", "mixed"],
+              "provenance": sweep_provenance({"clean": clean, "mixed": mixed, "old": old}),
+              "numbers": {**analysed["numbers"], "missing": float("nan")}, "plot": analysed["plot"]}
+    (tmp_path / "fig1_data_scaling.png").write_bytes(b"png")  # drawn by its own rule; the report links it
+    report, numbers = write_report([figure], tmp_path, scale="small", config="configs/paper/small.yaml",
+                                   generated="2025-01-01T00:00:00+00:00")
     text = report.read_text()
     assert "scale `small`" in text and "configs/paper/small.yaml" in text and "2025-01-01" in text
     assert "| `clean` | 2 | `abc123` |" in text and "`def456+dirty`" in text
@@ -206,39 +218,16 @@ def test_the_report_lists_every_sweep_with_its_revision_and_flags_mixed_or_dirty
     assert any("`mixed`" in w and "+dirty" in w for w in warnings)
     assert any("`old` has runs of unknown" in w for w in warnings)
     assert not any("`clean`" in w for w in warnings)
-    assert "![Figure 1: Data scaling](fig1_data_scaling.png)" in text and "α = 0.5 [0.4, 0.6]" in text
+    assert "![Figure 1: Data scaling](fig1_data_scaling.png)" in text and "PDF:" not in text
+    assert data_scaling.table_markdown(analysed["numbers"]["classifiers"]) in text  # the text is made from the numbers
     payload = json.loads(numbers.read_text())
-    assert payload["figures"]["fig1_data_scaling"]["numbers"] == {"alpha": 0.5, "missing": None}
+    assert payload["figures"]["fig1_data_scaling"]["numbers"]["missing"] is None
+    assert payload["figures"]["fig1_data_scaling"]["files"] == ["fig1_data_scaling.png"]
     assert payload["sweeps"]["mixed"]["git_revisions"] == ["abc123", "def456+dirty", "unknown"]
     assert payload["sweeps"]["clean"]["runs"] == 2 and payload["scale"] == "small"
 
 
 # ------------------------------------------------------------------ jetscale paper
-
-def _stub_figure(name, calls):
-    def figure(*args, out_dir=None, name=name, **kw):
-        from jetscale.plots.style import figure_style, panel_figure, save_figure
-
-        calls[name] = (args, kw)
-        out = out_dir if out_dir is not None else args[-1]
-        with figure_style():
-            fig, _ = panel_figure(1)
-            paths = save_figure(fig, out, name)
-        return FigureResult(name=name, title=name, paths=paths, numbers={"stub": True}, markdown="stub")
-    return figure
-
-
-def _stub_missing_colleague_modules(monkeypatch, calls):
-    """Figures 2 and 4 are another module's job: stub them while they do not exist."""
-    for module, function, name in (("spectrum_theory", "spectrum_exponent_figure", "fig2_spectrum"),
-                                   ("toy_phase", "toy_phase_figure", "fig4_toy_phase")):
-        try:
-            __import__(f"jetscale.paper.{module}")
-        except ImportError:
-            stub = types.ModuleType(f"jetscale.paper.{module}")
-            setattr(stub, function, _stub_figure(name, calls))
-            monkeypatch.setitem(sys.modules, f"jetscale.paper.{module}", stub)
-
 
 def _paper_inputs(root):
     results = root / "results"
@@ -281,15 +270,12 @@ def power_law_spectrum(d=40, alpha=1.5, r=0.3, n=1000):
 
 @pytest.fixture(scope="module")
 def paper_run(tmp_path_factory):
-    """``jetscale paper`` once on synthetic tables (figures 2 and 4 stubbed while their modules are missing)."""
+    """``jetscale paper`` once on synthetic tables."""
     root = tmp_path_factory.mktemp("paper")
     config, results, tables = _paper_inputs(root)
-    out, calls = root / "out", {}
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        _stub_missing_colleague_modules(monkeypatch, calls)
-        rc = main(["paper", "--config", str(config), "--results-dir", str(results), "--out-dir", str(out)])
-    assert rc == 0
-    return types.SimpleNamespace(out=out, tables=tables, calls=calls,
+    out = root / "out"
+    assert main(["paper", "--config", str(config), "--results-dir", str(results), "--out-dir", str(out)]) == 0
+    return types.SimpleNamespace(out=out, tables=tables, results=results, config=config,
                                  numbers=json.loads((out / "numbers.json").read_text()))
 
 
@@ -317,14 +303,18 @@ def test_jetscale_paper_writes_every_figure_and_the_numbers_of_its_fits(paper_ru
     report = (out / "report.md").read_text()
     assert "uncommitted changes" in report and "## Figure 5: Extrapolation check" in report
     assert all(f"![Figure {i}" in report for i in range(1, 6))
-    calls = paper_run.calls
-    if "fig2_spectrum" in calls:  # the stub saw what figure 1 measured
-        measured = calls["fig2_spectrum"][0][2]
-        assert measured["model"] == "efp_linear" and measured["beta"] == pytest.approx(fig1["alpha"])
-        assert calls["fig2_spectrum"][0][3] == (250, 8000)
-    if "fig4_toy_phase" in calls:  # ... and the toy sweep's settings
-        assert calls["fig4_toy_phase"][0][1] == {"alpha": 1.5, "r": 0.3, "latent_dim": 2000, "noise": 0.0,
-                                                 "ridge": 3e-3}
+    # figure 2 read figure 1's numbers file: its measured exponent and T range
+    numbers_dir = paper_run.results / "paper" / "small" / "numbers"
+    fig2 = json.loads((numbers_dir / "fig2_spectrum.json").read_text())
+    assert fig2["numbers"]["measured"]["beta"] == pytest.approx(fig1["alpha"])
+    assert fig2["numbers"]["prediction"]["finite_d"]["t_range"] == [250, 8000]
+    assert fig2["inputs"]["numbers:fig1_data_scaling"]["path"] == str(numbers_dir / "fig1_data_scaling.json")
+    assert fig2["inputs"]["spectrum:constituents"] is None  # optional, and absent here
+    fig4 = json.loads((numbers_dir / "fig4_toy_phase.json").read_text())
+    assert fig4["numbers"]["toy"] == {"alpha": 1.5, "r": 0.3, "latent_dim": 2000, "noise": 0.0, "ridge": 3e-3}
+    fig3_file = json.loads((numbers_dir / "fig3_compute_optimal.json").read_text())
+    iso = fig3_file["inputs"]["table:t-iso"]
+    assert iso["path"] == str(paper_run.results / "t-iso" / "table.csv") and len(iso["sha256"]) == 64
 
 
 def test_jetscale_paper_names_a_missing_table_and_how_to_make_it(tmp_path, capsys):

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from jetscale.fit.spectrum import fit_spectrum_exponent, label_projection
-from jetscale.paper.spectrum_theory import asymptotic_prediction, finite_d_prediction, spectrum_exponent_figure
+from conftest import draw_from_numbers_file
+from jetscale.paper import spectrum_theory
+from jetscale.paper.spectrum_theory import asymptotic_prediction, finite_d_prediction
 from jetscale.theory import data_exponent
 
 
@@ -51,8 +53,8 @@ def test_figure_numbers_compare_both_predictions_with_the_measured_exponent(tmp_
     measured = {"model": "efp_linear", "beta": 0.8, "ci95": [0.6, 1.0],
                 "others": [{"model": "pfn", "beta": 0.5, "ci95": [0.4, 0.6]}]}
     constituents = payload(alpha=2.0, r=0.2, d=100)
-    result = spectrum_exponent_figure(payload(), constituents, measured, (500, 8000), tmp_path, n_boot=20)
-    numbers = result.numbers
+    result = spectrum_theory.analyse(payload(), constituents, measured, (500, 8000), n_boot=20)
+    numbers = result["numbers"]
     assert numbers["efp"]["standardized"]["alpha"] == pytest.approx(1.5, abs=1e-6)
     assert numbers["efp"]["standardized"]["r"] == pytest.approx(0.3, abs=0.05)
     assert np.isfinite(numbers["efp"]["standardized"]["r_ci95"]).all()
@@ -64,14 +66,16 @@ def test_figure_numbers_compare_both_predictions_with_the_measured_exponent(tmp_
     assert diff["difference"] == pytest.approx(0.8 - asymptotic["beta"]) and diff["ratio"] == pytest.approx(
         0.8 / asymptotic["beta"])
     assert numbers["constituents"]["raw"]["alpha"] == pytest.approx(2.0, abs=1e-6)
-    assert numbers["others"][0]["model"] == "pfn" and "0.80 [0.60, 1.00]" in result.markdown
-    assert [p.suffix for p in result.paths] == [".png", ".pdf"] and result.name == "fig2_spectrum"
+    assert numbers["others"][0]["model"] == "pfn" and "0.80 [0.60, 1.00]" in spectrum_theory.markdown(numbers)
+    paths = draw_from_numbers_file("fig2_spectrum", result, tmp_path)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
 
 
 def test_a_spectrum_without_labels_gives_no_prediction(tmp_path):
     unlabelled = payload()
     unlabelled["label_projection"] = unlabelled["standardized"]["label_projection"] = None
-    result = spectrum_exponent_figure(unlabelled, None, {"beta": 0.8, "ci95": [0.6, 1.0]}, (500, 8000), tmp_path,
-                                      n_boot=5)
-    assert result.numbers["prediction"]["asymptotic"] is None and result.numbers["prediction"]["finite_d"] is None
-    assert result.numbers["measured_minus_predicted"]["asymptotic"] is None and "n/a" in result.markdown
+    result = spectrum_theory.analyse(unlabelled, None, {"beta": 0.8, "ci95": [0.6, 1.0]}, (500, 8000), n_boot=5)
+    numbers = result["numbers"]
+    assert numbers["prediction"]["asymptotic"] is None and numbers["prediction"]["finite_d"] is None
+    assert numbers["measured_minus_predicted"]["asymptotic"] is None and "n/a" in spectrum_theory.markdown(numbers)
+    assert [p.suffix for p in draw_from_numbers_file("fig2_spectrum", result, tmp_path)] == [".png", ".pdf"]

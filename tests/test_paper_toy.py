@@ -4,10 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import draw_from_numbers_file
+
 from jetscale.data.toy import ToyPowerLaw
 from jetscale.models.ridge import simulate_excess_error
 from jetscale.paper.toy_phase import (
-    pooled_exponent, regime_lines, toy_phase_figure, toy_phase_numbers, variance_exponent,
+    analyse, markdown, pooled_exponent, regime_lines, toy_phase_numbers, variance_exponent,
 )
 from jetscale.theory import rf_test_error
 
@@ -70,9 +72,11 @@ def test_regime_lines_and_estimators_on_exact_power_laws(table):
 
 
 def test_figure_writes_its_numbers_and_report(table, tmp_path):
-    result = toy_phase_figure(table, TOY, tmp_path, n_boot=20)
-    assert result.name == "fig4_toy_phase" and [p.suffix for p in result.paths] == [".png", ".pdf"]
-    assert result.numbers["toy"] == TOY and result.numbers["n_runs"] == 50
-    assert "resolution-limited in N" in result.markdown and "| variance-limited in P |" in result.markdown
+    result = analyse(table, TOY, sweep="toy", n_boot=20)
+    paths = draw_from_numbers_file("fig4_toy_phase", result, tmp_path)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
+    assert result["numbers"]["toy"] == TOY and result["numbers"]["n_runs"] == 50 and result["sweeps"] == ["toy"]
+    text = markdown(result["numbers"])
+    assert "resolution-limited in N" in text and "| variance-limited in P |" in text
     with pytest.raises(ValueError, match="ridge"):
         toy_phase_numbers(table, {k: v for k, v in TOY.items() if k != "ridge"})

@@ -1,6 +1,7 @@
 """The workflow's `paper` target: one DAG from nothing (jets, spectra, every sweep) to the paper figures,
 and the paper scale files it reads (jetscale.paper.config)."""
 
+import os
 import re
 import subprocess
 
@@ -35,13 +36,61 @@ def test_paper_target_plans_every_sweep_the_jets_and_both_spectra(tmp_path, cli_
     assert counts == {
         "generate_shard": paper.jets.n_shards, "jet_manifest": 1, "efp_features": paper.jets.n_shards,
         "efp_spectrum": 1, "constituent_spectrum": 1,
-        "train": n_points, "aggregate": len(paper.sweeps()), "paper": 1,
+        "train": n_points, "aggregate": len(paper.sweeps()),
+        "paper_numbers": len(PAPER_FIGURES), "paper_figure": len(PAPER_FIGURES), "paper_report": 1, "paper": 1,
     }
     for name in paper.sweeps():
         assert str(table_path(tmp_path / "results", name)) in proc.stdout
     assert f"data/jets/{paper.jets.dataset}/shard-{paper.jets.n_shards - 1:05d}.h5" in proc.stdout
     for figure in PAPER_FIGURES:
         assert f"results/paper/small/{figure}.pdf" in proc.stdout
+
+
+PAPER_RULES = ["paper_numbers", "paper_figure", "paper_report", "paper"]
+
+
+def made_paper(root, paper):
+    """Every file of a made paper in ``root/results``, oldest first: inputs, numbers files, drawings, report."""
+    from jetscale.paper.figures import figure_inputs, numbers_path
+
+    results, out = root / "results", root / "results" / "paper" / paper.scale
+    stages = [
+        {path for name in PAPER_FIGURES for label, path in figure_inputs(paper, results, name).items()
+         if not label.startswith("numbers:")},
+        {numbers_path(results, paper.scale, name) for name in PAPER_FIGURES},
+        {out / f"{name}.{ext}" for name in PAPER_FIGURES for ext in ("png", "pdf")},
+        {out / "report.md", out / "numbers.json"},
+    ]
+    for age, paths in enumerate(stages):
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("{}")
+            os.utime(path, (1e9 + 100 * age, 1e9 + 100 * age))
+
+
+def paper_jobs(root, env, *rules_given) -> dict[str, int]:
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(root), "-n",
+                           "--cores", "1", "paper", "--allowed-rules", *PAPER_RULES, "--config",
+                           f"results_dir={root / 'results'}", f"data_dir={root / 'data'}", "paper_scale=small"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return job_counts(proc.stdout) if "Job stats:" in proc.stdout else {}
+
+
+def test_a_figure_reruns_alone_when_its_inputs_change(tmp_path, cli_env):
+    """Analysis, drawing and report meet at files: a newer toy table remakes figure 4 and the report only, a newer
+    figure-1 numbers file remakes figure 2 (which reads it) and the report, a made paper nothing."""
+    paper = load_paper_config("small")
+    made_paper(tmp_path, paper)
+    assert paper_jobs(tmp_path, cli_env) == {}
+    toy_table = table_path(tmp_path / "results", paper.toy_sweep)
+    os.utime(toy_table, (1e9 + 1000, 1e9 + 1000))
+    assert paper_jobs(tmp_path, cli_env) == {"paper_numbers": 1, "paper_figure": 1, "paper_report": 1, "paper": 1}
+    made_paper(tmp_path, paper)
+    fig1 = tmp_path / "results" / "paper" / "small" / "numbers" / "fig1_data_scaling.json"
+    os.utime(fig1, (1e9 + 1000, 1e9 + 1000))
+    counts = paper_jobs(tmp_path, cli_env)
+    assert counts == {"paper_numbers": 1, "paper_figure": 2, "paper_report": 1, "paper": 1}, counts
 
 
 def tiny_scale(tmp_path, dataset_dir="data/jets/tiny-jets", dataset="tiny-jets"):

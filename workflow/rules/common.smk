@@ -11,6 +11,7 @@ from jetscale.data.generate.settings import ConfigError, load_config
 from jetscale.paper.config import (
     PAPER_FIGURES, PaperConfigError, efp_tag, load_paper_config, paper_dir, spectrum_path, sweep_name, table_path,
 )
+from jetscale.paper.figures import figure_inputs
 from jetscale.sweep import SweepError, check_against_config, load_sweep, run_id, shell_overrides, sweep_path
 
 CONFIGS = Path(workflow.basedir) / "configs"

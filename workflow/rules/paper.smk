@@ -1,19 +1,22 @@
 # `snakemake paper` (make paper SCALE=...): every sweep of the paper scale (configs/paper/<paper_scale>.yaml),
-# its jet dataset's spectra, then figures 1-5, report.md and numbers.json in results/paper/<scale>/.
+# its jet dataset's spectra, then per figure a numbers file (the analysis) and its drawing, and the report.
+# Each step meets the next at files, so a figure reruns alone when its inputs change.
 PAPER_DIR = paper_dir(RESULTS, PAPER.scale)
 
 
-rule paper:
+def paper_figure_inputs(wildcards):
+    return {label: str(path) for label, path in figure_inputs(PAPER, RESULTS, wildcards.figure).items()}
+
+
+rule paper_numbers:
     input:
-        tables=[str(table_path(RESULTS, name)) for name in PAPER.sweeps()],
-        efp_spectrum=str(spectrum_path(RESULTS, PAPER.jets.dataset, "efp", PAPER.efp_dmax, PAPER.efp_beta)),
-        constituent_spectrum=str(spectrum_path(RESULTS, PAPER.jets.dataset, "constituents")),
+        unpack(paper_figure_inputs),
     output:
-        report=f"{PAPER_DIR}/report.md",
-        numbers=f"{PAPER_DIR}/numbers.json",
-        figures=expand(f"{PAPER_DIR}/{{figure}}.{{ext}}", figure=PAPER_FIGURES, ext=["png", "pdf"]),
+        f"{PAPER_DIR}/numbers/{{figure}}.json",
     log:
-        f"{PAPER_DIR}/logs/paper.log",
+        f"{PAPER_DIR}/logs/numbers-{{figure}}.log",
+    wildcard_constraints:
+        figure="|".join(PAPER_FIGURES),
     params:
         config=PAPER.source,
     threads: 1
@@ -21,4 +24,42 @@ rule paper:
         mem_mb=4000,
         runtime=30,
     shell:
-        "jetscale paper --config {params.config:q} --results-dir {RESULTS:q} --out-dir {PAPER_DIR:q} > {log:q} 2>&1"
+        "jetscale paper-numbers --config {params.config:q} --figure {wildcards.figure} --results-dir {RESULTS:q} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
+rule paper_figure:
+    input:
+        f"{PAPER_DIR}/numbers/{{figure}}.json",
+    output:
+        f"{PAPER_DIR}/{{figure}}.png",
+        f"{PAPER_DIR}/{{figure}}.pdf",
+    log:
+        f"{PAPER_DIR}/logs/figure-{{figure}}.log",
+    wildcard_constraints:
+        figure="|".join(PAPER_FIGURES),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "jetscale paper-figure {input:q} --out-dir {PAPER_DIR:q} > {log:q} 2>&1"
+
+
+rule paper_report:
+    input:
+        numbers=expand(f"{PAPER_DIR}/numbers/{{figure}}.json", figure=PAPER_FIGURES),
+        figures=expand(f"{PAPER_DIR}/{{figure}}.{{ext}}", figure=PAPER_FIGURES, ext=["png", "pdf"]),
+    output:
+        report=f"{PAPER_DIR}/report.md",
+        numbers=f"{PAPER_DIR}/numbers.json",
+    log:
+        f"{PAPER_DIR}/logs/report.log",
+    threads: 1
+    shell:
+        "jetscale paper-report {input.numbers:q} --out-dir {PAPER_DIR:q} > {log:q} 2>&1"
+
+
+rule paper:
+    input:
+        rules.paper_report.output,

@@ -29,7 +29,6 @@ Conventions and choices (documented once):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,10 +37,8 @@ from matplotlib.lines import Line2D
 from jetscale.fit.loglog import line_fit
 from jetscale.fit import LOSS_COL, LawFit, distinct, fit_rows, percentile_band, percentile_ci, seed_stats
 from jetscale.paper.report import fmt, fmt_ci, md_table
-from jetscale.paper.result import FigureResult
 from jetscale.plots.style import (
-    colors, draw_fit, draw_means, figure_style, label, log_axes, panel_figure, panel_tag, interval_err, save_figure,
-    tick_text,
+    colors, draw_fit, draw_means, interval_err, label, log_axes, panel_figure, panel_tag, tick_text,
 )
 
 SAMPLES_SEEN = "samples_seen"
@@ -243,53 +240,80 @@ def width_fits(table: pd.DataFrame, n_boot: int, seed: int, loss_col: str = LOSS
             for t in distinct(table, "n_samples")}
 
 
-def _width_axis(ax, table: pd.DataFrame) -> None:
-    """Top axis: the widths at their n_params."""
+def width_ticks(table: pd.DataFrame) -> dict:
+    """``{"n_params": [...], "width": [...]}``: each width at its parameter count, for the top axis."""
     pairs = table[["n_params", "width"]].dropna().drop_duplicates("n_params").sort_values("n_params")
+    return {"n_params": pairs["n_params"].astype(float).tolist(), "width": pairs["width"].astype(float).tolist()}
+
+
+def _width_axis(ax, ticks: dict) -> None:
+    """Top axis: the widths at their n_params."""
     top = ax.twiny()
     top.set_xscale("log")
     top.set_xlim(ax.get_xlim())
-    top.set_xticks(pairs["n_params"].to_numpy(dtype=float))
-    top.set_xticklabels([f"{w:g}" for w in pairs["width"]])
+    top.set_xticks(ticks["n_params"])
+    top.set_xticklabels([f"{w:g}" for w in ticks["width"]])
     top.minorticks_off()
     top.grid(False)
     top.set_xlabel(label("width", "jets"), fontsize=8)
 
 
-def plot_width(ax, table: pd.DataFrame, fits: dict, loss_col: str) -> None:
-    for color, (t, fit) in zip(colors(len(fits)), fits.items()):
-        rows = table[table["n_samples"] == t]
-        stats = seed_stats(rows, "n_params", loss_col)
-        n = stats["n_params"].to_numpy(dtype=float)
+def stats_lists(stats: pd.DataFrame, x: str) -> dict:
+    """Seed statistics as plain lists: ``x``, mean, sem."""
+    return {c: stats[c].astype(float).tolist() for c in (x, "mean", "sem")}
+
+
+def width_plot(table: pd.DataFrame, fits: dict, loss_col: str) -> dict:
+    """What panel (a) draws: per T the fit (with resamples) and the seed means; the width ticks."""
+    curves = [{"T": float(t), "fit": fit.to_json(),
+               "stats": stats_lists(seed_stats(table[table["n_samples"] == t], "n_params", loss_col), "n_params")}
+              for t, fit in fits.items()]
+    return {"curves": curves, "ticks": width_ticks(table)}
+
+
+def plot_width(ax, width: dict, loss_col: str) -> None:
+    curves = width["curves"]
+    for color, curve in zip(colors(len(curves)), curves):
+        fit, t = LawFit.from_json(curve["fit"]), curve["T"]
+        n = np.asarray(curve["stats"]["n_params"], dtype=float)
         dense = {"n_params": np.geomspace(n.min(), n.max(), 120)}
         lo, hi = fit.band(dense)
         text = f"T = {t:g}: α = {fmt_ci(fit.params['alpha'], fit.ci95['alpha'], 2)}"
-        draw_means(ax, n, stats["mean"], stats["sem"], color, label=text)
+        draw_means(ax, n, curve["stats"]["mean"], curve["stats"]["sem"], color, label=text)
         draw_fit(ax, dense["n_params"], fit.predict(dense), color, lo, hi)
     ax.set(xscale="log", xlabel=label("n_params", "jets"), ylabel=label(loss_col, "jets"))
-    _width_axis(ax, table)  # before log_axes: making the twin resets the shared y axis's tick formatters
+    _width_axis(ax, width["ticks"])  # before log_axes: making the twin resets the shared y axis's tick formatters
     log_axes(ax)
     ax.legend(loc="upper right", title="fit $L = E + A\\,N^{-\\alpha}$", title_fontsize=7.5)
 
 
 # ------------------------------------------------------------------ IsoFLOP and frontier panels (b-d)
 
-def plot_isoflop(ax, rows, unused, optima, fit3, k, loss_col) -> None:
+def optimum_plot(o: BudgetOptimum) -> dict:
+    """What the IsoFLOP and frontier panels draw of one budget."""
+    return {"compute": o.compute, "stats": stats_lists(o.stats, "n_params"),
+            "coeffs": None if o.coeffs is None else [float(c) for c in o.coeffs], "usable": o.usable,
+            "bracketed": o.bracketed, "n_opt": o.n_opt if o.usable else None, "n_opt_ci": o.n_opt_ci,
+            "loss_opt": o.loss_opt if o.usable else None, "grid": [float(n) for n in o.grid]}
+
+
+def plot_isoflop(ax, unused: dict, optima: list[dict], fit3: LawFit | None, k: float, loss_col: str) -> None:
+    unused_compute = np.asarray(unused["compute"], dtype=float)
     for color, o in zip(colors(len(optima)), optima):
-        stats = o.stats
-        n = stats["n_params"].to_numpy(dtype=float)
-        draw_means(ax, n, stats["mean"], stats["sem"], color, label=f"C = {tick_text(o.compute)} FLOP")
-        extra = unused[unused["compute"] == o.compute]
-        if len(extra):
-            ax.plot(extra["n_params"], extra[loss_col], ".", color=color, alpha=0.35, ms=4)
+        n = np.asarray(o["stats"]["n_params"], dtype=float)
+        draw_means(ax, n, o["stats"]["mean"], o["stats"]["sem"], color, label=f"C = {tick_text(o['compute'])} FLOP")
+        extra = unused_compute == o["compute"]
+        if extra.any():
+            ax.plot(np.asarray(unused["n_params"])[extra], np.asarray(unused["loss"])[extra], ".", color=color,
+                    alpha=0.35, ms=4)
         dense = np.geomspace(n.min(), n.max(), 100)
-        if o.coeffs is not None:
-            ax.plot(dense, np.polyval(o.coeffs, np.log(dense)), "-", color=color, lw=1.1)
-        if o.usable:
-            ax.errorbar([o.n_opt], [o.loss_opt], xerr=interval_err(o.n_opt, *o.n_opt_ci), fmt="*", ms=11, color=color,
-                        mfc=color if o.bracketed else "white", mec="k", mew=0.6, zorder=4)
+        if o["coeffs"] is not None:
+            ax.plot(dense, np.polyval(o["coeffs"], np.log(dense)), "-", color=color, lw=1.1)
+        if o["usable"]:
+            ax.errorbar([o["n_opt"]], [o["loss_opt"]], xerr=interval_err(o["n_opt"], *o["n_opt_ci"]), fmt="*", ms=11,
+                        color=color, mfc=color if o["bracketed"] else "white", mec="k", mew=0.6, zorder=4)
         if fit3 is not None:
-            ax.plot(dense, fit3.predict({"n_params": dense, "n_samples": o.compute / (k * dense)}), ":",
+            ax.plot(dense, fit3.predict({"n_params": dense, "n_samples": o["compute"] / (k * dense)}), ":",
                     color=color, lw=1.2)
     handles = ax.get_legend_handles_labels()[0]
     handles += [Line2D([], [], color="0.3", ls="-", label="parabola in log N (approach 2)"),
@@ -297,7 +321,7 @@ def plot_isoflop(ax, rows, unused, optima, fit3, k, loss_col) -> None:
                 Line2D([], [], color="0.3", marker="*", ls="", mec="k", ms=9, label="optimum ± 95 % CI"),
                 Line2D([], [], color="0.3", marker="*", ls="", mfc="white", mec="k", ms=9,
                        label="edge optimum (not bracketed)")]
-    if len(unused):
+    if unused_compute.size:
         handles.append(Line2D([], [], color="0.3", marker=".", ls="", alpha=0.4,
                               label="smaller training sets (not fitted)"))
     ax.set(xlabel=label("n_params", "jets"), ylabel=label(loss_col, "jets"))
@@ -305,11 +329,11 @@ def plot_isoflop(ax, rows, unused, optima, fit3, k, loss_col) -> None:
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6.5)
 
 
-def plot_frontier(ax, optima, fit2: dict, fit3: LawFit | None, numbers3: dict, k: float, grid_range,
+def plot_frontier(ax, optima: list[dict], fit2: dict, fit3: LawFit | None, numbers3: dict, k: float, grid_range,
                   which: str) -> None:
     """N_opt(C) (``which`` = "N") or D_opt(C) ("D") from both approaches; the width grid shaded on N."""
     exponent = "a" if which == "N" else "b"
-    compute = np.array([o.compute for o in optima])
+    compute = np.array([o["compute"] for o in optima])
     dense = np.geomspace(compute.min() / 1.5, compute.max() * 1.5, 100)
 
     def to_y(c, n):  # N_opt itself, or D_opt = C / (k N_opt)
@@ -317,11 +341,12 @@ def plot_frontier(ax, optima, fit2: dict, fit3: LawFit | None, numbers3: dict, k
 
     if which == "N":
         ax.axhspan(*grid_range, color="0.85", alpha=0.35, lw=0, label="width grid")
-    for o in (o for o in optima if o.usable):
-        y = float(to_y(o.compute, o.n_opt))
-        bounds = sorted(float(to_y(o.compute, v)) for v in o.n_opt_ci) if o.n_opt_ci[0] is not None else (None, None)
-        ax.errorbar([o.compute], [y], yerr=interval_err(y, *bounds), fmt="o", ms=5, color=APPROACH_COLORS[2],
-                    mfc=APPROACH_COLORS[2] if o.bracketed else "white", zorder=4)
+    for o in (o for o in optima if o["usable"]):
+        y = float(to_y(o["compute"], o["n_opt"]))
+        bounds = (sorted(float(to_y(o["compute"], v)) for v in o["n_opt_ci"]) if o["n_opt_ci"][0] is not None
+                  else (None, None))
+        ax.errorbar([o["compute"]], [y], yerr=interval_err(y, *bounds), fmt="o", ms=5, color=APPROACH_COLORS[2],
+                    mfc=APPROACH_COLORS[2] if o["bracketed"] else "white", zorder=4)
     if fit2.get("a") is not None:
         text = f"approach 2: ${exponent}$ = {fmt_ci(fit2[exponent], fit2[exponent + '_ci'], 2)}"
         text += " (uses edge optima)" if fit2["uses_edge_optima"] else ""
@@ -398,7 +423,7 @@ def _params_text(params: dict, ci: dict, names: dict) -> str:
     return ", ".join(f"{shown} = {fmt_ci(params[name], ci[name])}" for name, shown in names.items())
 
 
-def compute_optimal_markdown(numbers: dict) -> str:
+def markdown(numbers: dict) -> str:
     """Figure 3's section of the report: every fitted number with its CI, and the caveats."""
     fit2, fit3, k = numbers["approach2"], numbers["approach3"], numbers["k_flops"]
     width = "; ".join(f"T = {fmt(n['T'])}: " + _params_text(n["params"], n["ci95"], {"alpha": "α", "A": "A", "E": "E"})
@@ -430,10 +455,9 @@ def compute_optimal_markdown(numbers: dict) -> str:
     return "\n\n".join(parts)
 
 
-def fig3_compute_optimal(width_table: pd.DataFrame, isoflop_table: pd.DataFrame, out_dir: str | Path, *,
-                         width_sweep: str, isoflop_sweep: str, name: str = "fig3_compute_optimal",
-                         n_boot: int = 200, seed: int = 0, loss_col: str = LOSS_COL) -> FigureResult:
-    """Figure 3 from the width sweep's and the IsoFLOP sweep's results tables."""
+def analyse(width_table: pd.DataFrame, isoflop_table: pd.DataFrame, *, width_sweep: str, isoflop_sweep: str,
+            n_boot: int = 200, seed: int = 0, loss_col: str = LOSS_COL) -> dict:
+    """Figure 3's numbers file from the width sweep's and the IsoFLOP sweep's results tables."""
     wfits = width_fits(width_table, n_boot, seed, loss_col)
     rows = isoflop_rows(isoflop_table)
     k = flops_constant(rows)
@@ -447,20 +471,6 @@ def fig3_compute_optimal(width_table: pd.DataFrame, isoflop_table: pd.DataFrame,
         fit3, numbers3 = None, {"note": f"approach 3 not fitted: {err}"}
     budgets = [optimum_numbers(o, k["k"], rows) for o in optima]
     notes = caveats(budgets, fit2, k, rows) + ([numbers3["note"]] if fit3 is None else [])
-
-    with figure_style():
-        fig, (ax_w, ax_iso, ax_n, ax_d) = panel_figure(4)
-        plot_width(ax_w, width_table, wfits, loss_col)
-        panel_tag(ax_w, "a", f"model scaling at fixed data ({width_sweep})")
-        plot_isoflop(ax_iso, rows, unused_isoflop_rows(isoflop_table), optima, fit3, k["k"], loss_col)
-        panel_tag(ax_iso, "b", f"IsoFLOP curves ({isoflop_sweep})")
-        grid = (min(o.grid[0] for o in optima), max(o.grid[-1] for o in optima))
-        plot_frontier(ax_n, optima, fit2, fit3, numbers3, k["k"], grid, "N")
-        panel_tag(ax_n, "c", "compute-optimal model size")
-        plot_frontier(ax_d, optima, fit2, fit3, numbers3, k["k"], grid, "D")
-        panel_tag(ax_d, "d", "compute-optimal data (samples seen)")
-        paths = save_figure(fig, out_dir, name)
-
     width_numbers = {}
     for t, fit in wfits.items():
         at = width_table[width_table["n_samples"] == t]
@@ -471,5 +481,28 @@ def fig3_compute_optimal(width_table: pd.DataFrame, isoflop_table: pd.DataFrame,
                "isoflop": {"selection": "largest n_samples per (budget, width)",
                            "D": "samples seen = epochs·n_samples", "budgets": budgets},
                "approach2": fit2, "approach3": numbers3, "agreement": agreement(fit2, numbers3), "notes": notes}
-    return FigureResult(name=name, title="Model scaling and compute-optimal frontier", paths=paths, numbers=numbers,
-                        markdown=compute_optimal_markdown(numbers), sweeps=[width_sweep, isoflop_sweep])
+    unused = unused_isoflop_rows(isoflop_table)
+    plot = {"loss_col": loss_col, "width_sweep": width_sweep, "isoflop_sweep": isoflop_sweep, "k": k["k"],
+            "width": width_plot(width_table, wfits, loss_col), "optima": [optimum_plot(o) for o in optima],
+            "unused": {"compute": unused["compute"].astype(float).tolist(),
+                       "n_params": unused["n_params"].astype(float).tolist(),
+                       "loss": unused[loss_col].astype(float).tolist()},
+            "approach2": fit2, "approach3": numbers3, "fit3": None if fit3 is None else fit3.to_json()}
+    return {"numbers": numbers, "plot": plot, "sweeps": [width_sweep, isoflop_sweep]}
+
+
+def draw(plot: dict):
+    """Four panels from figure 3's numbers file: (a) width scaling, (b) IsoFLOP curves, (c, d) frontiers."""
+    loss_col, k, optima = plot["loss_col"], plot["k"], plot["optima"]
+    fit3 = None if plot["fit3"] is None else LawFit.from_json(plot["fit3"])
+    fig, (ax_w, ax_iso, ax_n, ax_d) = panel_figure(4)
+    plot_width(ax_w, plot["width"], loss_col)
+    panel_tag(ax_w, "a", f"model scaling at fixed data ({plot['width_sweep']})")
+    plot_isoflop(ax_iso, plot["unused"], optima, fit3, k, loss_col)
+    panel_tag(ax_iso, "b", f"IsoFLOP curves ({plot['isoflop_sweep']})")
+    grid = (min(o["grid"][0] for o in optima), max(o["grid"][-1] for o in optima))
+    plot_frontier(ax_n, optima, plot["approach2"], fit3, plot["approach3"], k, grid, "N")
+    panel_tag(ax_n, "c", "compute-optimal model size")
+    plot_frontier(ax_d, optima, plot["approach2"], fit3, plot["approach3"], k, grid, "D")
+    panel_tag(ax_d, "d", "compute-optimal data (samples seen)")
+    return fig

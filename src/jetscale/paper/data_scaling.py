@@ -26,17 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from jetscale.fit import LOSS_COL, LawFit, distinct, fit_rows, percentile_band, seed_stats
 from jetscale.paper.report import fmt, fmt_ci, md_table
-from jetscale.paper.result import FigureResult
 from jetscale.plots.style import (
-    draw_fit, draw_means, figure_style, label, limit_to_points, log_axes, model_color, model_label, panel_figure,
-    panel_tag, save_figure,
+    draw_fit, draw_means, label, limit_to_points, log_axes, model_color, model_label, panel_figure, panel_tag,
 )
 
 PAPER_LAW = "L(T) = A·T^(−α) + C"
@@ -168,28 +165,35 @@ def ordering_markdown(order: dict) -> str:
 
 # ------------------------------------------------------------------ figure
 
-def _legend(s: ClassifierScaling) -> str:
-    width = f" (width {s.width:g})" if len(s.fits) > 1 else ""
-    return f"{model_label(s.model)}{width}: α = {fmt_ci(s.fit.params['beta'], s.fit.ci95['beta'], 2)}"
+def plot_entry(s: ClassifierScaling, loss_col: str) -> dict:
+    """What the drawing needs of one classifier: its fit (with resamples) and its seed means."""
+    stats = seed_stats(s.rows, "n_samples", loss_col)
+    return {"model": s.model, "width": s.width, "several_widths": len(s.fits) > 1, "fit": s.fit.to_json(),
+            "stats": {c: stats[c].astype(float).tolist() for c in ("n_samples", "mean", "sem")}}
 
 
-def plot_data_scaling(scalings: list[ClassifierScaling], loss_col: str = LOSS_COL):
-    """Two panels: (a) L vs T with the fitted law and its band, (b) L - C vs T (slope -alpha)."""
+def _legend(entry: dict, fit: LawFit) -> str:
+    width = f" (width {entry['width']:g})" if entry["several_widths"] else ""
+    return f"{model_label(entry['model'])}{width}: α = {fmt_ci(fit.params['beta'], fit.ci95['beta'], 2)}"
+
+
+def draw(plot: dict):
+    """Two panels from figure 1's numbers file: (a) L vs T with the fitted law and its band, (b) L - C vs T."""
+    loss_col = plot["loss_col"]
     fig, (ax, ax_red) = panel_figure(2)
     points, reducible_points = [], []
-    for i, s in enumerate(scalings):
-        color, fit = model_color(s.model, i), s.fit
-        stats = seed_stats(s.rows, "n_samples", loss_col)
-        t = stats["n_samples"].to_numpy(dtype=float)
+    for i, entry in enumerate(plot["classifiers"]):
+        color, fit = model_color(entry["model"], i), LawFit.from_json(entry["fit"])
+        t, mean, sem = (np.asarray(entry["stats"][c], dtype=float) for c in ("n_samples", "mean", "sem"))
         dense = {"n_samples": np.geomspace(t.min(), t.max(), 120)}
         lo, hi = fit.band(dense)
-        draw_means(ax, t, stats["mean"], stats["sem"], color, label=model_label(s.model))
+        draw_means(ax, t, mean, sem, color, label=model_label(entry["model"]))
         draw_fit(ax, dense["n_samples"], fit.predict(dense), color, lo, hi)
         c = fit.params["E"]
-        reducible = stats["mean"].to_numpy() - c
+        reducible = mean - c
         shown = reducible > 0
-        draw_means(ax_red, t[shown], reducible[shown], stats["sem"][shown], color, label=_legend(s))
-        points += list(stats["mean"])
+        draw_means(ax_red, t[shown], reducible[shown], sem[shown], color, label=_legend(entry, fit))
+        points += list(mean)
         reducible_points += list(reducible[shown])
         preds = fit.resample_predictions(dense) - np.array([p["E"] for p in fit.resample_params()])[:, None]
         red_lo, red_hi = percentile_band(preds)
@@ -219,28 +223,27 @@ def table_markdown(numbers: dict) -> str:
                      "C [nats/jet, 95 % CI]"], rows)
 
 
-def fig1_data_scaling(classifiers: Mapping[str, str], tables: Mapping[str, pd.DataFrame], out_dir: str | Path,
-                      name: str = "fig1_data_scaling", n_boot: int = 200, seed: int = 0,
-                      loss_col: str = LOSS_COL) -> FigureResult:
-    """Figure 1 from ``classifiers`` (model -> sweep, legend order) and ``tables`` (sweep -> results table)."""
+def analyse(classifiers: Mapping[str, str], tables: Mapping[str, pd.DataFrame], n_boot: int = 200, seed: int = 0,
+            loss_col: str = LOSS_COL) -> dict:
+    """Figure 1's numbers file from ``classifiers`` (model -> sweep, legend order) and ``tables`` (sweep -> table)."""
     scalings = [classifier_scaling(model, sweep, tables[sweep], n_boot, seed, loss_col)
                 for model, sweep in classifiers.items()]
-    per_model = {s.model: classifier_numbers(s) for s in scalings}
-    order = classifier_ordering(scalings, loss_col)
-    with figure_style():
-        paths = save_figure(plot_data_scaling(scalings, loss_col), out_dir, name)
-    several = [s.model for s in scalings if len(s.fits) > 1]
-    warnings = model_warnings(classifiers, tables)
+    numbers = {"law": PAPER_LAW, "mapping": MAPPING_NOTE, "n_boot": n_boot, "seed": seed,
+               "classifiers": {s.model: classifier_numbers(s) for s in scalings},
+               "ordering": classifier_ordering(scalings, loss_col), "warnings": model_warnings(classifiers, tables)}
+    return {"numbers": numbers, "plot": {"loss_col": loss_col, "classifiers": [plot_entry(s, loss_col) for s in scalings]},
+            "sweeps": list(dict.fromkeys(classifiers.values()))}
+
+
+def markdown(numbers: dict) -> str:
+    """Figure 1's section of the report."""
+    several = [m for m, n in numbers["classifiers"].items() if "per_width" in n]
     width_note = (f" Sweeps with several widths ({', '.join(map(model_label, several))}) are fitted per width; "
                   "the largest width is shown and tabulated." if several else "")
-    markdown = "\n\n".join([
+    return "\n\n".join([
         f"Test BCE against training jets T, fitted per classifier with {PAPER_LAW} (Huber fit on every run, "
-        f"seeds not averaged; {n_boot} bootstrap resamples of the runs). {MAPPING_NOTE}{width_note}",
-        table_markdown(per_model),
-        ordering_markdown(order),
-        *(f"> **Warning**: {w}" for w in warnings),
+        f"seeds not averaged; {numbers['n_boot']} bootstrap resamples of the runs). {MAPPING_NOTE}{width_note}",
+        table_markdown(numbers["classifiers"]),
+        ordering_markdown(numbers["ordering"]),
+        *(f"> **Warning**: {w}" for w in numbers["warnings"]),
     ])
-    numbers = {"law": PAPER_LAW, "mapping": MAPPING_NOTE, "n_boot": n_boot, "seed": seed,
-               "classifiers": per_model, "ordering": order, "warnings": warnings}
-    return FigureResult(name=name, title="Data scaling of jet taggers", paths=paths, numbers=numbers,
-                        markdown=markdown, sweeps=list(dict.fromkeys(classifiers.values())))

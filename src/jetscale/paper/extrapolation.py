@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,10 +29,9 @@ from jetscale.paper.compute_optimal import isoflop_rows, joint_frame
 from jetscale.paper.data_scaling import shown_rows
 from jetscale.fit import LOSS_COL, LawFit, distinct, fit_rows, percentile_ci, seed_stats
 from jetscale.paper.report import fmt, fmt_ci, md_table
-from jetscale.paper.result import FigureResult
 from jetscale.plots.style import (
-    band, colors, draw_means, figure_style, label, log_axes, model_color, model_label, panel_figure,
-    interval_err, panel_tag, save_figure, tick_text,
+    band, colors, draw_means, interval_err, label, log_axes, model_color, model_label, panel_figure, panel_tag,
+    tick_text,
 )
 
 MIN_FIT_VALUES = {"data": 3, "params": 3, "joint": 2}
@@ -122,36 +120,55 @@ def paper_cases(classifiers: Mapping[str, str], tables: Mapping[str, pd.DataFram
 
 # ------------------------------------------------------------------ figure
 
-def _draw_1d(ax, case: Case, result: dict, fit: LawFit | None, loss_col: str) -> None:
-    x = case.variable
-    stats = seed_stats(case.rows, x, loss_col)
+def case_plot(case: Case, result: dict, fit: LawFit | None, loss_col: str) -> dict:
+    """What the drawing needs of one law: its seed means, the check's result and the restricted fit."""
+    columns = POINT_COLUMNS["joint"] if case.law == "joint" else [case.variable]
+    stats = seed_stats(case.rows, columns, loss_col)
+    color = list(case.color) if isinstance(case.color, tuple) else case.color
+    return {"key": case.key, "label": case.label, "law": case.law, "variable": case.variable, "color": color,
+            "stats": {c: stats[c].astype(float).tolist() for c in (*columns, "mean", "sem")},
+            "result": result, "fit": None if fit is None else fit.to_json()}
+
+
+def _color(entry: dict):
+    return tuple(entry["color"]) if isinstance(entry["color"], list) else entry["color"]
+
+
+def _fit(entry: dict) -> LawFit | None:
+    return None if entry["fit"] is None else LawFit.from_json(entry["fit"])
+
+
+def _draw_1d(ax, entry: dict) -> None:
+    x, result, color, fit = entry["variable"], entry["result"], _color(entry), _fit(entry)
+    stats = pd.DataFrame(entry["stats"])
     held = stats[x].isin(result["held_out_values"]).to_numpy()
-    draw_means(ax, stats[x][~held], stats["mean"][~held], stats["sem"][~held], case.color,
-               label=case.label.split(" (")[0])
-    draw_means(ax, stats[x][held], stats["mean"][held], stats["sem"][held], case.color, held_out=True)
+    draw_means(ax, stats[x][~held], stats["mean"][~held], stats["sem"][~held], color,
+               label=entry["label"].split(" (")[0])
+    draw_means(ax, stats[x][held], stats["mean"][held], stats["sem"][held], color, held_out=True)
     if fit is None:
         return
     values = stats[x].to_numpy(dtype=float)
     dense = {x: np.geomspace(values.min(), values.max(), 150)}
     lo, hi = fit.band(dense)
     if np.all(np.isfinite(lo)):
-        band(ax, dense[x], lo, hi, case.color)
+        band(ax, dense[x], lo, hi, color)
     inside = dense[x] <= values[~held].max() * (1 + 1e-9)
     pred = fit.predict(dense)
-    ax.plot(dense[x][inside], pred[inside], ls="-", color=case.color, lw=1.3)
-    ax.plot(dense[x][~inside], pred[~inside], ls="--", color=case.color, lw=1.3)
+    ax.plot(dense[x][inside], pred[inside], ls="-", color=color, lw=1.3)
+    ax.plot(dense[x][~inside], pred[~inside], ls="--", color=color, lw=1.3)
 
 
-def _held_span(ax, results: list[dict], variable: str, cases: list[Case]) -> None:
-    fitted = [distinct(c.rows[~c.rows[variable].isin(r["held_out_values"])], variable)[-1]
-              for c, r in zip(cases, results) if r.get("points")]
-    held = [max(r["held_out_values"]) for r in results if r.get("points")]
+def _held_span(ax, entries: list[dict]) -> None:
+    checked = [e for e in entries if e["result"].get("points")]
+    fitted = [max(v for v in e["stats"][e["variable"]] if v not in e["result"]["held_out_values"]) for e in checked]
+    held = [max(e["result"]["held_out_values"]) for e in checked]
     if fitted:
         ax.axvspan(min(fitted), max(held), color="0.5", alpha=0.08, lw=0)
 
 
-def _draw_joint(ax, case: Case, result: dict, fit: LawFit | None, loss_col: str) -> None:
-    stats = seed_stats(case.rows, POINT_COLUMNS["joint"], loss_col)
+def _draw_joint(ax, entry: dict) -> None:
+    result, fit = entry["result"], _fit(entry)
+    stats = pd.DataFrame(entry["stats"])
     budgets = distinct(stats, "compute")
     for color, c in zip(colors(len(budgets)), budgets):
         at = stats[stats["compute"] == c].sort_values("n_params")
@@ -165,18 +182,18 @@ def _draw_joint(ax, case: Case, result: dict, fit: LawFit | None, loss_col: str)
             ax.plot(at["n_params"], fit.predict(at), ls="--" if held else "-", color=color, lw=1.2)
 
 
-def _draw_summary(ax, cases: list[Case], results: list[dict]) -> None:
+def _draw_summary(ax, entries: list[dict]) -> None:
     ticks = []
-    for i, (case, result) in enumerate(zip(cases, results)):
-        points = result.get("points") or []
-        ticks.append(case.label.replace(" (", "\n("))
+    for i, entry in enumerate(entries):
+        points = entry["result"].get("points") or []
+        ticks.append(entry["label"].replace(" (", "\n("))
         offsets = np.linspace(-0.15, 0.15, len(points)) if len(points) > 1 else [0.0]
         for dx, p in zip(offsets, points):
             spread = 200 * p["sem"] / p["measured"]
             ax.bar(i + dx, 2 * spread, bottom=-spread, width=0.25, color="0.75", alpha=0.6, lw=0)
             lo, hi = (None if v is None else 100 * v for v in p["rel_error_ci"])
             ax.errorbar([i + dx], [100 * p["rel_error"]], yerr=interval_err(100 * p["rel_error"], lo, hi),
-                        fmt="o" if p["consistent"] else "X", ms=6, color=case.color,
+                        fmt="o" if p["consistent"] else "X", ms=6, color=_color(entry),
                         mec="k" if p["consistent"] else "#C00000", mew=0.8, zorder=3)
         if not points:
             ax.text(i, 0, "not\nchecked", ha="center", va="center", fontsize=7, color="0.4")
@@ -189,22 +206,23 @@ def _draw_summary(ax, cases: list[Case], results: list[dict]) -> None:
               loc="best")
 
 
-def plot_extrapolation(cases: list[Case], results: list[dict], fits: list, loss_col: str):
+def draw(plot: dict):
+    """Four panels from figure 5's numbers file: data laws, params law, joint law, relative errors."""
+    loss_col, entries = plot["loss_col"], plot["cases"]
     fig, (ax_data, ax_width, ax_joint, ax_sum) = panel_figure(4)
     groups = {"data": ax_data, "params": ax_width}
     for law, ax in groups.items():
-        chosen = [(c, r, f) for c, r, f in zip(cases, results, fits) if c.law == law]
-        for case, result, fit in chosen:
-            _draw_1d(ax, case, result, fit, loss_col)
-        if chosen:
-            _held_span(ax, [r for _, r, _ in chosen], chosen[0][0].variable, [c for c, _, _ in chosen])
+        chosen = [e for e in entries if e["law"] == law]
+        for entry in chosen:
+            _draw_1d(ax, entry)
+        _held_span(ax, chosen)
     ax_data.set(xlabel=label("n_samples", "jets"), ylabel=label(loss_col, "jets"))
     panel_tag(ax_data, "a", "data laws, fitted without the largest T")
     ax_width.set(xlabel=label("n_params", "jets"), ylabel=label(loss_col, "jets"))
     panel_tag(ax_width, "b", "params law, fitted without the largest N")
-    for case, result, fit in zip(cases, results, fits):
-        if case.law == "joint":
-            _draw_joint(ax_joint, case, result, fit, loss_col)
+    for entry in entries:
+        if entry["law"] == "joint":
+            _draw_joint(ax_joint, entry)
     ax_joint.set(xlabel=label("n_params", "jets"), ylabel=label(loss_col, "jets"))
     panel_tag(ax_joint, "c", "joint law, fitted without the largest C")
     style = [Line2D([], [], color="0.3", ls="-", label="fit (band: 95 % CI)"),
@@ -213,20 +231,20 @@ def plot_extrapolation(cases: list[Case], results: list[dict], fits: list, loss_
     for ax in (ax_data, ax_width, ax_joint):
         log_axes(ax)
         ax.legend(handles=ax.get_legend_handles_labels()[0] + style, loc="best", fontsize=6.5)
-    _draw_summary(ax_sum, cases, results)
+    _draw_summary(ax_sum, entries)
     panel_tag(ax_sum, "d", "relative error at the held-out points")
     return fig
 
 
-def _points_markdown(cases: list[Case], results: list[dict]) -> str:
+def _points_markdown(laws: dict) -> str:
     rows = []
-    for case, r in zip(cases, results):
+    for r in laws.values():
         if not r.get("points"):
-            rows.append([case.label, f"`{case.sweep}`", "—", "—", "—", "—", "—", f"not checked: {r['note']}"])
+            rows.append([r["label"], f"`{r['sweep']}`", "—", "—", "—", "—", "—", f"not checked: {r['note']}"])
             continue
         for p in r["points"]:
-            where = ", ".join(f"{SYMBOLS[case.law][c]} = {fmt(p[c])}" for c in POINT_COLUMNS[case.law])
-            rows.append([case.label, f"`{case.sweep}`", where, f"{fmt(p['measured'], 4)} ± {fmt(p['sem'], 2)}",
+            where = ", ".join(f"{SYMBOLS[r['law']][c]} = {fmt(p[c])}" for c in POINT_COLUMNS[r["law"]])
+            rows.append([r["label"], f"`{r['sweep']}`", where, f"{fmt(p['measured'], 4)} ± {fmt(p['sem'], 2)}",
                          fmt_ci(p["predicted"], p["predicted_ci"], 4),
                          fmt_ci(100 * p["rel_error"], [None if v is None else 100 * v for v in p["rel_error_ci"]], 2)
                          + " %",
@@ -236,32 +254,34 @@ def _points_markdown(cases: list[Case], results: list[dict]) -> str:
                      "relative error [95 % CI]", "seed std / mean", "verdict"], rows)
 
 
-def _verdict_text(case: Case, result: dict) -> str:
-    text = f"{case.label}: **{result['verdict']}**"
+def _verdict_text(result: dict) -> str:
+    text = f"{result['label']}: **{result['verdict']}**"
     if result.get("points"):
         text += f" (max |relative error| {fmt(100 * result['max_abs_rel_error'], 2)} %)"
     return text
 
 
-def fig5_extrapolation(classifiers: Mapping[str, str], tables: Mapping[str, pd.DataFrame], out_dir: str | Path, *,
-                       width_sweep: str, isoflop_sweep: str, holdout: int = 1, name: str = "fig5_extrapolation",
-                       n_boot: int = 200, seed: int = 0, loss_col: str = LOSS_COL) -> FigureResult:
-    """Figure 5: every law of figures 1 and 3 fitted without its ``holdout`` largest sizes, then checked."""
+def analyse(classifiers: Mapping[str, str], tables: Mapping[str, pd.DataFrame], *, width_sweep: str,
+            isoflop_sweep: str, holdout: int = 1, n_boot: int = 200, seed: int = 0, loss_col: str = LOSS_COL) -> dict:
+    """Figure 5's numbers file: every law of figures 1 and 3 fitted without its ``holdout`` largest sizes, checked."""
     cases = paper_cases(classifiers, tables, width_sweep, isoflop_sweep)
     checked = [extrapolation_check(c.rows, c.law, c.variable, holdout, n_boot, seed, loss_col) for c in cases]
-    results, fits = [r for r, _ in checked], [f for _, f in checked]
-    with figure_style():
-        paths = save_figure(plot_extrapolation(cases, results, fits, loss_col), out_dir, name)
-    laws = {c.key: {"label": c.label, "sweep": c.sweep, **r} for c, r in zip(cases, results)}
-    verdicts = "; ".join(_verdict_text(c, r) for c, r in zip(cases, results))
-    markdown = "\n\n".join([
-        f"Each law is refitted without the points at its {holdout} largest value(s) of its variable (T for data "
-        "laws, N for the params law, the compute budget C for the joint law) and predicts them. A point is "
+    laws = {c.key: {"label": c.label, "sweep": c.sweep, **r} for c, (r, _) in zip(cases, checked)}
+    numbers = {"holdout": holdout, "n_boot": n_boot, "seed": seed, "laws": laws}
+    plot = {"loss_col": loss_col, "cases": [case_plot(c, r, f, loss_col) for c, (r, f) in zip(cases, checked)]}
+    return {"numbers": numbers, "plot": plot,
+            "sweeps": list(dict.fromkeys([*classifiers.values(), width_sweep, isoflop_sweep]))}
+
+
+def markdown(numbers: dict) -> str:
+    """Figure 5's section of the report."""
+    verdicts = "; ".join(_verdict_text(r) for r in numbers["laws"].values())
+    return "\n\n".join([
+        f"Each law is refitted without the points at its {numbers['holdout']} largest value(s) of its variable (T "
+        "for data laws, N for the params law, the compute budget C for the joint law) and predicts them. A point is "
         "*consistent* when the prediction's 95 % bootstrap interval overlaps the measured seed mean ± 2 standard "
-        f"errors; a law *extrapolates* when all its held-out points are consistent ({n_boot} bootstrap resamples).",
-        _points_markdown(cases, results),
+        f"errors; a law *extrapolates* when all its held-out points are consistent ({numbers['n_boot']} bootstrap "
+        "resamples).",
+        _points_markdown(numbers["laws"]),
         f"**Verdicts**: {verdicts}.",
     ])
-    numbers = {"holdout": holdout, "n_boot": n_boot, "seed": seed, "laws": laws}
-    return FigureResult(name=name, title="Extrapolation check", paths=paths, numbers=numbers, markdown=markdown,
-                        sweeps=list(dict.fromkeys([*classifiers.values(), width_sweep, isoflop_sweep])))

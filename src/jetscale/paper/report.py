@@ -1,18 +1,19 @@
-"""``report.md`` and ``numbers.json``: every figure's numbers with the sweeps and git revisions behind them.
+"""``report.md`` and ``numbers.json`` from the figures' numbers files (:mod:`jetscale.paper.figures`): every
+figure's numbers with the sweeps and git revisions behind them, and how numbers are written.
 
 ``report.md``: a title with the scale, the date and the paper config file; a table of the sweeps read
 (runs, git revision(s) from the table's ``git_revision`` column, "unknown" when the column or a value
 is missing) with a warning line for every sweep that mixes revisions, was run from a dirty work tree
 ("+dirty") or has runs of unknown revision; then one section per figure, titled "Figure i: <title>" (its
-PNG embedded by relative path, a link to the PDF, its markdown -- less a leading heading of its own --
-and the sweeps it read with their revisions).
+PNG embedded by relative path, a link to the PDF, its text from its numbers -- less a leading heading of
+its own -- and the sweeps it read with their revisions).
 
 ``numbers.json``::
 
     {"scale": "small", "config": "configs/paper/small.yaml", "generated": "2025-01-31T12:00:00+00:00",
      "sweeps":  {sweep: {"table": path, "runs": int, "git_revisions": [...], "warnings": [...]}},
      "figures": {figure name: {"title": str, "files": [file names], "sweeps": [...],
-                               "numbers": FigureResult.numbers}}}
+                               "numbers": the numbers file's "numbers"}}}
 
 Non-finite floats are written as null (JSON has no NaN). Both files are written atomically.
 """
@@ -28,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from jetscale.atomic import atomic_output
-from jetscale.paper.result import FigureResult
 from jetscale.results import write_json_atomic
 
 UNKNOWN = "unknown"
@@ -106,15 +106,24 @@ def provenance_markdown(provenance: dict) -> str:
     return "\n\n".join(lines)
 
 
-def figure_markdown(index: int, figure: FigureResult, out_dir: Path, provenance: dict) -> str:
-    files = {p.suffix: p for p in map(Path, figure.paths)}
-    parts = [f"## Figure {index}: {figure.title}"]
+def figure_files(figure: dict, out_dir: Path) -> list[Path]:
+    """The drawings of a figure in ``out_dir`` (those that exist)."""
+    return [path for ext in ("png", "pdf") if (path := out_dir / f"{figure['figure']}.{ext}").exists()]
+
+
+def figure_section(index: int, figure: dict, out_dir: Path, provenance: dict) -> str:
+    """A figure's section of the report, from its numbers file's payload."""
+    from jetscale.paper.figures import figure_markdown
+
+    files = {p.suffix: p for p in figure_files(figure, out_dir)}
+    title = figure["title"]
+    parts = [f"## Figure {index}: {title}"]
     if ".png" in files:
-        parts.append(f"![Figure {index}: {figure.title}]({_relative(files['.png'], out_dir)})")
+        parts.append(f"![Figure {index}: {title}]({_relative(files['.png'], out_dir)})")
     if ".pdf" in files:
         parts.append(f"PDF: [{files['.pdf'].name}]({_relative(files['.pdf'], out_dir)})")
-    parts.append(_without_heading(figure.markdown))
-    sweeps = [f"`{s}` ({_revisions_text(provenance[s])})" if s in provenance else f"`{s}`" for s in figure.sweeps]
+    parts.append(_without_heading(figure_markdown(figure)))
+    sweeps = [f"`{s}` ({_revisions_text(provenance[s])})" if s in provenance else f"`{s}`" for s in figure["sweeps"]]
     if sweeps:
         parts.append("Sweeps (git revision): " + ", ".join(sweeps) + ".")
     return "\n\n".join(parts)
@@ -135,13 +144,13 @@ def _relative(path: Path, out_dir: Path) -> str:
         return path.as_posix()
 
 
-def render_report(figures: list[FigureResult], provenance: dict, out_dir: str | Path, *, scale: str, config: str,
+def render_report(figures: list[dict], provenance: dict, out_dir: str | Path, *, scale: str, config: str,
                   generated: str) -> str:
     out_dir = Path(out_dir)
     head = [f"# jetscale paper figures: scale `{scale}`",
-            f"Generated {generated} by `jetscale paper` from the paper config `{config}`.",
+            f"Generated {generated} by `jetscale paper-report` from the paper config `{config}`.",
             "## Sweeps", provenance_markdown(provenance)]
-    sections = [figure_markdown(i, f, out_dir, provenance) for i, f in enumerate(figures, start=1)]
+    sections = [figure_section(i, f, out_dir, provenance) for i, f in enumerate(figures, start=1)]
     return "\n\n".join(head + sections) + "\n"
 
 
@@ -160,23 +169,33 @@ def json_safe(value):
     return value
 
 
-def numbers_payload(figures: list[FigureResult], provenance: dict, *, scale: str, config: str, generated: str) -> dict:
+def numbers_payload(figures: list[dict], provenance: dict, out_dir: Path, *, scale: str, config: str,
+                    generated: str) -> dict:
     return json_safe({
         "scale": scale, "config": config, "generated": generated, "sweeps": provenance,
-        "figures": {f.name: {"title": f.title, "files": [Path(p).name for p in f.paths], "sweeps": f.sweeps,
-                             "numbers": f.numbers} for f in figures},
+        "figures": {f["figure"]: {"title": f["title"], "files": [p.name for p in figure_files(f, out_dir)],
+                                  "sweeps": f["sweeps"], "numbers": f["numbers"]} for f in figures},
     })
 
 
-def write_report(figures: list[FigureResult], tables: Mapping[str, pd.DataFrame], out_dir: str | Path, *,
-                 scale: str, config: str, generated: str | None = None) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``numbers.json`` in ``out_dir``; return their paths."""
+def merged_provenance(figures: list[dict]) -> dict:
+    """Every sweep's provenance, from the figures' numbers files (in the order the figures name them)."""
+    merged = {}
+    for figure in figures:
+        merged.update({s: p for s, p in figure.get("provenance", {}).items() if s not in merged})
+    return merged
+
+
+def write_report(figures: list[dict], out_dir: str | Path, *, scale: str, config: str,
+                 generated: str | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``numbers.json`` in ``out_dir`` from the figures' numbers files (payloads, in
+    figure order); return their paths."""
     out_dir = Path(out_dir)
     generated = generated or datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    provenance = sweep_provenance(tables)
+    provenance = merged_provenance(figures)
     report = out_dir / "report.md"
     with atomic_output(report) as tmp:
         tmp.write_text(render_report(figures, provenance, out_dir, scale=scale, config=config, generated=generated))
-    numbers = write_json_atomic(out_dir / "numbers.json",
-                                numbers_payload(figures, provenance, scale=scale, config=config, generated=generated))
+    numbers = write_json_atomic(out_dir / "numbers.json", numbers_payload(figures, provenance, out_dir, scale=scale,
+                                                                          config=config, generated=generated))
     return report, numbers

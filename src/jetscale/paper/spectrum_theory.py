@@ -39,9 +39,8 @@ import numpy as np
 
 from jetscale.fit.spectrum import resample_target_power
 from jetscale.fit import fit_huber, get_law, percentile_ci, to_params
-from jetscale.paper.result import FigureResult
 from jetscale.plots.spectrum import ci_text, spectrum_series, draw_spectra, draw_target_power
-from jetscale.plots.style import band, colors, figure_style, interval_err, model_label, save_figure
+from jetscale.plots.style import band, colors, interval_err, model_label
 from jetscale.theory import spectrum_test_error
 
 N_CURVE = 25
@@ -210,35 +209,39 @@ def _legend_below(ax) -> None:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
 
 
-def plot_spectrum_exponent(efp_spectrum: dict, constituent_spectrum: dict | None, numbers: dict):
-    """The three-panel figure: (a) spectra, (b) label power tail sums, (c) predicted vs measured beta."""
-    series = spectrum_series(efp_spectrum, "EFP ")
-    if constituent_spectrum is not None:
-        series += spectrum_series(constituent_spectrum, "constituent ")
-    with figure_style():
-        width, height = plt.rcParams["figure.figsize"]
-        fig, (a, b, c) = plt.subplots(1, 3, figsize=(3 * width, 1.1 * height))
-        palette = colors(len(series))
-        draw_spectra(a, series, palette)
-        a.set_title("(a) covariance spectra, fits $\\lambda_k \\propto k^{-\\alpha}$")
-        draw_target_power(b, series[:2], palette[:2])
-        b.set_title("(b) EFP label projection $t_k$: tail sums, fits")
-        _draw_exponents(c, numbers)
-        for ax in (a, b, c):
-            _legend_below(ax)
+def draw(plot: dict):
+    """The three-panel figure from figure 2's numbers file: (a) spectra, (b) label power tail sums,
+    (c) predicted vs measured beta."""
+    series = spectrum_series(plot["efp_spectrum"], "EFP ")
+    if plot["constituent_spectrum"] is not None:
+        series += spectrum_series(plot["constituent_spectrum"], "constituent ")
+    width, height = plt.rcParams["figure.figsize"]
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(3 * width, 1.1 * height))
+    palette = colors(len(series))
+    draw_spectra(a, series, palette)
+    a.set_title("(a) covariance spectra, fits $\\lambda_k \\propto k^{-\\alpha}$")
+    draw_target_power(b, series[:2], palette[:2])
+    b.set_title("(b) EFP label projection $t_k$: tail sums, fits")
+    _draw_exponents(c, plot["exponents"])
+    for ax in (a, b, c):
+        _legend_below(ax)
     return fig
 
 
-def spectrum_exponent_figure(efp_spectrum: dict, constituent_spectrum: dict | None, measured: dict,
-                             t_range: tuple[float, float], out_dir, name: str = "fig2_spectrum", n_boot: int = 200,
-                             seed: int = 0) -> FigureResult:
-    """Figure 2 (module docstring): ``<out_dir>/<name>.{png,pdf}``, its numbers and its report section."""
+def analyse(efp_spectrum: dict, constituent_spectrum: dict | None, measured: dict, t_range: tuple[float, float],
+            n_boot: int = 200, seed: int = 0) -> dict:
+    """Figure 2's numbers file from the spectra and figure 1's measured exponents (module docstring)."""
     numbers = spectrum_numbers(efp_spectrum, constituent_spectrum, measured, t_range, n_boot, seed)
-    with figure_style():
-        paths = save_figure(plot_spectrum_exponent(efp_spectrum, constituent_spectrum, numbers), out_dir, name)
-    return FigureResult(name=name, title="Covariance spectrum and the toy model's data-scaling exponent",
-                        paths=paths, numbers=numbers, markdown=spectrum_markdown(numbers),
-                        sweeps=[measured["sweep"]] if measured.get("sweep") else [])
+    drawn = ("eigenvalues", "noise_floor", "fit", "label_projection")
+
+    def for_drawing(payload: dict | None) -> dict | None:
+        if payload is None:
+            return None
+        return {**{k: payload.get(k) for k in drawn}, "standardized": {k: payload["standardized"].get(k) for k in drawn}}
+
+    plot = {"efp_spectrum": for_drawing(efp_spectrum), "constituent_spectrum": for_drawing(constituent_spectrum),
+            "exponents": {k: numbers[k] for k in ("measured", "prediction", "others")}}
+    return {"numbers": numbers, "plot": plot, "sweeps": []}
 
 
 def _fmt(value, ci=None) -> str:
@@ -247,7 +250,7 @@ def _fmt(value, ci=None) -> str:
     return ci_text(value, ci) if ci is not None else f"{value:.3g}"
 
 
-def spectrum_markdown(numbers: dict) -> str:
+def markdown(numbers: dict) -> str:
     """The report section of figure 2."""
     efp, pred, meas = numbers["efp"], numbers["prediction"], numbers["measured"]
     std, raw = efp["standardized"], efp["raw"]

@@ -42,7 +42,6 @@ exponent, which finite ratios N/P and the finite latent dimension M approach slo
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -50,9 +49,8 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 
 from jetscale.fit import percentile_ci
-from jetscale.paper.result import FigureResult
 from jetscale.plots.spectrum import ci_text
-from jetscale.plots.style import colors, figure_style, label, save_figure
+from jetscale.plots.style import colors, label
 from jetscale.theory import bahri_regimes, rf_test_error
 
 SEPARATION = 4.0
@@ -328,38 +326,37 @@ def _draw_exponents(ax, regimes: dict) -> None:
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
 
-def plot_toy_phase(table: pd.DataFrame, toy: dict, numbers: dict):
-    """The four-panel figure: E_g vs P, E_g vs N, the (N, P) phase diagram, the exponents."""
-    means = seed_means(table)
-    with figure_style():
-        width, height = plt.rcParams["figure.figsize"]
-        fig, axes = plt.subplots(2, 2, figsize=(2 * width, 2.5 * height))
-        (a, b), (c, d) = axes
-        _draw_curves(a, means, toy, "n_samples")
-        a.set_title("(a) learning curves in $P$ (points: simulation, mean $\\pm$ s.e.m.)")
-        _draw_curves(b, means, toy, "width")
-        b.set_title("(b) learning curves in $N$")
-        _draw_phase(c, means, toy, numbers["regimes"])
-        c.set_title("(c) phase diagram; contours: theory $\\log_{10} E_g$")
-        _draw_exponents(d, numbers["regimes"])
-        d.set_title("(d) exponents: measured (95% CI) vs theory")
-        fig.suptitle(f"toy model: $\\alpha$ = {toy['alpha']:g}, $r$ = {toy['r']:g}, $M$ = {toy['latent_dim']}, "
-                     f"ridge = {toy['ridge']:g}, noise $\\sigma^2$ = {toy.get('noise', 0):g}")
-        fig.tight_layout()
+def draw(plot: dict):
+    """The four-panel figure from figure 4's numbers file: E_g vs P, E_g vs N, the (N, P) phase diagram, the
+    exponents (the theory curves are the deterministic equivalent at the toy settings it records)."""
+    means, toy, regimes = pd.DataFrame(plot["means"]), plot["toy"], plot["regimes"]
+    width, height = plt.rcParams["figure.figsize"]
+    fig, axes = plt.subplots(2, 2, figsize=(2 * width, 2.5 * height))
+    (a, b), (c, d) = axes
+    _draw_curves(a, means, toy, "n_samples")
+    a.set_title("(a) learning curves in $P$ (points: simulation, mean $\\pm$ s.e.m.)")
+    _draw_curves(b, means, toy, "width")
+    b.set_title("(b) learning curves in $N$")
+    _draw_phase(c, means, toy, regimes)
+    c.set_title("(c) phase diagram; contours: theory $\\log_{10} E_g$")
+    _draw_exponents(d, regimes)
+    d.set_title("(d) exponents: measured (95% CI) vs theory")
+    fig.suptitle(f"toy model: $\\alpha$ = {toy['alpha']:g}, $r$ = {toy['r']:g}, $M$ = {toy['latent_dim']}, "
+                 f"ridge = {toy['ridge']:g}, noise $\\sigma^2$ = {toy.get('noise', 0):g}")
+    fig.tight_layout()
     return fig
 
 
-def toy_phase_figure(table: pd.DataFrame, toy: dict, out_dir, name: str = "fig4_toy_phase", n_boot: int = 200,
-                     seed: int = 0) -> FigureResult:
-    """Figure 4 (module docstring): ``<out_dir>/<name>.{png,pdf}``, its numbers and its report section."""
+def analyse(table: pd.DataFrame, toy: dict, sweep: str | None = None, n_boot: int = 200, seed: int = 0) -> dict:
+    """Figure 4's numbers file from the toy sweep's table and its settings (module docstring)."""
     numbers = toy_phase_numbers(table, toy, n_boot, seed)
-    with figure_style():
-        paths = save_figure(plot_toy_phase(table, toy, numbers), Path(out_dir), name)
-    return FigureResult(name=name, title="Toy model phase diagram: simulation vs deterministic equivalent",
-                        paths=paths, numbers=numbers, markdown=toy_phase_markdown(numbers))
+    means = seed_means(table)
+    plot = {"means": {c: means[c].astype(float).tolist() for c in means.columns}, "toy": numbers["toy"],
+            "regimes": numbers["regimes"]}
+    return {"numbers": numbers, "plot": plot, "sweeps": [sweep] if sweep else []}
 
 
-def toy_phase_markdown(numbers: dict) -> str:
+def markdown(numbers: dict) -> str:
     """The report section of figure 4."""
     toy, dev = numbers["toy"], numbers["deviation"]
     lines = ["## Figure 4: toy model phase diagram", "",
