@@ -11,7 +11,7 @@ Conventions (stated once, used everywhere in :mod:`jetscale.features`):
   z_i = pT_i / sum_j pT_j and theta_ij = (dy_ij^2 + dphi_ij^2)^(beta/2), dphi taken
   modulo 2 pi by energyflow.
 * energyflow expects (pT, y, phi) per particle, with y the *rapidity*; shards store the
-  pseudorapidity eta. We compute y from the stored (pT, eta, E) with :func:`jetscale.data.kinematics.rapidity`
+  pseudorapidity eta. We compute y from the stored (pT, eta, E) with :func:`jetscale.physics.kinematics.rapidity`
   (pz = pT sinh eta, m_T = sqrt(max(E^2 - pz^2, pT^2)), y = asinh(pz / m_T)), so y = eta
   exactly for massless particles and massive constituents get their true rapidity.
 * Zero padding is dropped per jet: only the first ``n_constituents[i]`` rows of jet i
@@ -49,7 +49,7 @@ import h5py
 import numpy as np
 
 from jetscale.atomic import atomic_output
-from jetscale.data.kinematics import rapidity
+from jetscale.physics.kinematics import rapidity
 from jetscale.data.shards import ShardError, read_shard, sha256_file
 from jetscale.results import plain
 
