@@ -120,7 +120,7 @@ class EFPDataset(Dataset):
 
 
 class EFPDataModule(JetDataModule):
-    """:class:`JetDataModule`'s train/validation/test jets (loaders, ``evaluate``, ``task``) with EFP items.
+    """:class:`JetDataModule`'s train/validation/test jets (loaders, ``task``) with EFP items.
 
     ``n_features``, if given, must equal the caches' EFP count (102, 314, 1000 for
     ``dmax`` 5, 6, 7): the config passes the same value to the model.  ``options``
