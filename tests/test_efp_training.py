@@ -9,8 +9,8 @@ import torch
 
 from jetscale.cli import main
 from jetscale.data import EFPDataModule, JetDataModule
+from jetscale.data.efp_cache import efp_cache_path, read_efp_cache
 from jetscale.data.shards import ShardError
-from jetscale.features.efp import efp_cache_path, read_efp_cache
 from jetscale.models import EFPLinear, EFPMLP
 from jetscale.tasks import jets as jets_task
 from jetscale.train import train

@@ -14,10 +14,11 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from jetscale.data.efp_cache import ee_efp_cache_path
 from jetscale.data.shower.snapshots import ShowerSnapshots, write_snapshots
 from jetscale.data.shower_dataset import ShowerDataModule
 from jetscale.features import efp_ee, spectrum
-from jetscale.features.efp_ee import compute_ee_efps, ee_efp_cache_path, ee_efp_set, snapshot_features
+from jetscale.features.efp_ee import compute_ee_efps, ee_efp_set, snapshot_features
 from jetscale.features.shower_spectrum import main as spectrum_main
 from jetscale.features.shower_spectrum import shower_spectrum, whiten, whitened_eigenvalues
 from jetscale.models.feature_regression import FeatureRegression, FeatureRidge

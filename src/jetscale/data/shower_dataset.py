@@ -6,7 +6,7 @@ branchings. Features are their e+e- EFPs (:mod:`jetscale.features.efp_ee`, degre
 angular exponent ``beta``: d = 102 for d <= 5), the target one of
 :data:`~jetscale.physics.event_shapes.EVENT_SHAPES` (default **thrust** T; 1 - T would give the
 same MSE), both read from the per-(file, k) cache ``<file stem>.efp-ee-d<dmax>-b<beta>-k<k>.h5``
-next to the file, computed on first use (atomically, under a lock: jobs that start together compute
+next to the file (:mod:`jetscale.data.efp_cache`), computed on first use (atomically, under a lock: jobs that start together compute
 it once).
 
 **Making the file.** With ``generate`` set (``{process, events, seed}``, as in ``configs/data/shower.yaml``)
@@ -42,9 +42,11 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from jetscale.data.checks import global_batch, require_integers
+from jetscale.data.moments import is_constant
 from jetscale.data.sampling import training_loader
 from jetscale.data.shower.generate import ensure_snapshots
-from jetscale.features.covariance import is_constant
+# The one import of data from a higher layer: the e+e- EFP cache (format: jetscale.data.efp_cache) is
+# computed on first use, by feature code, so that a sweep's points need no separate features stage.
 from jetscale.features.efp_ee import DEFAULT_BETA, snapshot_features
 from jetscale.physics.event_shapes import EVENT_SHAPES
 
@@ -130,7 +132,7 @@ class ShowerDataModule(L.LightningDataModule):
     def feature_moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and (population) standard deviation of the training EFPs: float64 [d] each.
 
-        A spread at rounding level (:func:`~jetscale.features.covariance.is_constant`: the EFPs that are
+        A spread at rounding level (:func:`~jetscale.data.moments.is_constant`: the EFPs that are
         constant, e.g. 1 and 2 for d = 0, 1 with beta = 2) is reported as exactly 0, which the nets map to a
         zero feature."""
         x, _ = self.split("train")
