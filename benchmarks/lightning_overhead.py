@@ -64,7 +64,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from jetscale.data.shards import MAX_CONSTITUENTS
+from jetscale.physics.kinematics import MAX_CONSTITUENTS
 from jetscale.launch import Launch, trainer_settings
 from jetscale.paths import CONFIG_DIR
 from jetscale.train import fit_lightning

@@ -10,6 +10,7 @@ import torch
 from jetscale.data import JetDataModule
 from jetscale.metrics import bce
 from jetscale.models import PFN
+from jetscale.tasks import jets
 from jetscale.train import train
 
 EVERY, PATIENCE, BATCH = 5, 3, 20
@@ -52,12 +53,12 @@ def test_the_reported_metrics_are_the_best_validation_weights(stopped, tiny_jet_
     data = JetDataModule(tiny_jet_dir, 40, 60, n_val=40, batch_size=BATCH)
     best, at = load_net(run_dir / "checkpoints" / "best.ckpt")
     assert at == best_step
-    assert metrics["test_loss"] == pytest.approx(data.evaluate(best)["test_loss"], rel=1e-9)
-    assert metrics["roc_auc"] == pytest.approx(data.evaluate(best)["roc_auc"], rel=1e-9)
-    assert metrics["val_loss"] == pytest.approx(bce(*data.predict(best, "val")), rel=1e-5)
+    assert metrics["test_loss"] == pytest.approx(jets.evaluate(best, data)["test_loss"], rel=1e-9)
+    assert metrics["roc_auc"] == pytest.approx(jets.evaluate(best, data)["roc_auc"], rel=1e-9)
+    assert metrics["val_loss"] == pytest.approx(bce(*jets.predict(best, data, "val")), rel=1e-5)
     last, at = load_net(run_dir / "checkpoints" / "last.ckpt")
     assert at == steps
-    overfit = data.evaluate(last)["test_loss"]
+    overfit = jets.evaluate(last, data)["test_loss"]
     assert abs(overfit - metrics["test_loss"]) > 1e-3, "the last weights must not be the reported ones"
     log = pd.read_csv(next((run_dir / "csv").glob("version_*/metrics.csv"))).dropna(subset=["val_loss"])
     validations = log[log["step"] < steps]["val_loss"]  # the final row is write_run's summary

@@ -12,11 +12,11 @@ import h5py
 import numpy as np
 import pytest
 
+from jetscale.data.efp_cache import efp_cache_path, read_efp_cache
 from jetscale.data.shards import ShardError, shard_name, write_shard
 from jetscale.features import efp as efp_module
-from jetscale.features.efp import (
-    cache_shard_efps, compute_efps, efp_cache_path, efp_set, n_efps, rapidity, read_efp_cache, register,
-)
+from jetscale.features.efp import cache_shard_efps, compute_efps, efp_set, n_efps, register
+from jetscale.physics.kinematics import rapidity
 
 
 def toy_jets(n, prongs=1, n_max=30, seed=0, width=0.05, separation=0.4):

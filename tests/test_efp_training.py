@@ -9,9 +9,10 @@ import torch
 
 from jetscale.cli import main
 from jetscale.data import EFPDataModule, JetDataModule
+from jetscale.data.efp_cache import efp_cache_path, read_efp_cache
 from jetscale.data.shards import ShardError
-from jetscale.features.efp import efp_cache_path, read_efp_cache
 from jetscale.models import EFPLinear, EFPMLP
+from jetscale.tasks import jets as jets_task
 from jetscale.train import train
 
 N_TRAIN, N_TEST, BATCH = 200, 100, 50  # 2 shards x 150 jets: 150 top and 150 QCD, all used
@@ -128,4 +129,4 @@ def test_efp_validation_jets_are_the_jet_datamodules_and_stop_training_early(com
     best = torch.load(tmp_path / "efp_linear" / "checkpoints" / "best.ckpt", weights_only=True)
     net = EFPLinear(102)
     net.load_state_dict({k.removeprefix("net."): v for k, v in best["state_dict"].items() if k.startswith("net.")})
-    assert metrics["test_loss"] == pytest.approx(efp.evaluate(net)["test_loss"], rel=1e-9)
+    assert metrics["test_loss"] == pytest.approx(jets_task.evaluate(net, efp)["test_loss"], rel=1e-9)

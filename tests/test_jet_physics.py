@@ -5,7 +5,8 @@ import pytest
 from scipy.optimize import minimize
 
 from jetscale.cli import main
-from jetscale.features.efp import cache_shard_efps, read_efp_cache
+from jetscale.data.efp_cache import read_efp_cache
+from jetscale.features.efp import cache_shard_efps
 from jetscale.metrics import roc_auc
 
 

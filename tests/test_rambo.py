@@ -17,6 +17,7 @@ from jetscale.physics.distances import pair_mass_distance, rambo_distance_floor
 from jetscale.physics.observables import masslessness, momentum_imbalance, pair_masses
 from jetscale.packed import train_packed
 from jetscale.physics.rambo import massless_phase_space_volume, rambo
+from jetscale.tasks import rambo as rambo_task
 from jetscale.train import train
 
 SQRT_S = 100.0
@@ -251,35 +252,33 @@ def test_bad_sizes_and_splits_are_named():
 
 def test_distance_floor_is_drawn_once_for_a_seed_and_sizes(monkeypatch):
     """Two true samples that depend on (seed, sizes) only: computed once, the same for every n_train."""
-    import jetscale.data.rambo_dataset as rambo_dataset
-
     calls = []
 
     def counted(*args):
         calls.append(args)
         return rambo_distance_floor(*args)
 
-    monkeypatch.setattr(rambo_dataset, "rambo_distance_floor", counted)
-    rambo_dataset.distance_floor.cache_clear()
+    monkeypatch.setattr(rambo_task, "rambo_distance_floor", counted)
+    rambo_task.distance_floor.cache_clear()
     torch.manual_seed(0)
     net = VelocityField(n_particles=4, width=8, depth=1)
-    floors = [rambo_data(n_train, seed=11).evaluate(net)["test_distance_floor"] for n_train in (32, 64, 64)]
+    floors = [rambo_task.evaluate(net, rambo_data(n_train, seed=11))["test_distance_floor"] for n_train in (32, 64, 64)]
     assert len(calls) == 1 and floors[0] == floors[1] == floors[2]
-    assert floors[0] == rambo_distance_floor(4, SQRT_S, 300, 300, [11, rambo_dataset.FLOOR_STREAM])
-    rambo_data(64, seed=12).evaluate(net)
+    assert floors[0] == rambo_distance_floor(4, SQRT_S, 300, 300, [11, rambo_task.FLOOR_STREAM])
+    rambo_task.evaluate(net, rambo_data(64, seed=12))
     assert len(calls) == 2  # another seed: another floor
-    rambo_dataset.distance_floor.cache_clear()
+    rambo_task.distance_floor.cache_clear()
 
 
 def test_evaluation_restores_the_training_mode_when_it_fails():
     data = rambo_data(64, n_particles=3)  # events of 9 components; the net takes 12
     net = VelocityField(n_particles=4, width=8, depth=1)
     with pytest.raises(RuntimeError):
-        data.evaluate(net)
+        rambo_task.evaluate(net, data)
     assert net.training and torch.is_grad_enabled()
     net.eval()
     data = rambo_data(64)
-    data.evaluate(net)
+    rambo_task.evaluate(net, data)
     assert not net.training
 
 
@@ -287,13 +286,13 @@ def test_evaluation_is_deterministic_and_sees_an_untrained_model():
     data = rambo_data(64)
     torch.manual_seed(0)
     net = VelocityField(n_particles=4, width=16, depth=2)
-    metrics = data.evaluate(net)
-    assert metrics == data.evaluate(net)
+    metrics = rambo_task.evaluate(net, data)
+    assert metrics == rambo_task.evaluate(net, data)
     with torch.no_grad():
         assert metrics["test_loss"] == pytest.approx(float(flow_matching_loss(net, data.fixed_noise_batch("test"))))
     assert metrics["test_distance"] > 5 * metrics["test_distance_floor"] > 0
     assert metrics["test_momentum_imbalance"] > 0.1
-    assert data.theory_loss(16, 0.0) is None
+    assert rambo_task.theory_loss(data, 16, 0.0) is None
 
 
 def test_task_trains_in_process_with_validation(compose_train, tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jetscale.data import kinematics as kin
+from jetscale.physics import kinematics as kin
 from jetscale.data.jet_dataset import JetShardDataset
 from jetscale.data.readers import import_dataset, jetnet, register, toptagging
 from jetscale.data.shards import ShardError, load_manifest, read_shard, shard_attrs, shard_name, shard_paths

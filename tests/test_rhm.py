@@ -18,6 +18,7 @@ from jetscale.data.rhm import RandomHierarchy, chance_error, error_crossing, loa
     tuple_codes
 from jetscale.data.rhm_dataset import RULES_FILE, RHMDataModule
 from jetscale.models.rhm_models import RHMMLP, HierarchicalCNN, RHMTransformer
+from jetscale.tasks import rhm as rhm_task
 from jetscale.train import train
 
 DEFAULT = dict(v=8, m=4, s=2, L=3, n_c=8)  # configs/data/rhm.yaml's grammar
@@ -168,7 +169,7 @@ def test_evaluate_reports_cross_entropy_in_nats_and_the_error_rate():
             return torch.zeros(len(leaves), 8)
 
     labels = data.split_data("test")[1]
-    metrics = data.evaluate(Constant())
+    metrics = rhm_task.evaluate(Constant(), data)
     assert metrics["test_loss"] == pytest.approx(math.log(8))
     assert metrics["test_error"] == pytest.approx(np.mean(labels != 0))
     grammar = data.grammar
@@ -178,8 +179,8 @@ def test_evaluate_reports_cross_entropy_in_nats_and_the_error_rate():
             classes = torch.from_numpy(grammar.parse(leaves.argmax(-1).numpy()))
             return 50.0 * one_hot(classes, 8).float()
 
-    assert data.evaluate(Oracle()) == {"test_loss": pytest.approx(0.0, abs=1e-12), "test_error": 0.0}
-    assert data.theory_loss(64, 0.0) is None
+    assert rhm_task.evaluate(Oracle(), data) == {"test_loss": pytest.approx(0.0, abs=1e-12), "test_error": 0.0}
+    assert rhm_task.theory_loss(data, 64, 0.0) is None
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -209,7 +210,7 @@ def test_predict_restores_the_training_mode_also_when_the_net_fails():
 
     net = Failing()
     with pytest.raises(RuntimeError, match="net failed"):
-        data.predict(net)
+        rhm_task.predict(net, data)
     assert net.training and torch.is_grad_enabled()
 
 

@@ -14,11 +14,12 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from jetscale.data.efp_cache import ee_efp_cache_path
 from jetscale.data.shower.snapshots import ShowerSnapshots, write_snapshots
-from jetscale.data.shower_dataset import ShowerDataModule, ridge_theory
+from jetscale.data.shower_dataset import ShowerDataModule
 from jetscale.features import efp_ee, spectrum
-from jetscale.features.efp_ee import compute_ee_efps, ee_efp_cache_path, ee_efp_set, snapshot_features
 from jetscale.cli import main as cli_main
+from jetscale.features.efp_ee import compute_ee_efps, ee_efp_set, snapshot_features
 from jetscale.features.shower_spectrum import main as spectrum_main
 from jetscale.features.shower_spectrum import shower_spectrum, whiten, whitened_eigenvalues
 from jetscale.models.feature_regression import FeatureRegression, FeatureRidge
@@ -26,6 +27,8 @@ from jetscale.models.ridge import solve_readout
 from jetscale.physics import event_shapes
 from jetscale.physics.event_shapes import c_parameter, event_shapes as all_shapes, heavy_jet_mass, thrust
 from jetscale.physics.rambo import rambo
+from jetscale.tasks import shower as shower_task
+from jetscale.tasks.shower import ridge_theory
 from jetscale.train import train
 
 SQRT_S = 91.1876
@@ -280,11 +283,11 @@ def test_evaluate_leaves_the_nets_training_flag_as_it_was(snapshot_file):
     net = torch.nn.Sequential(torch.nn.Linear(102, 1, dtype=torch.float64), torch.nn.Flatten(0))
     for training in (True, False):
         net.train(training)
-        metrics = module.evaluate(net)
+        metrics = shower_task.evaluate(net, module)
         assert net.training is training and set(metrics) == {"test_loss", "test_r2", "test_variance"}
     wrong_width = torch.nn.Linear(3, 1, dtype=torch.float64)
     with pytest.raises(RuntimeError):
-        module.evaluate(wrong_width)
+        shower_task.evaluate(wrong_width, module)
     assert wrong_width.training  # restored also when the net raises
 
 

@@ -11,14 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jetscale.data.efp_cache import efp_cache_path
+from jetscale.data.moments import is_constant
 from jetscale.data.shards import ShardError, read_shard, shard_name, shard_paths, write_shard
 from jetscale.data.toy import ToyPowerLaw
 from jetscale.features.covariance import (
-    CovarianceAccumulator, constant_features, eigenvalues_desc, eigh_desc, is_constant, split_target,
+    CovarianceAccumulator, constant_features, eigenvalues_desc, eigh_desc, split_target,
     standardized_covariance, standardized_target,
 )
-from jetscale.features.efp import cache_shard_efps, efp_cache_path, n_efps
 from jetscale.cli import main as cli_main
+from jetscale.features.efp import cache_shard_efps, n_efps
 from jetscale.features.spectrum import dataset_spectrum, register, spectrum_entry
 from jetscale.fit.spectrum import default_k_max, fit_spectrum_exponent, fit_target_power
 from jetscale.plots.spectrum import plot_spectrum

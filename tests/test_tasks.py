@@ -1,8 +1,9 @@
-"""The task interface (jetscale.tasks): every task composes, every sweep names a real task, the
-README lists each task with a sweep command, and the workflow rules know no task by name."""
+"""The task interface (jetscale.tasks): every task composes and is registered, every sweep names a real task,
+the README lists each task with a sweep command, and the workflow rules know no task by name."""
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -26,6 +27,7 @@ def test_each_task_composes_to_its_data_model_and_solver(compose_train, task):
     datamodule, model = get_class(cfg.data._target_), get_class(cfg.model._target_)
     assert datamodule.task == task  # the name the results table groups by is the config's name
     assert set(tasks.TASK_DATA) - {"batch_size", "n_val"} <= set(dir(datamodule))
+    assert not {"evaluate", "theory_loss", "predict"} & set(dir(datamodule))  # loaders only load: the task evaluates
     assert set(tasks.TASK_MODEL) - {"name", "net"} <= set(dir(model))
     assert cfg.solver in ("closed_form", "lightning")
 
@@ -102,9 +104,25 @@ def test_check_task_names_every_missing_piece():
     with pytest.raises(ValueError) as err:
         tasks.check_task(_Incomplete(), _Model(), "closed_form")
     message = str(err.value)
-    for piece in ("n_val", "train_dataloader", "evaluate", "theory_loss", "readout", "fixed_features", "split"):
+    for piece in ("n_val", "train_dataloader", "readout", "fixed_features", "split", "unknown task 'x'"):
         assert piece in message
     assert "_Incomplete" in message and "_Net" in message
+
+
+def test_the_registry_holds_exactly_the_task_configs_and_each_is_a_task():
+    assert sorted(tasks.TASKS) == TASKS
+    for name, task in tasks.TASKS.items():
+        assert isinstance(task, tasks.Task), name
+        assert task.__name__ == f"jetscale.tasks.{name}"
+
+
+def test_the_datamodules_name_picks_the_task_and_an_unknown_one_is_named_with_the_known_ones():
+    class Data:
+        task = "rmh"
+
+    assert tasks.task_of(SimpleNamespace(task="rhm")) is tasks.TASKS["rhm"]
+    with pytest.raises(ValueError, match=r"data Data: unknown task 'rmh' \(tasks: jets, rambo, rhm, shower, toy"):
+        tasks.task_of(Data())
 
 
 def test_check_task_accepts_the_toy_task(compose_train):

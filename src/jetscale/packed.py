@@ -20,7 +20,7 @@ each member's gradient is exactly its own; one optimizer (the module's
 separate update, because the optimizers allowed here
 (``ELEMENTWISE_OPTIMIZERS``) act on each number independently.  Each member is
 evaluated by copying its slice back into its own net and calling
-``datamodule.evaluate(net)``, the code path of a separate run, and writes
+its task's ``evaluate(net, datamodule)``, the code path of a separate run, and writes
 ``<run_dir>/metrics.json`` with the same keys and meanings, plus ``packed`` (K,
 the members trained together); ``flops`` and ``steps`` are per member and
 ``wall_s`` is the member's share of the pack's training time plus its own

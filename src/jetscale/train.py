@@ -53,7 +53,7 @@ from jetscale.models.ridge import solve_readout
 from jetscale.paths import CONFIG_DIR
 from jetscale.provenance import git_revision
 from jetscale.results import write_json_atomic
-from jetscale.tasks import check_task
+from jetscale.tasks import check_task, task_of
 from jetscale.log_noise import quiet_harmless
 from jetscale.redaction import guard_output, redact_secrets
 
@@ -218,7 +218,9 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) ->
 
 
 def run_metrics(cfg: DictConfig, run_dir: Path, datamodule, model, result: dict) -> dict:
-    """A trained point's metrics: identity, size, ``result`` of the fit, test metrics, theory (no ``wall_s``)."""
+    """A trained point's metrics: identity, size, ``result`` of the fit, the task's test metrics and theory
+    (no ``wall_s``)."""
+    task = task_of(datamodule)
     return {
         "run_id": run_dir.name,
         "task": datamodule.task,
@@ -232,8 +234,8 @@ def run_metrics(cfg: DictConfig, run_dir: Path, datamodule, model, result: dict)
         "compute": cfg.get("compute"),  # the FLOP budget of an IsoFLOP point (None: steps were set directly)
         **NO_VALIDATION,  # val_loss, best_step: set by an early-stopping fit
         **result,
-        **datamodule.evaluate(model.net),
-        "theory_loss": datamodule.theory_loss(cfg.width, cfg.ridge),
+        **task.evaluate(model.net, datamodule),
+        "theory_loss": task.theory_loss(datamodule, cfg.width, cfg.ridge),
         "git_revision": git_revision(),  # the code that trained the point (+dirty: with uncommitted changes)
     }
 

@@ -1,4 +1,4 @@
-"""Lightning DataModule for the toy model, and its evaluation of a trained student."""
+"""Lightning DataModule for the toy model (its evaluation: :mod:`jetscale.tasks.toy`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from jetscale.data.sampling import training_loader
 from jetscale.data.toy import ToyPowerLaw
-from jetscale.theory.random_features import rf_test_error
 
 
 class ToyDataModule(L.LightningDataModule):
@@ -40,21 +39,3 @@ class ToyDataModule(L.LightningDataModule):
         x, y = self.split("train")
         dataset = TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(y).float())
         return training_loader(dataset, self.batch_size, self.seed, self.trainer)
-
-    def evaluate(self, net) -> dict[str, float]:
-        """Scaling-law loss of a trained random-feature student.
-
-        ``test_loss`` is the exact excess error E_g (label noise excluded);
-        ``test_mse`` the empirical mean squared error on the test split.
-        """
-        weights = net.effective_weights()
-        x, y = self.split("test")
-        return {
-            "test_loss": self.source.excess_error(weights),
-            "test_mse": float(((x @ weights - y) ** 2).mean()),
-        }
-
-    def theory_loss(self, width: int, ridge: float) -> float:
-        """Deterministic-equivalent prediction of ``test_loss`` at this point."""
-        s = self.source
-        return rf_test_error(s.alpha, s.r, width, self.n_train, ridge, s.latent_dim, s.noise).test_error

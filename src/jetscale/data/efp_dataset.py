@@ -8,7 +8,7 @@ particle model at the same ``n_train``, ``n_val`` and ``n_test`` see exactly
 the same jets.
 
 **Source.** Each selected jet's row is read from its shard's EFP cache
-(``<shard stem>.efp-d<dmax>-b<beta>.h5``, :mod:`jetscale.features.efp`), made
+(``<shard stem>.efp-d<dmax>-b<beta>.h5``, :mod:`jetscale.data.efp_cache`), made
 beforehand by ``jetscale features --shard F --dmax D --beta B`` (or ``make jets``).
 Only the row span of each shard that the split touches is read, and the
 selected rows are kept in memory (``n · E · 4`` bytes: 0.4 kB a jet for E = 102).
@@ -37,39 +37,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from jetscale.data.efp_cache import check_efp_cache, efp_cache_path, features_command, read_efp_cache
 from jetscale.data.jet_dataset import JetDataModule, JetShardDataset
-from jetscale.data.shards import MANIFEST, ShardError, load_manifest
-from jetscale.features.efp import efp_cache_path, read_efp_cache
-
-
-def features_command(shard: Path, dmax: int, beta: float) -> str:
-    """The command that (re)makes the EFP cache of ``shard``."""
-    return f"`jetscale features --shard {shard} --dmax {dmax} --beta {beta:g}`"
-
-
-def check_efp_cache(cache: Path, shard: Path, sha256: str, n_jets: int, dmax: int, beta: float) -> None:
-    """Raise ShardError unless ``cache`` exists and holds the d<=``dmax``, ``beta`` EFPs of the
-    ``n_jets`` jets of the shard whose manifest checksum is ``sha256``."""
-    remake = features_command(shard, dmax, beta)
-    if not cache.is_file():
-        raise ShardError(f"{cache}: no EFP cache for {shard}; make it with {remake}")
-    try:
-        with h5py.File(cache, "r") as handle:
-            attrs = dict(handle.attrs)
-            shape = handle["efp"].shape
-    except (OSError, KeyError) as err:
-        raise ShardError(f"{cache}: unreadable EFP cache ({err}); remake it with {remake}") from err
-    if attrs.get("source_sha256") != sha256:
-        raise ShardError(f"{cache}: made from a shard with sha256 {attrs.get('source_sha256')}, but "
-                         f"{shard.parent / MANIFEST} lists {shard} with {sha256}; remake it with {remake}")
-    if attrs.get("dmax") != dmax or attrs.get("beta") != beta or shape[0] != n_jets:
-        raise ShardError(f"{cache}: holds {shape[0]} jets with dmax={attrs.get('dmax')}, beta={attrs.get('beta')}; "
-                         f"expected {n_jets} jets of {shard} with dmax={dmax}, beta={beta:g}; remake it with {remake}")
+from jetscale.data.shards import ShardError, load_manifest
 
 
 def read_selected_efps(jets: JetShardDataset, checksums: list[str], dmax: int = 5,
@@ -120,7 +94,7 @@ class EFPDataset(Dataset):
 
 
 class EFPDataModule(JetDataModule):
-    """:class:`JetDataModule`'s train/validation/test jets (loaders, ``evaluate``, ``task``) with EFP items.
+    """:class:`JetDataModule`'s train/validation/test jets (loaders, ``task``) with EFP items.
 
     ``n_features``, if given, must equal the caches' EFP count (102, 314, 1000 for
     ``dmax`` 5, 6, 7): the config passes the same value to the model.  ``options``

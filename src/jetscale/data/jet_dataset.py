@@ -79,8 +79,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from jetscale.data.sampling import training_loader
 from jetscale.data.shards import MANIFEST, ShardError, check_layout, load_manifest, sha256_file
-from jetscale.metrics import classification_metrics
-from jetscale.models.inference import evaluation
 
 CLASSES = (0, 1)  # item order within each interleaved pair: QCD, then top
 CLASS_NAMES = {0: "QCD", 1: "top"}
@@ -324,13 +322,13 @@ class JetDataModule(L.LightningDataModule):
     stream seeded with ``seed``; ``batch_size`` is the global batch (``None``:
     full batch).  Items keep at most ``max_constituents`` constituents (``None``:
     all); with ``trim_padding`` every batch a Trainer sees (the
-    ``on_after_batch_transfer`` hook) and every batch :meth:`evaluate` reads is
-    cut to its longest jet (:func:`trim_batch`).  Checksums are verified once,
+    ``on_after_batch_transfer`` hook) and every batch the task evaluates
+    (:mod:`jetscale.tasks.jets`) is cut to its longest jet (:func:`trim_batch`).  Checksums are verified once,
     when the first split is built.
     """
 
     task = "jets"
-    inputs = ("constituents", "mask")  # the batch entries :meth:`evaluate` passes to the tagger, in order
+    inputs = ("constituents", "mask")  # the batch entries the tagger takes, in order (jetscale.tasks.jets)
 
     def __init__(self, dataset_dir: str | Path, n_train: int, n_test: int, batch_size: int | None = 256,
                  num_workers: int = 0, seed: int = 0, verify: bool = True, n_val: int = 0,
@@ -380,9 +378,10 @@ class JetDataModule(L.LightningDataModule):
         for split in self.splits():
             self.dataset(split)
 
-    def _loader(self, split: str, **options) -> DataLoader:
+    def ordered_loader(self, split: str) -> DataLoader:
+        """The items of ``split`` in item order (validation, test, evaluation)."""
         return DataLoader(self.dataset(split), batch_size=self.batch_size, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, **options)
+                          persistent_workers=self.num_workers > 0, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         return training_loader(self.dataset("train"), self.batch_size, self.seed, self.trainer,
@@ -390,29 +389,10 @@ class JetDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         """The whole validation split on every rank (no distributed sampler): every rank computes the same loss."""
-        return self._loader("val", shuffle=False)
+        return self.ordered_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self.ordered_loader("test")
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         return trim_batch(batch) if self.trim_padding else batch
-
-    def predict(self, net, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-        """Logits of ``net`` (in eval mode) and labels of ``split``, in item order: float64 [n], int64 [n]."""
-        logits, labels = [], []
-        with evaluation(net):
-            for batch in self._loader(split, shuffle=False):
-                batch = self.on_after_batch_transfer(batch, 0)  # what a Trainer's loops apply
-                logits.append(net(*(batch[key] for key in self.inputs)))
-                labels.append(batch["label"])
-        return torch.cat(logits).double().numpy(), torch.cat(labels).numpy().astype(np.int64)
-
-    def evaluate(self, net) -> dict[str, float]:
-        """Tagger metrics of ``net`` on the test split: ``test_loss`` is the BCE (see jetscale.metrics)."""
-        metrics = classification_metrics(*self.predict(net, "test"))
-        return {"test_loss": metrics.pop("bce"), **metrics}
-
-    def theory_loss(self, width: int, ridge: float) -> None:
-        """Jets have no closed-form theory: the table's ``theory_loss`` stays empty."""
-        return None

@@ -1,4 +1,4 @@
-"""The generative task ``rambo``: learn RAMBO's n-body phase space with a flow-matching model.
+"""Data of the generative task ``rambo``: RAMBO's n-body phase space for a flow-matching model.
 
 **Events.**  Massless n-particle events at total energy √s, uniform in
 Lorentz-invariant phase space (:func:`jetscale.physics.rambo.rambo`, constant
@@ -26,37 +26,10 @@ uninterrupted one.  Test and validation noise is drawn once per split, from
 deterministic functions of the weights and comparable across widths and
 training sizes.
 
-**Metrics** (:meth:`RamboDataModule.evaluate`):
-
-* ``test_loss``: the flow-matching objective on the test events with the fixed
-  test noise — the training objective, the scaling-law loss.  Its minimum is
-  positive (see :mod:`jetscale.models.flow_matching`).
-* ``test_distance``: :func:`jetscale.physics.distances.pair_mass_distance`
-  between ``n_generate`` generated events (``sample_steps`` midpoint steps, a
-  fixed seed) and the test events, in units of √s.
-* ``test_distance_floor``: the same distance between two independent true
-  samples of those sizes (:func:`~jetscale.physics.distances.rambo_distance_floor`,
-  stream ``[seed, 7]``): what a perfect generator would score.  It depends on
-  (n_particles, √s, n_generate, n_test, seed) only — not on n_train or the
-  net — so it is the same for every point of a sweep with that seed and those
-  sizes; its two extra RAMBO samples are drawn once per process for each such
-  key (:func:`distance_floor`), not at every evaluation.
-* ``test_momentum_imbalance``: mean over generated events of
-  :func:`jetscale.physics.observables.momentum_imbalance` (0 for true events).
-
-Reading them: ``test_loss`` is the smooth quantity the scaling laws fit; the
-two event-level metrics are diagnostics.  Generated events need not conserve
-energy, and E_i = |p⃗_i| of a noisy p⃗_i is biased upwards, so a generated
-sample's pair masses also carry its energy-scale error: ``test_distance``
-mixes shape and conservation errors and need not fall monotonically with
-``test_loss`` (measured at 4 particles, 2000 steps: widths 16 / 64 / 256 give
-test_loss ≈ 1.02 / 0.88 / 0.86, test_distance ≈ 0.045 / 0.019 / 0.025 against
-a floor of 0.005, test_momentum_imbalance ≈ 0.26 / 0.19 / 0.08).
+**Metrics** are the task's (:mod:`jetscale.tasks.rambo`; random streams ``[seed, 6]`` and ``[seed, 7]``).
 """
 
 from __future__ import annotations
-
-from functools import cache
 
 import lightning as L
 import numpy as np
@@ -65,15 +38,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from jetscale.data.checks import global_batch, require_integers
 from jetscale.data.sampling import stream_position, training_loader
-from jetscale.models.flow_matching import flow_matching_loss
-from jetscale.models.inference import evaluation
-from jetscale.physics.distances import pair_mass_distance, rambo_distance_floor
-from jetscale.physics.observables import momentum_imbalance
 from jetscale.physics.rambo import check_kinematics, rambo
 
 EVENT_STREAM = {"train": 0, "test": 1, "val": 2}  # rambo(seed=[seed, stream])
 NOISE_STREAM = {"test": 3, "val": 4, "train": 5}
-SAMPLING_STREAM, FLOOR_STREAM = 6, 7
 
 
 def to_features(momenta: np.ndarray, sqrt_s: float) -> np.ndarray:
@@ -88,13 +56,6 @@ def to_momenta(features: np.ndarray, sqrt_s: float) -> np.ndarray:
     n = x.shape[-1] // 3
     p = x.reshape(len(x), n, 3) * (sqrt_s / n)
     return np.concatenate([np.linalg.norm(p, axis=-1, keepdims=True), p], axis=-1)
-
-
-@cache
-def distance_floor(n_particles: int, sqrt_s: float, n_generate: int, n_test: int, seed: int) -> float:
-    """``test_distance_floor`` (module docstring): two RAMBO samples of ``n_generate`` and ``n_test``
-    events from stream ``[seed, FLOOR_STREAM]``, computed once per process for each argument tuple."""
-    return rambo_distance_floor(n_particles, sqrt_s, n_generate, n_test, [seed, FLOOR_STREAM])
 
 
 def noise(shape: tuple[int, int], seed) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,28 +128,3 @@ class RamboDataModule(L.LightningDataModule):
         if not self.n_val:
             raise ValueError("no RAMBO validation split: set data.n_val > 0")
         return DataLoader(TensorDataset(*self.fixed_noise_batch("val")), batch_size=self.batch_size)
-
-    def generate(self, net) -> np.ndarray:
-        """``n_generate`` events [n_generate, n, 4] sampled from ``net`` with a fixed seed."""
-        seed = int(np.random.default_rng([self.seed, SAMPLING_STREAM]).integers(2**62))
-        features = net.sample(self.n_generate, self.sample_steps, torch.Generator().manual_seed(seed))
-        return to_momenta(features.cpu().double().numpy(), self.sqrt_s)
-
-    def evaluate(self, net) -> dict[str, float]:
-        """Test metrics of a trained :class:`~jetscale.models.flow_matching.VelocityField` (module docstring)."""
-        device = next(net.parameters()).device
-        with evaluation(net):
-            batch = tuple(tensor.to(device) for tensor in self.fixed_noise_batch("test"))
-            loss = float(flow_matching_loss(net, batch))
-            generated = self.generate(net)
-        return {
-            "test_loss": loss,
-            "test_distance": pair_mass_distance(generated, self.events("test"), self.sqrt_s),
-            "test_distance_floor": distance_floor(self.n_particles, self.sqrt_s, self.n_generate, self.n_test,
-                                                  self.seed),
-            "test_momentum_imbalance": float(momentum_imbalance(generated, self.sqrt_s).mean()),
-        }
-
-    def theory_loss(self, width: int, ridge: float) -> None:
-        """No closed-form prediction for the generative task."""
-        return None

@@ -17,9 +17,7 @@ grammar's ``n_data`` distinct data.
 made per item from the stored int leaves: memory is 8·s^L bytes per datum) and
 ``label`` int64 [] (the class); batches stack them ([B, s^L, v], [B]).
 
-**Metrics** (:meth:`RHMDataModule.evaluate`): ``test_loss`` = mean
-cross-entropy of the logits in nats (the training objective), ``test_error``
-= misclassification rate (chance: 1 − 1/n_c).  The grammar, with n_data and
+**Metrics** are the task's (:mod:`jetscale.tasks.rhm`).  The grammar, with n_data and
 the paper's sample complexity n_c·m^L, goes to ``rhm_rules.json``
 (:meth:`write_artifacts`), not into the metrics.
 """
@@ -37,7 +35,6 @@ from torch.utils.data import DataLoader, Dataset
 from jetscale.data.checks import global_batch, require_integers
 from jetscale.data.rhm import RandomHierarchy
 from jetscale.data.sampling import training_loader
-from jetscale.models.inference import evaluation
 
 RULES_FILE = "rhm_rules.json"
 EVAL_BATCH = 4096  # data per forward pass in evaluation and validation
@@ -103,23 +100,6 @@ class RHMDataModule(L.LightningDataModule):
         if not self.n_val:
             raise ValueError("no RHM validation split: set data.n_val > 0")
         return DataLoader(self.dataset("val"), batch_size=EVAL_BATCH, shuffle=False)
-
-    def predict(self, net, name: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits float [n, n_c] of ``net`` (in eval mode) and labels int64 [n] of split ``name``."""
-        leaves, labels = (torch.from_numpy(a) for a in self.split_data(name))
-        with evaluation(net):
-            logits = torch.cat([net(F.one_hot(chunk, self.grammar.v).float()) for chunk in leaves.split(EVAL_BATCH)])
-        return logits, labels
-
-    def evaluate(self, net) -> dict[str, float]:
-        """``test_loss``: mean cross-entropy (nats) on the test split; ``test_error``: misclassification rate."""
-        logits, labels = self.predict(net, "test")
-        return {"test_loss": float(F.cross_entropy(logits.double(), labels)),
-                "test_error": float((logits.argmax(1) != labels).double().mean())}
-
-    def theory_loss(self, width: int, ridge: float) -> None:
-        """No closed-form learning curve for the RHM: the table's ``theory_loss`` stays empty."""
-        return None
 
     def write_artifacts(self, run_dir: Path) -> None:
         """``rhm_rules.json``: the grammar (parameters, rules seed, n_data, sample complexity, rules)."""

@@ -40,7 +40,6 @@ from jetscale.atomic import atomic_output
 from jetscale.results import write_json_atomic
 
 FORMAT_VERSION = 1
-MAX_CONSTITUENTS = 200
 FIELDS = {  # name -> (dtype, shape after the jet axis; None = the constituent axis)
     "constituents": (np.float32, (None, 4)),
     "n_constituents": (np.int32, ()),

@@ -6,7 +6,7 @@ branchings. Features are their e+e- EFPs (:mod:`jetscale.features.efp_ee`, degre
 angular exponent ``beta``: d = 102 for d <= 5), the target one of
 :data:`~jetscale.physics.event_shapes.EVENT_SHAPES` (default **thrust** T; 1 - T would give the
 same MSE), both read from the per-(file, k) cache ``<file stem>.efp-ee-d<dmax>-b<beta>-k<k>.h5``
-next to the file, computed on first use (atomically, under a lock: jobs that start together compute
+next to the file (:mod:`jetscale.data.efp_cache`), computed on first use (atomically, under a lock: jobs that start together compute
 it once).
 
 **Making the file.** With ``generate`` set (``{process, events, seed}``, as in ``configs/data/shower.yaml``)
@@ -28,28 +28,12 @@ the raw EFPs and y float32 [] the target; the nets standardise (:mod:`jetscale.m
 moments from :meth:`ShowerDataModule.feature_moments` and :meth:`ShowerDataModule.target_moments`, float64
 over the training split, population std). ``split(name)`` gives the float64 numpy arrays (closed form).
 
-**Metrics** (:meth:`ShowerDataModule.evaluate`): ``test_loss`` = test mean squared error of the target
-(the training objective without the ridge term), ``test_r2`` = 1 - MSE / Var(y_test), and
-``test_variance`` = Var(y_test) (the MSE of predicting the mean).
-
-**Theory** (:meth:`ShowerDataModule.theory_loss`, ``theory: ridge``; null turns it off, e.g. for the
-MLP, whose width is not a number of features). The toy model's prediction for ridge on the first
-N = ``width`` standardised features (:class:`~jetscale.models.feature_regression.FeatureRidge`) at
-P = n_train and lambda = ``ridge``, from the spectrum measured on the **theory pool** (n_pool
-events that no run trains or tests on; :func:`ridge_theory`): the correlation matrix of the
-first N EFPs (constant ones dropped) gives eigenpairs (lambda_j, v_j), the target's power per
-mode t_j = (v_j . c)^2 / lambda_j (c = Cov(x~, y); modes above the noise floor, as in
-:func:`~jetscale.features.spectrum.target_power`), and the part of Var(y) that no linear function
-of those features explains, sigma^2 = Var(y) - sum_j t_j, acts as label noise. With
-E = :func:`~jetscale.theory.random_features.spectrum_test_error` (lambda_j, t_j, N = inf, P, lambda,
-sigma^2) -- the *excess* error of plain ridge on the features (bias + variance) -- the predicted
-test MSE is (E + sigma^2) (1 + 1/P): the factor is the first-order cost of the intercept (the
-training mean of y and of the features), which the deterministic equivalent does not include.
+**Metrics and theory** are the task's (:mod:`jetscale.tasks.shower`); ``theory`` ("ridge" or null)
+and ``n_pool`` (the theory pool, events that no run trains or tests on) set what it predicts.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import lightning as L
@@ -58,48 +42,16 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from jetscale.data.checks import global_batch, require_integers
+from jetscale.data.moments import is_constant
 from jetscale.data.sampling import training_loader
 from jetscale.data.shower.generate import ensure_snapshots
-from jetscale.features.covariance import CovarianceAccumulator, eigh_desc, is_constant, standardized_target
+# The one import of data from a higher layer: the e+e- EFP cache (format: jetscale.data.efp_cache) is
+# computed on first use, by feature code, so that a sweep's points need no separate features stage.
 from jetscale.features.efp_ee import DEFAULT_BETA, snapshot_features
-from jetscale.fit.spectrum import target_power
-from jetscale.models.inference import evaluation
 from jetscale.physics.event_shapes import EVENT_SHAPES
-from jetscale.theory.random_features import spectrum_test_error
-
-log = logging.getLogger(__name__)
 
 THEORIES = ("ridge", None)
 GENERATE_COMMAND = "jetscale shower-generate --config <process, e.g. z_qq> --events N --out {path}"
-
-
-def ridge_theory(x_pool: np.ndarray, y_pool: np.ndarray, width: int, n_train: int, ridge: float) -> dict:
-    """Predicted test MSE of ridge on the first ``width`` standardised features (module docstring).
-
-    ``x_pool`` [n, d], ``y_pool`` [n]: the events the spectrum is measured on. Returns
-    ``{"test_mse", "excess", "noise", "n_modes", "label_variance"}``; ``test_mse`` is None at the
-    ridgeless interpolation threshold (P = number of modes, ridge = 0), where it diverges.
-    """
-    x = np.asarray(x_pool, dtype=np.float64)[:, :width]
-    y = np.asarray(y_pool, dtype=np.float64)
-    if x.ndim != 2 or y.shape != x.shape[:1] or not 1 <= width <= np.shape(x_pool)[1]:
-        raise ValueError(f"need x_pool [n, d >= width] and y_pool [n], got {np.shape(x_pool)}, {y.shape}, "
-                         f"width={width}")
-    moments = standardized_target(CovarianceAccumulator.from_batch(np.column_stack([x, y])))
-    label_variance = moments.label_variance
-    out = {"excess": 0.0, "noise": label_variance, "n_modes": 0, "label_variance": label_variance}
-    if moments.keep.any():
-        lam, vectors = eigh_desc(moments.corr)
-        t = target_power(lam, vectors.T @ moments.scaled_cross)
-        out["n_modes"] = t.size
-    if out["n_modes"]:
-        out["noise"] = max(label_variance - float(t.sum()), 0.0)
-        try:
-            out["excess"] = spectrum_test_error(lam[:t.size], t, np.inf, n_train, ridge, out["noise"]).test_error
-        except ValueError as err:  # ridgeless at P = number of modes
-            log.warning("no ridge theory at width=%d, n_train=%d, ridge=%g: %s", width, n_train, ridge, err)
-            return {**out, "test_mse": None}
-    return {**out, "test_mse": (out["excess"] + out["noise"]) * (1.0 + 1.0 / n_train)}
 
 
 class ShowerDataModule(L.LightningDataModule):
@@ -180,7 +132,7 @@ class ShowerDataModule(L.LightningDataModule):
     def feature_moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and (population) standard deviation of the training EFPs: float64 [d] each.
 
-        A spread at rounding level (:func:`~jetscale.features.covariance.is_constant`: the EFPs that are
+        A spread at rounding level (:func:`~jetscale.data.moments.is_constant`: the EFPs that are
         constant, e.g. 1 and 2 for d = 0, 1 with beta = 2) is reported as exactly 0, which the nets map to a
         zero feature."""
         x, _ = self.split("train")
@@ -203,23 +155,3 @@ class ShowerDataModule(L.LightningDataModule):
         if not self.n_val:
             raise ValueError("data.n_val = 0: no validation split")
         return DataLoader(self._tensors("val"), batch_size=self.batch_size, shuffle=False)
-
-    # ------------------------------------------------------------------ metrics
-
-    def evaluate(self, net) -> dict[str, float]:
-        """``test_loss`` (test MSE), ``test_r2`` and ``test_variance`` of a trained net (module docstring)."""
-        x, y = self.split("test")
-        with evaluation(net):
-            prediction = net(torch.as_tensor(x)).double().cpu().numpy()
-        mse = float(np.mean((prediction - y) ** 2))
-        variance = float(y.var())
-        return {"test_loss": mse, "test_r2": 1.0 - mse / variance if variance > 0 else float("nan"),
-                "test_variance": variance}
-
-    def theory_loss(self, width: int, ridge: float) -> float | None:
-        """Predicted ``test_loss`` of ridge on the first ``width`` features (module docstring); None when
-        ``theory`` is null or the prediction diverges."""
-        if self.theory is None:
-            return None
-        x, y = self.split("pool")
-        return ridge_theory(x, y, width, self.n_train, ridge)["test_mse"]

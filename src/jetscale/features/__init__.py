@@ -1,7 +1,7 @@
 """Jet features and the data-covariance spectrum.
 
 * :mod:`.efp` -- Energy Flow Polynomials per jet (energyflow), cached per shard
-  (``jetscale features``);
+  (``jetscale features``; the cache format: :mod:`jetscale.data.efp_cache`);
 * :mod:`.covariance` -- streamed covariance accumulator (O(d^2) memory), its MPI
   reduction and eigenvalues;
 * :mod:`.spectrum` -- eigen-spectrum of a dataset streamed from its shards, ``spectrum.json``
@@ -19,11 +19,8 @@ from jetscale.features.covariance import (
 from jetscale.features.efp import (
     cache_shard_efps,
     compute_efps,
-    efp_cache_path,
     efp_set,
     n_efps,
-    rapidity,
-    read_efp_cache,
 )
 
 __all__ = [
@@ -32,11 +29,8 @@ __all__ = [
     "cache_shard_efps",
     "compute_efps",
     "constant_features",
-    "efp_cache_path",
     "efp_set",
     "eigenvalues_desc",
     "n_efps",
-    "rapidity",
-    "read_efp_cache",
     "standardized_covariance",
 ]

@@ -31,8 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-CONSTANT_RTOL = 1e-9
-"""A feature with std <= CONSTANT_RTOL * |mean| (including std = mean = 0) is constant."""
+from jetscale.data.moments import is_constant
 
 
 class CovarianceAccumulator:
@@ -150,11 +149,6 @@ def split_target(acc: CovarianceAccumulator, ddof: int = 1) -> tuple[CovarianceA
         raise ValueError(f"covariance needs more than {ddof} rows, have {acc.n}")
     features = CovarianceAccumulator(acc.n, acc.mean[:-1].copy(), acc.m2[:-1, :-1].copy())
     return features, acc.m2[:-1, -1] / (acc.n - ddof), float(acc.m2[-1, -1] / (acc.n - ddof))
-
-
-def is_constant(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Boolean mask [d] of features whose spread is at rounding level: std <= CONSTANT_RTOL |mean|."""
-    return std <= CONSTANT_RTOL * np.abs(mean)
 
 
 def constant_features(acc: CovarianceAccumulator) -> np.ndarray:

@@ -11,28 +11,16 @@ Conventions (stated once, used everywhere in :mod:`jetscale.features`):
   z_i = pT_i / sum_j pT_j and theta_ij = (dy_ij^2 + dphi_ij^2)^(beta/2), dphi taken
   modulo 2 pi by energyflow.
 * energyflow expects (pT, y, phi) per particle, with y the *rapidity*; shards store the
-  pseudorapidity eta. We compute y from the stored (pT, eta, E) with :func:`jetscale.data.kinematics.rapidity`
+  pseudorapidity eta. We compute y from the stored (pT, eta, E) with :func:`jetscale.physics.kinematics.rapidity`
   (pz = pT sinh eta, m_T = sqrt(max(E^2 - pz^2, pT^2)), y = asinh(pz / m_T)), so y = eta
   exactly for massless particles and massive constituents get their true rapidity.
 * Zero padding is dropped per jet: only the first ``n_constituents[i]`` rows of jet i
   are used. A jet without constituents has no normalized EFPs and is an error.
 
-Cache (:func:`cache_shard_efps`): ``<shard stem>.efp-d<dmax>-b<beta>.h5`` next to the
-shard (``shard-00003.efp-d5-b1.h5``; the name never matches ``shard-<i>.h5``, so shard
-listings ignore it), written atomically (temporary file, then rename), holding
-
-  ==========  ===============  ===============================================
-  ``efp``     float64 [n, E]   the EFPs of each jet, E = number of EFPs
-  ``label``   int8 [n]         copied from the shard
-  ``specs``   int64 [E, 8]     energyflow's spec of each EFP (``spec_columns``)
-  ==========  ===============  ===============================================
-
-and attributes ``dmax, beta, measure, normed, kappa, coords, angle, n_efps,
-spec_columns, graphs`` (JSON edge lists), ``energyflow_version``, ``source_file`` and
-``source_sha256``. A cache is reused only if its source checksum, settings and EFP specs
-match the shard and the requested set; otherwise it is recomputed. The cache helpers
-(:func:`set_settings`, :func:`cache_is_current`, :func:`cache_attrs`, :func:`write_cache`,
-:func:`read_efp_cache`) also serve the e+e- caches of :mod:`jetscale.features.efp_ee`.
+Cache (:func:`cache_shard_efps`): one file per shard, next to it, in the format of
+:mod:`jetscale.data.efp_cache` (which also reads it), recomputed unless its source checksum, settings and
+EFP specs match the shard and the requested set. :func:`set_settings` and :func:`cache_attrs` also serve
+the e+e- caches of :mod:`jetscale.features.efp_ee`.
 """
 
 from __future__ import annotations
@@ -45,13 +33,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from jetscale.atomic import atomic_output
-from jetscale.data.kinematics import rapidity
+from jetscale.data.efp_cache import cache_is_current, efp_cache_path, read_efp_cache, write_cache
 from jetscale.data.shards import ShardError, read_shard, sha256_file
-from jetscale.results import plain
+from jetscale.physics.kinematics import rapidity
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +112,7 @@ def compute_efps(constituents: np.ndarray, n_constituents: np.ndarray, dmax: int
     return np.asarray(values, dtype=np.float64).reshape(len(events), width)
 
 
-# --------------------------------------------------------------------------- cache (helpers shared with efp_ee)
-
-
-def efp_cache_path(shard_path: str | Path, dmax: int = 5, beta: float = 1.0) -> Path:
-    """``shard-00003.h5`` -> ``shard-00003.efp-d5-b1.h5`` in the same directory."""
-    shard_path = Path(shard_path)
-    return shard_path.with_name(f"{shard_path.stem}.efp-d{dmax}-b{float(beta):g}.h5")
+# --------------------------------------------------------------------------- cache (settings shared with efp_ee)
 
 
 def set_settings(dmax: int, beta: float, measure: str = MEASURE, coords: str = COORDS) -> dict:
@@ -146,47 +126,13 @@ def cache_settings(dmax: int, beta: float) -> dict:
     return {**set_settings(dmax, beta), "angle": ANGLE}
 
 
-def cache_is_current(cache: Path, source_sha256: str, settings: dict, specs: np.ndarray,
-                     datasets: tuple[str, ...] = ("efp", "label")) -> bool:
-    """True if ``cache`` exists, is readable, was made from the source with checksum ``source_sha256``
-    with the attributes ``settings``, holds the EFPs ``specs``, and its ``datasets`` have one row count
-    (logged when true: the cache is reused)."""
-    if not cache.exists():
-        return False
-    try:
-        with h5py.File(cache, "r") as handle:
-            attrs = {key: plain(value) for key, value in handle.attrs.items()}
-            stored = handle["specs"][()]
-            rows = {handle[name].shape[0] for name in datasets}
-            width = handle["efp"].shape[1:]
-    except (OSError, KeyError) as err:
-        log.warning("%s: unreadable EFP cache (%s); recomputing", cache, err)
-        return False
-    same_set = all(attrs.get(key) == value for key, value in settings.items())
-    current = (attrs.get("source_sha256") == source_sha256 and same_set and len(rows) == 1
-               and width == stored.shape[:1] and np.array_equal(stored, specs))
-    if current:
-        log.info("%s: EFP cache is up to date", cache)
-    return current
-
-
 def cache_attrs(settings: dict, efps, source: Path, source_sha256: str) -> dict:
-    """All attributes of a cache of the EFPSet ``efps`` made from the file ``source`` (module docstring)."""
+    """All attributes of a cache of the EFPSet ``efps`` made from the file ``source`` (:mod:`jetscale.data.efp_cache`)."""
     import energyflow
 
     return {**settings, "n_efps": int(efps.specs.shape[0]), "spec_columns": ",".join(efps.cols),
             "graphs": json.dumps([[list(edge) for edge in graph] for graph in efps.graphs()]),
             "energyflow_version": energyflow.__version__, "source_file": source.name, "source_sha256": source_sha256}
-
-
-def write_cache(cache: Path, datasets: dict[str, np.ndarray], attrs: dict, specs: np.ndarray) -> None:
-    """Write a cache file atomically (a temporary file in the same directory, then rename): ``datasets``,
-    ``specs`` as int64, and ``attrs``."""
-    with atomic_output(cache) as tmp, h5py.File(tmp, "w") as handle:
-        for name, data in datasets.items():
-            handle.create_dataset(name, data=data)
-        handle.create_dataset("specs", data=np.asarray(specs, dtype=np.int64))
-        handle.attrs.update(attrs)
 
 
 def _compute_shard(shard: Path, n: int, dmax: int, beta: float, n_jobs: int, chunk: int) -> np.ndarray:
@@ -232,19 +178,6 @@ def cache_shard_efps(shard_path: str | Path, dmax: int = 5, beta: float = 1.0, n
     log.info("%s: %d jets, %d EFPs in %.1f s (%.0f jets/s)", cache, len(label), efp.shape[1], elapsed,
              len(label) / max(elapsed, 1e-9))
     return cache
-
-
-def read_efp_cache(cache: str | Path, start: int | None = None, stop: int | None = None,
-                   fields: tuple[str, ...] = ("efp", "label"), error: type[Exception] = ShardError,
-                   kind: str = "EFP cache") -> dict[str, np.ndarray]:
-    """Rows [start, stop) of a cache's datasets ``fields``; an unreadable file raises ``error`` naming it
-    (``"<cache>: unreadable <kind> (...)"``)."""
-    cache = Path(cache)
-    try:
-        with h5py.File(cache, "r") as handle:
-            return {name: handle[name][start:stop] for name in fields}
-    except (OSError, KeyError) as err:
-        raise error(f"{cache}: unreadable {kind} ({err})") from err
 
 
 def iter_shard_efps(shard_path: str | Path, dmax: int = 5, beta: float = 1.0, chunk: int = 10_000,

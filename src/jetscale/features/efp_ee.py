@@ -26,25 +26,11 @@ Conventions (stated once; the hadronic jet EFPs are :mod:`jetscale.features.efp`
   faster on two cores for ``batch_compute``) are not used. The event shapes of the cache cost more
   at high multiplicity (exact thrust: ~ 2 x 10^4 events/s for 14 partons, 1.7 x 10^3 for 18, 60 for 22).
 
-Cache (:func:`cache_snapshot_efps`): ``<file stem>.efp-ee-d<dmax>-b<beta>-k<k>.h5`` next to the
-snapshot file (:mod:`jetscale.data.shower.snapshots`), written atomically under an exclusive lock
-on ``.<cache name>.lock`` beside it (jobs that find it missing together -- a sweep's first points --
-compute it once: check, lock, check again), holding for the ``n_k`` events of group ``k<k>``, in
-the file's order:
-
-  ==================  ===============  ============================================
-  ``efp``             float64 [n, E]   the EFPs of each event (E = number of EFPs)
-  ``event_id``        int64 [n]        copied from the snapshot file
-  ``thrust``          float64 [n]      :mod:`jetscale.physics.event_shapes`
-  ``heavy_jet_mass``  float64 [n]      (the regression targets and spectrum labels)
-  ``c_parameter``     float64 [n]
-  ``specs``           int64 [E, 8]     energyflow's spec of each EFP (``spec_columns``)
-  ==================  ===============  ============================================
-
-with attributes ``k, dmax, beta, measure, normed, kappa, coords, n_efps, spec_columns, graphs``
-(JSON edge lists), ``energyflow_version``, ``source_file``, ``source_sha256``. A cache is reused
-only if its source checksum, settings, EFP specs and row count match; otherwise it is recomputed.
-Checks, attributes, writing and reading are the hadronic cache's (:mod:`jetscale.features.efp`).
+Cache (:func:`cache_snapshot_efps`): one file per (snapshot file, k), next to it, in the format of
+:mod:`jetscale.data.efp_cache` (EFPs, event ids and the event shapes of :mod:`jetscale.physics.event_shapes`,
+the regression targets and spectrum labels), written under an exclusive lock on ``.<cache name>.lock``
+beside it (jobs that find it missing together -- a sweep's first points -- compute it once: check, lock,
+check again), and recomputed unless its source checksum, settings, EFP specs and row count match.
 """
 
 from __future__ import annotations
@@ -57,10 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from jetscale.atomic import exclusive_lock
+from jetscale.data.efp_cache import EE_DATASETS, cache_is_current, ee_efp_cache_path, read_ee_efp_cache, write_cache
 from jetscale.data.shards import sha256_file
-from jetscale.features.efp import (
-    KAPPA, NORMED, cache_attrs, cache_is_current, check_options, efp_set, read_efp_cache, set_settings, write_cache,
-)
+from jetscale.features.efp import KAPPA, NORMED, cache_attrs, check_options, efp_set, set_settings
 from jetscale.physics.event_shapes import EVENT_SHAPES, event_shapes
 
 log = logging.getLogger(__name__)
@@ -70,7 +55,6 @@ COORDS = "epxpypz"
 DEFAULT_BETA = 2.0
 CHUNK = 2000
 """Events per block of :func:`compute_ee_efps` (bounds the einsum intermediates) and per progress line."""
-DATASETS = ("efp", "event_id", *EVENT_SHAPES)
 
 
 def ee_efp_set(dmax: int = 5, beta: float = DEFAULT_BETA):
@@ -127,12 +111,6 @@ def compute_ee_efps(momenta: np.ndarray, dmax: int = 5, beta: float = DEFAULT_BE
 # --------------------------------------------------------------------------- cache
 
 
-def ee_efp_cache_path(snapshots: str | Path, k: int, dmax: int = 5, beta: float = DEFAULT_BETA) -> Path:
-    """``z_qq.h5`` -> ``z_qq.efp-ee-d5-b2-k3.h5`` in the same directory."""
-    snapshots = Path(snapshots)
-    return snapshots.with_name(f"{snapshots.stem}.efp-ee-d{dmax}-b{float(beta):g}-k{k}.h5")
-
-
 def cache_settings(k: int, dmax: int, beta: float) -> dict:
     """The attributes that identify a cache's content (compared when deciding to reuse it)."""
     return {"k": int(k), **set_settings(dmax, beta, MEASURE, COORDS)}
@@ -170,10 +148,10 @@ def cache_snapshot_efps(snapshots: str | Path, k: int, dmax: int = 5, beta: floa
         raise FileNotFoundError(f"{source}: no shower snapshot file")
     cache, digest = ee_efp_cache_path(source, k, dmax, beta), sha256_file(source)
     efps, settings = ee_efp_set(dmax, beta), cache_settings(k, dmax, beta)
-    if cache_is_current(cache, digest, settings, efps.specs, DATASETS):
+    if cache_is_current(cache, digest, settings, efps.specs, EE_DATASETS):
         return cache
     with exclusive_lock(cache.with_name(f".{cache.name}.lock")):
-        if cache_is_current(cache, digest, settings, efps.specs, DATASETS):  # made while this job waited
+        if cache_is_current(cache, digest, settings, efps.specs, EE_DATASETS):  # made while this job waited
             return cache
         momenta, event_id = read_snapshots(source, k)
         start = time.perf_counter()
@@ -184,11 +162,6 @@ def cache_snapshot_efps(snapshots: str | Path, k: int, dmax: int = 5, beta: floa
         log.info("%s: %d events of %d partons, %d EFPs in %.1f s (%.0f events/s)", cache, len(momenta),
                  momenta.shape[1], efps.specs.shape[0], elapsed, len(momenta) / max(elapsed, 1e-9))
     return cache
-
-
-def read_ee_efp_cache(cache: str | Path, fields: tuple[str, ...] = DATASETS) -> dict[str, np.ndarray]:
-    """The datasets ``fields`` of a cache (module docstring); an unreadable file raises OSError naming it."""
-    return read_efp_cache(cache, fields=fields, error=OSError, kind="e+e- EFP cache")
 
 
 def snapshot_features(snapshots: str | Path, k: int, dmax: int = 5,

@@ -8,7 +8,7 @@ For every ordered pair of particles (a, b) of a jet, four features:
 * ln m²,  m² = (E_a + E_b)² − |p_a + p_b|²
 
 The paper uses the rapidity y; the shards store the pseudorapidity η
-(:mod:`jetscale.data.kinematics`), so η stands in for y (equal for massless
+(:mod:`jetscale.physics.kinematics`), so η stands in for y (equal for massless
 particles).  Every argument of a logarithm is clamped to at least ``eps``
 first, so the diagonal (ΔR = 0, kT = 0) and collinear massless pairs (m² ≤ 0
 from rounding) give ln(eps) rather than -inf.  m² is a difference of large
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from jetscale.data.kinematics import E, ETA, PHI, PT
+from jetscale.physics.kinematics import E, ETA, PHI, PT
 from jetscale.models.particle_features import EPS, wrap_phi
 
 PAIR_FEATURES = ("ln_kt", "ln_z", "ln_delta_r", "ln_m2")  # order of the feature axis of `pair_features`

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from jetscale.data.kinematics import E, ETA, PHI, PT
+from jetscale.physics.kinematics import E, ETA, PHI, PT
 
 EPS = 1e-8  # floor of pT, E and ΣpT before logs and divisions
 

@@ -24,10 +24,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jetscale.data.shards import MAX_CONSTITUENTS
 from jetscale.models.flops import mlp_train_flops, self_attention_block_train_flops
 from jetscale.models.interactions import pair_features
 from jetscale.models.particle_features import relative_particle_features
+from jetscale.physics.kinematics import MAX_CONSTITUENTS
 
 N_PARTICLE_FEATURES = N_PAIR_FEATURES = 4
 # (x − center)·scale per particle feature: ParT's top-tagging standardization of ln pT and

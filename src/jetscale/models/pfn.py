@@ -24,10 +24,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jetscale.data.shards import MAX_CONSTITUENTS
 from jetscale.models.efp_models import count_params, mlp
 from jetscale.models.flops import mlp_train_flops
 from jetscale.models.particle_features import relative_particle_features
+from jetscale.physics.kinematics import MAX_CONSTITUENTS
 
 N_PARTICLE_FEATURES = 4  # (ln pT, ln E, Δη, Δφ): jetscale.models.particle_features
 

@@ -22,7 +22,7 @@ Two predictions, both from the *standardized* EFP entry (the linear tagger stand
   logarithmically over ``t_range`` and fitted with figure 1's law E_g = C + A T^-beta (the Huber
   fit of :mod:`jetscale.fit`), so that predicted and measured beta mean the same thing. Its 95 %
   interval: the same fit to the curves of ``n_boot`` residual-bootstrap copies of t_k
-  (:func:`jetscale.features.spectrum.resample_target_power`, rescaled to the measured sum_k t_k, with
+  (:func:`jetscale.fit.spectrum.resample_target_power`, rescaled to the measured sum_k t_k, with
   sigma^2 kept: the bootstrap varies the shape of the target power only); it does not cover the choice of
   ridge, so ``finite_d_ridge_scan`` repeats the fit at the ridges ``RIDGE_SCAN``. Finite d bends
   the curve: once T >> d every mode is learned (or, with a ridge, every learnable one) and the
@@ -287,7 +287,7 @@ def markdown(numbers: dict) -> str:
         lines.append(f"- measured ({other['model']}): {_fmt(other['beta'], other['ci95'])}")
     lines += ["", "Method: eigenvalues and label cross-covariance from one streamed pass over the shards "
               "(`jetscale spectrum`); alpha by least squares in log-log, 2 alpha r from the tail sums of t_k "
-              "(`jetscale.features.spectrum`); predictions in `jetscale.paper.spectrum_theory`. The toy model "
+              "(`jetscale.fit.spectrum`); predictions in `jetscale.paper.spectrum_theory`. The toy model "
               "predicts the excess squared error of least squares, the classifiers are fitted on their "
               "cross-entropy: only exponents are compared.", ""]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jetscale.data.kinematics import invariant_mass
+from jetscale.physics.kinematics import invariant_mass
 
 
 def pair_indices(n_particles: int) -> tuple[np.ndarray, np.ndarray]:

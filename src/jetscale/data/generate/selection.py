@@ -1,6 +1,6 @@
 """Jet selection and packing: pure numpy functions, no generator state.
 
-Conventions (the kinematics themselves are :mod:`jetscale.data.kinematics`): Pythia's
+Conventions (the kinematics themselves are :mod:`jetscale.physics.kinematics`): Pythia's
 4-momenta are rows ``(px, py, pz, E)`` in GeV; a direction is ``(η, φ)`` with η the
 pseudorapidity and φ in (-π, π]; ΔR = sqrt(Δη² + Δφ²) with Δφ wrapped into [-π, π). Jets are stored as
 ``(pT, η, φ, m)`` and constituents as ``(pT, η, φ, E)``, so a constituent's
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jetscale.data import kinematics
+from jetscale.physics import kinematics
 
 
 @dataclass(frozen=True)

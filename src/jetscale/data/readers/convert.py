@@ -29,9 +29,10 @@ from pathlib import Path
 
 from jetscale.data.readers import jetnet, toptagging
 from jetscale.data.shards import (
-    MANIFEST, MAX_CONSTITUENTS, SHARD_PATTERN, ShardError, read_shard, sha256_file, shard_name, shard_paths,
+    MANIFEST, SHARD_PATTERN, ShardError, read_shard, sha256_file, shard_name, shard_paths,
     write_manifest, write_shard,
 )
+from jetscale.physics.kinematics import MAX_CONSTITUENTS
 
 READERS = {"toptagging": toptagging.read_chunks, "jetnet": jetnet.read_chunks}
 DEFAULT_JETS_PER_SHARD = 20_000  # ~64 MB of float32 constituents per shard at C = 200

@@ -12,7 +12,7 @@ The jet type is a property of the file, so the label comes from the caller
 (``label=1`` for ``t.hdf5``, 0 for ``q.hdf5`` / ``g.hdf5``); if it is not
 given it is taken from the file name for those three (:data:`LABELS`).
 
-Conversion (massless particles, see :mod:`jetscale.data.kinematics`):
+Conversion (massless particles, see :mod:`jetscale.physics.kinematics`):
 pT = pT_rel·pT_jet, η = η_rel + η_jet, φ = φ_rel, E = pT·cosh(η).  JetNet does
 not store the jet's φ, so **every jet has φ = 0** and particle φ is the
 relative φ.  The jet row is (pT_jet, η_jet, 0, mass_jet) as stored (not
@@ -29,8 +29,8 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from jetscale.data.kinematics import E, ETA, PHI, PT, massless_energy, pack_constituents
-from jetscale.data.shards import MAX_CONSTITUENTS, ShardError
+from jetscale.data.shards import ShardError
+from jetscale.physics.kinematics import E, ETA, MAX_CONSTITUENTS, PHI, PT, massless_energy, pack_constituents
 
 PARTICLES, JETS = "particle_features", "jet_features"
 ETA_REL, PHI_REL, PT_REL, MASK = range(4)  # particle_features components

@@ -11,7 +11,7 @@ pandas HDFStores with one DataFrame under the key ``table``, one row per jet:
 
 Both pandas layouts (``format="fixed"`` and ``format="table"``) are read, in
 row chunks (``HDFStore.select(start=, stop=)``), never the whole file.
-Conversion (see :mod:`jetscale.data.kinematics`): constituents become
+Conversion (see :mod:`jetscale.physics.kinematics`): constituents become
 (pT, η, φ, E); a constituent is real where E > 0 (``n_constituents`` counts
 them); the jet is (pT, η, φ, mass) of the sum of all real constituents, computed
 before any truncation to ``max_constituents``.  Reading pandas HDFStores needs
@@ -26,8 +26,8 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from jetscale.data.kinematics import constituents_from_cartesian, jet_kinematics, pack_constituents
-from jetscale.data.shards import MAX_CONSTITUENTS, ShardError
+from jetscale.data.shards import ShardError
+from jetscale.physics.kinematics import MAX_CONSTITUENTS, constituents_from_cartesian, jet_kinematics, pack_constituents
 
 KEY = "table"
 LABEL_COLUMN = "is_signal_new"

@@ -1,10 +1,9 @@
-"""The task interface: what ``jetscale train`` needs from a data source and a model family.
+"""Tasks: what ``jetscale train`` evaluates, and the contract a task's data and model meet.
 
-A *task* is ``configs/task/<name>.yaml``: a global-package Hydra config whose defaults pick a
-``data`` config (the data source: a LightningDataModule), a ``model`` config (the model family: a
-LightningModule around a plain ``nn.Module``), and the solver; the loss is the model's objective
-and the metrics are the datamodule's :meth:`evaluate`.  ``jetscale train task=<name>`` (or a
-sweep's ``task:`` key) selects it; ``model=`` / ``data=`` still swap either part.  Tasks:
+A *task* is ``configs/task/<name>.yaml`` (a ``data`` config: a LightningDataModule that only loads
+data; a ``model`` config: a LightningModule around a plain ``nn.Module``; the solver) and the module
+``jetscale.tasks.<name>``, which evaluates a trained net on that data (:class:`~jetscale.tasks.base.Task`).
+The datamodule's ``task`` attribute names it (:func:`task_of`).  Tasks:
 
 =========  =====================================================================================
 toy        Gaussian data with a power-law covariance, random-feature ridge (closed-form theory)
@@ -14,34 +13,47 @@ rambo      generative flow matching of RAMBO n-body phase space, distance on pai
 shower     parton-shower depth snapshots: thrust regression from e+e- EFPs at branching k
 =========  =====================================================================================
 
-Adding a task touches no workflow rule: write the datamodule, the model, their configs and the
-task config; a sweep with ``task: <name>`` then runs, aggregates, fits and plots like the others.
-The contracts (checked by :func:`check_task` before any training, so a missing piece is an error
-naming it rather than a crash after the run):
+Adding a task touches no workflow rule: write the datamodule, the model, their configs, the task
+config and its module here (registered in ``TASKS``).  :func:`check_task` checks, before any
+training, that the pieces fit:
 
-**Data** (``TASK_DATA``): ``task`` (name, into metrics.json), ``batch_size`` (global),
-``n_val`` (0: no validation split, no early stopping), ``train_dataloader()`` (use
-:func:`jetscale.data.sampling.training_loader`, the resumable, DDP-sharded stream),
-``val_dataloader()`` when ``n_val`` > 0, ``evaluate(net) -> dict`` holding ``test_loss`` (the
-scaling-law loss: the training objective on the test split) and other ``test_*`` floats,
-``theory_loss(width, ridge) -> float | None``.  Optional: ``split(name) -> (x, y)`` numpy arrays
-(``solver=closed_form``) and ``write_artifacts(run_dir)`` (files beside metrics.json, e.g. the
-random hierarchy model's rules).
+**Data** (``TASK_DATA``): ``task`` (a name in ``TASKS``, into metrics.json), ``batch_size`` (global),
+``n_val`` (0: no validation, no early stopping), ``train_dataloader()``
+(:func:`jetscale.data.sampling.training_loader`), ``val_dataloader()`` when ``n_val`` > 0.  Optional:
+``split(name) -> (x, y)`` numpy arrays (``solver=closed_form``), ``write_artifacts(run_dir)``.
 
-**Model** (``TASK_MODEL``): ``name``, ``net`` (a plain module with ``n_params`` and an analytic
-``train_flops_per_sample()``), ``prepare(datamodule)`` (untrained, data-dependent setup),
-``net_inputs(batch)``, ``objective(output, batch)``, ``make_optimizer(params)``, and a
-``validation_step`` that logs ``val_loss``.  A net solved in closed form has ``readout`` (the
-trained vector) and ``fixed_features(x)`` / ``readout_flops(n_samples)``
-(:func:`jetscale.models.ridge.solve_readout`).
+**Model** (``TASK_MODEL``): ``name``, ``net`` (with ``n_params`` and ``train_flops_per_sample()``),
+``prepare(datamodule)``, ``net_inputs(batch)``, ``objective(output, batch)``, ``make_optimizer(params)``,
+and a ``validation_step`` logging ``val_loss``.  A closed-form net also has ``readout``,
+``fixed_features(x)`` and ``readout_flops(n_samples)`` (:func:`jetscale.models.ridge.solve_readout`).
 """
 
 from __future__ import annotations
 
-TASK_DATA = ("task", "batch_size", "n_val", "train_dataloader", "evaluate", "theory_loss")
+from jetscale.tasks import jets, rambo, rhm, shower, toy
+from jetscale.tasks.base import Task
+
+TASKS: dict[str, Task] = {"toy": toy, "jets": jets, "rhm": rhm, "rambo": rambo, "shower": shower}
+TASK_DATA = ("task", "batch_size", "n_val", "train_dataloader")
 TASK_MODEL = ("name", "net", "prepare", "net_inputs", "objective", "make_optimizer")
 NET = ("n_params", "train_flops_per_sample")
 CLOSED_FORM_NET = ("readout", "fixed_features", "readout_flops")
+
+
+def unknown_task(name) -> str | None:
+    """Why ``name`` is no task (naming the known ones), or None for a registered task."""
+    if name in TASKS:
+        return None
+    return f"unknown task {name!r} (tasks: {', '.join(sorted(TASKS))}; register one in jetscale.tasks.TASKS)"
+
+
+def task_of(datamodule) -> Task:
+    """The task named by ``datamodule.task``; ``ValueError`` naming the known ones otherwise."""
+    name = getattr(datamodule, "task", None)
+    problem = unknown_task(name)
+    if problem:
+        raise ValueError(f"data {type(datamodule).__name__}: {problem}")
+    return TASKS[name]
 
 
 def missing(obj, names) -> list[str]:
@@ -57,12 +69,15 @@ def overrides(obj, hook: str) -> bool:
 
 
 def check_task(datamodule, model, solver: str) -> None:
-    """Raise ``ValueError`` naming every attribute the task's data or model lacks for ``solver``."""
+    """Raise ``ValueError`` naming every attribute the task's data or model lacks for ``solver``, and an
+    unknown task."""
     problems = []
     for role, obj, names in (("data", datamodule, TASK_DATA), ("model", model, TASK_MODEL)):
         lacking = missing(obj, names)
         if lacking:
             problems.append(f"{role} {type(obj).__name__} lacks {', '.join(lacking)}")
+    if hasattr(datamodule, "task") and unknown_task(datamodule.task):
+        problems.append(f"data {type(datamodule).__name__}: {unknown_task(datamodule.task)}")
     net = getattr(model, "net", None)
     if net is not None:
         lacking = missing(net, NET + (CLOSED_FORM_NET if solver == "closed_form" else ()))

@@ -13,6 +13,7 @@ Conventions (every function here follows them):
   mass = sqrt(max(E² − |p|², 0)) (a negative m² from rounding is clipped to 0).
 * Sums run in float64 whatever the input dtype, because a jet's m² is a
   difference of large numbers; callers cast the result (shards are float32).
+* A jet keeps at most ``MAX_CONSTITUENTS`` particles by default (the shards' C).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 PT, ETA, PHI, E = range(4)  # component index on the last axis of a constituent array
+MAX_CONSTITUENTS = 200  # default constituent axis C: the hardest particles kept per jet
 
 
 def pt_eta_phi(px, py, pz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
