@@ -192,7 +192,7 @@ def test_shower_spectrum_cli_round_trip(snapshot_file, tmp_path, capsys, fast_bo
 
 
 def data(path, n_train=100, **options) -> ShowerDataModule:
-    settings = {"k": 2, "n_test": 200, "seed": 0, "n_pool": 500, **options}
+    settings = {"k": 2, "n_test": 200, "seed": 0, "n_pool": 500, "features": snapshot_features, **options}
     return ShowerDataModule(path, n_train=n_train, **settings)
 
 

@@ -6,7 +6,8 @@ branchings. Features are their e+e- EFPs (:mod:`jetscale.features.efp_ee`, degre
 angular exponent ``beta``: d = 102 for d <= 5), the target one of
 :data:`~jetscale.physics.event_shapes.EVENT_SHAPES` (default **thrust** T; 1 - T would give the
 same MSE), both read from the per-(file, k) cache ``<file stem>.efp-ee-d<dmax>-b<beta>-k<k>.h5``
-next to the file (:mod:`jetscale.data.efp_cache`), computed on first use (atomically, under a lock: jobs that start together compute
+next to the file (:mod:`jetscale.data.efp_cache`), computed on first use by ``data.features`` (the config gives
+:func:`jetscale.features.efp_ee.snapshot_features`; atomically, under a lock: jobs that start together compute
 it once).
 
 **Making the file.** With ``generate`` set (``{process, events, seed}``, as in ``configs/data/shower.yaml``)
@@ -34,6 +35,7 @@ and ``n_pool`` (the theory pool, events that no run trains or tests on) set what
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -45,9 +47,6 @@ from jetscale.data.checks import global_batch, require_integers
 from jetscale.data.moments import is_constant
 from jetscale.data.sampling import training_loader
 from jetscale.data.shower.generate import ensure_snapshots
-# The one import of data from a higher layer: the e+e- EFP cache (format: jetscale.data.efp_cache) is
-# computed on first use, by feature code, so that a sweep's points need no separate features stage.
-from jetscale.features.efp_ee import DEFAULT_BETA, snapshot_features
 from jetscale.physics.event_shapes import EVENT_SHAPES
 
 THEORIES = ("ridge", None)
@@ -64,9 +63,9 @@ class ShowerDataModule(L.LightningDataModule):
     task = "shower"
 
     def __init__(self, snapshots: str | Path, k: int, n_train: int, n_test: int, seed: int, n_val: int = 0,
-                 n_pool: int = 0, batch_size: int | None = None, dmax: int = 5, beta: float = DEFAULT_BETA,
+                 n_pool: int = 0, batch_size: int | None = None, dmax: int = 5, beta: float = 2.0,
                  target: str = "thrust", n_features: int | None = None, theory: str | None = "ridge",
-                 generate: dict | None = None):
+                 generate: dict | None = None, features: Callable[..., dict] | None = None):
         super().__init__()
         require_integers(("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0), ("n_pool", n_pool, 0),
                          ("k", k, 1))
@@ -84,6 +83,10 @@ class ShowerDataModule(L.LightningDataModule):
         if generate is not None and set(generate) != {"process", "events", "seed"}:
             raise ValueError(f"data.generate must have the keys process, events, seed (or be null), got {dict(generate)}")
         self.generate = dict(generate) if generate is not None else None
+        if features is None:
+            raise ValueError("data.features: give the function that makes a snapshot group's e+e- EFPs "
+                             "(configs/data/shower.yaml: jetscale.features.efp_ee.snapshot_features)")
+        self.features = features
         self.batch_size = global_batch(batch_size, self.n_train)
         self._x: np.ndarray | None = None
         self._splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -99,7 +102,7 @@ class ShowerDataModule(L.LightningDataModule):
         if not self.snapshots.is_file():
             raise FileNotFoundError(f"{self.snapshots}: no shower snapshot file (data.snapshots); make it with "
                                     f"`{GENERATE_COMMAND.format(path=self.snapshots)}` (or set data.generate)")
-        features = snapshot_features(self.snapshots, self.k, self.dmax, self.beta)
+        features = self.features(self.snapshots, self.k, self.dmax, self.beta)
         x, y = features["efp"], features[self.target]
         if self.n_features is not None and x.shape[1] != self.n_features:
             raise ValueError(f"{self.snapshots}: the d<={self.dmax} e+e- EFPs are {x.shape[1]} features, but "
