@@ -19,12 +19,13 @@ import yaml
 from jetscale.cli import main
 from jetscale.fit import fit_law
 from conftest import draw_from_numbers_file
-from jetscale.paper import compute_optimal, data_scaling
-from jetscale.paper.compute_optimal import (
+from jetscale.fit.paper import compute_optimal, data_scaling
+from jetscale.fit.paper.compute_optimal import (
     budget_optimum, isoflop_rows, joint_frame, parabola_vertex,
 )
-from jetscale.paper.data_scaling import classifier_scaling
-from jetscale.paper.extrapolation import extrapolation_check
+from jetscale.fit.paper.data_scaling import classifier_scaling
+from jetscale.fit.paper.extrapolation import extrapolation_check
+from jetscale.paper import sections
 from jetscale.paper.report import git_revisions, revision_warnings, sweep_provenance, write_report
 
 N_BOOT = 40
@@ -103,7 +104,7 @@ def toy_table():
 def test_fig1_recovers_the_exponent_and_orders_the_classifiers(tmp_path):
     tables = {"s-lin": data_table("efp_linear", 0.2, 3.0, 0.5), "s-pfn": data_table("pfn", 0.1, 4.0, 0.5, seed=1)}
     result = data_scaling.analyse({"efp_linear": "s-lin", "pfn": "s-pfn"}, tables, n_boot=N_BOOT)
-    numbers, text = result["numbers"], data_scaling.markdown(result["numbers"])
+    numbers, text = result["numbers"], sections.data_scaling(result["numbers"])
     lin = numbers["classifiers"]["efp_linear"]
     lo, hi = lin["ci95"]["alpha"]
     assert np.isfinite([lo, hi]).all() and 0 < lo < 0.5 < hi < 1.0
@@ -126,7 +127,7 @@ def test_fig1_recovers_the_exponent_and_orders_the_classifiers(tmp_path):
     assert all(p.stat().st_size > 1000 for p in paths)
     mislabelled = data_scaling.analyse({"particle_transformer": "s-pfn"}, tables, n_boot=0)
     assert "trained pfn" in mislabelled["numbers"]["warnings"][0]
-    assert "> **Warning**" in data_scaling.markdown(mislabelled["numbers"])
+    assert "> **Warning**" in sections.data_scaling(mislabelled["numbers"])
 
 
 def test_fig1_fits_a_multi_width_sweep_per_width_and_shows_the_largest():
@@ -219,7 +220,7 @@ def test_the_report_lists_every_sweep_with_its_revision_and_flags_mixed_or_dirty
     assert any("`old` has runs of unknown" in w for w in warnings)
     assert not any("`clean`" in w for w in warnings)
     assert "![Figure 1: Data scaling](fig1_data_scaling.png)" in text and "PDF:" not in text
-    assert data_scaling.table_markdown(analysed["numbers"]["classifiers"]) in text  # the text is made from the numbers
+    assert sections.table_markdown(analysed["numbers"]["classifiers"]) in text  # the text is made from the numbers
     payload = json.loads(numbers.read_text())
     assert payload["figures"]["fig1_data_scaling"]["numbers"]["missing"] is None
     assert payload["figures"]["fig1_data_scaling"]["files"] == ["fig1_data_scaling.png"]

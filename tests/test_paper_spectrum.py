@@ -5,8 +5,9 @@ import pytest
 
 from jetscale.fit.spectrum import fit_spectrum_exponent, label_projection
 from conftest import draw_from_numbers_file
-from jetscale.paper import spectrum_theory
-from jetscale.paper.spectrum_theory import asymptotic_prediction, finite_d_prediction
+from jetscale.fit.paper import spectrum_prediction
+from jetscale.fit.paper.spectrum_prediction import asymptotic_prediction, finite_d_prediction
+from jetscale.paper.sections import spectrum as spectrum_section
 from jetscale.theory import data_exponent
 
 
@@ -53,7 +54,7 @@ def test_figure_numbers_compare_both_predictions_with_the_measured_exponent(tmp_
     measured = {"model": "efp_linear", "beta": 0.8, "ci95": [0.6, 1.0],
                 "others": [{"model": "pfn", "beta": 0.5, "ci95": [0.4, 0.6]}]}
     constituents = payload(alpha=2.0, r=0.2, d=100)
-    result = spectrum_theory.analyse(payload(), constituents, measured, (500, 8000), n_boot=20)
+    result = spectrum_prediction.analyse(payload(), constituents, measured, (500, 8000), n_boot=20)
     numbers = result["numbers"]
     assert numbers["efp"]["standardized"]["alpha"] == pytest.approx(1.5, abs=1e-6)
     assert numbers["efp"]["standardized"]["r"] == pytest.approx(0.3, abs=0.05)
@@ -66,7 +67,7 @@ def test_figure_numbers_compare_both_predictions_with_the_measured_exponent(tmp_
     assert diff["difference"] == pytest.approx(0.8 - asymptotic["beta"]) and diff["ratio"] == pytest.approx(
         0.8 / asymptotic["beta"])
     assert numbers["constituents"]["raw"]["alpha"] == pytest.approx(2.0, abs=1e-6)
-    assert numbers["others"][0]["model"] == "pfn" and "0.80 [0.60, 1.00]" in spectrum_theory.markdown(numbers)
+    assert numbers["others"][0]["model"] == "pfn" and "0.80 [0.60, 1.00]" in spectrum_section(numbers)
     paths = draw_from_numbers_file("fig2_spectrum", result, tmp_path)
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
 
@@ -74,8 +75,8 @@ def test_figure_numbers_compare_both_predictions_with_the_measured_exponent(tmp_
 def test_a_spectrum_without_labels_gives_no_prediction(tmp_path):
     unlabelled = payload()
     unlabelled["label_projection"] = unlabelled["standardized"]["label_projection"] = None
-    result = spectrum_theory.analyse(unlabelled, None, {"beta": 0.8, "ci95": [0.6, 1.0]}, (500, 8000), n_boot=5)
+    result = spectrum_prediction.analyse(unlabelled, None, {"beta": 0.8, "ci95": [0.6, 1.0]}, (500, 8000), n_boot=5)
     numbers = result["numbers"]
     assert numbers["prediction"]["asymptotic"] is None and numbers["prediction"]["finite_d"] is None
-    assert numbers["measured_minus_predicted"]["asymptotic"] is None and "n/a" in spectrum_theory.markdown(numbers)
+    assert numbers["measured_minus_predicted"]["asymptotic"] is None and "n/a" in spectrum_section(numbers)
     assert [p.suffix for p in draw_from_numbers_file("fig2_spectrum", result, tmp_path)] == [".png", ".pdf"]

@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 
 from conftest import draw_from_numbers_file
+from jetscale.paper.sections import toy_phase as markdown
 
 from jetscale.data.toy import ToyPowerLaw
 from jetscale.models.ridge import simulate_excess_error
-from jetscale.paper.toy_phase import (
-    analyse, markdown, pooled_exponent, regime_lines, toy_phase_numbers, variance_exponent,
+from jetscale.fit.paper.toy_regimes import (
+    analyse, pooled_exponent, regime_lines, toy_phase_numbers, variance_exponent,
 )
 from jetscale.theory import rf_test_error
 

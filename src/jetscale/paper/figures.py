@@ -14,8 +14,9 @@ Each figure ``<name>`` (:data:`~jetscale.paper.config.PAPER_FIGURES`) is made in
 * ``jetscale paper-figure numbers/<name>.json`` draws ``<name>.{png,pdf}`` from that file alone.
 
 ``jetscale paper-report`` writes ``report.md`` and ``numbers.json`` from the numbers files
-(:mod:`jetscale.paper.report`). A figure's module (``MODULES``) has ``analyse(...) -> {"numbers", "plot",
-"sweeps"}``, ``draw(plot) -> Figure`` and ``markdown(numbers) -> str``.
+(:mod:`jetscale.paper.report`). A figure has an analysis module in :mod:`jetscale.fit.paper` with
+``analyse(...) -> {"numbers", "plot", "sweeps"}``, a drawing module in :mod:`jetscale.plots.paper` with
+``draw(plot) -> Figure``, and a section in :mod:`jetscale.paper.sections` (``numbers -> markdown``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from pathlib import Path
 
 from jetscale.paper.config import PAPER_FIGURES, PaperConfig, paper_dir, spectrum_path, sweep_name, table_path
 
-MODULES = {
-    "fig1_data_scaling": "data_scaling",
-    "fig2_spectrum": "spectrum_theory",
-    "fig3_compute_optimal": "compute_optimal",
-    "fig4_toy_phase": "toy_phase",
-    "fig5_extrapolation": "extrapolation",
+MODULES = {  # figure -> (analysis in jetscale.fit.paper, drawing in jetscale.plots.paper)
+    "fig1_data_scaling": ("data_scaling", "data_scaling"),
+    "fig2_spectrum": ("spectrum_prediction", "spectrum"),
+    "fig3_compute_optimal": ("compute_optimal", "compute_optimal"),
+    "fig4_toy_phase": ("toy_regimes", "toy_phase"),
+    "fig5_extrapolation": ("extrapolation", "extrapolation"),
 }
 TITLES = {
     "fig1_data_scaling": "Data scaling of jet taggers",
@@ -45,10 +46,13 @@ OPTIONAL_INPUTS = {"spectrum:constituents"}
 """Inputs a figure draws without (``jetscale paper`` outside the workflow); the workflow always makes them."""
 
 
-def figure_module(name: str):
+def figure_module(name: str, part: str = "analysis"):
+    """The analysis (``jetscale.fit.paper.*``) or drawing (``jetscale.plots.paper.*``) module of figure ``name``."""
     if name not in MODULES:
         raise ValueError(f"unknown paper figure {name!r}; known: {list(MODULES)}")
-    return importlib.import_module(f"jetscale.paper.{MODULES[name]}")
+    analysis, drawing = MODULES[name]
+    return importlib.import_module(f"jetscale.fit.paper.{analysis}" if part == "analysis" else
+                                   f"jetscale.plots.paper.{drawing}")
 
 
 def numbers_path(results_dir: str | Path, scale: str, name: str) -> Path:
@@ -187,10 +191,6 @@ def draw_figure(payload: dict, out_dir: str | Path) -> list[Path]:
     """``<figure>.{png,pdf}`` in ``out_dir`` from a numbers file's payload."""
     from jetscale.plots.style import figure_style, save_figure
 
-    module = figure_module(payload["figure"])
+    module = figure_module(payload["figure"], "drawing")
     with figure_style():  # the style must also be active when saving (bbox, dpi)
         return save_figure(module.draw(payload["plot"]), out_dir, payload["figure"])
-
-
-def figure_markdown(payload: dict) -> str:
-    return figure_module(payload["figure"]).markdown(payload["numbers"])

@@ -21,43 +21,20 @@ Non-finite floats are written as null (JSON has no NaN). Both files are written 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+
 from jetscale.atomic import atomic_output
+from jetscale.formatting import md_table
 from jetscale.results import write_json_atomic
 
 UNKNOWN = "unknown"
 DIRTY = "+dirty"
-
-
-# ------------------------------------------------------------------ writing numbers
-
-def fmt(value, digits: int = 3) -> str:
-    """A number for the report: ``digits`` significant digits, plain from 1e-3 to 1e5 (``8000``, ``0.495``),
-    else ``1.97e+05``; "n/a" for None or non-finite."""
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    text = f"{value:.{digits}g}"
-    return f"{float(text):g}" if 1e-3 <= abs(value) < 1e5 else text
-
-
-def fmt_ci(value, ci, digits: int = 3) -> str:
-    """``0.512 [0.471, 0.553]``; the interval is "[n/a]" when it is missing."""
-    lo, hi = ci if ci is not None else (None, None)
-    bounds = "n/a" if lo is None or hi is None else f"{fmt(lo, digits)}, {fmt(hi, digits)}"
-    return f"{fmt(value, digits)} [{bounds}]"
-
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured markdown table."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ provenance
@@ -113,7 +90,7 @@ def figure_files(figure: dict, out_dir: Path) -> list[Path]:
 
 def figure_section(index: int, figure: dict, out_dir: Path, provenance: dict) -> str:
     """A figure's section of the report, from its numbers file's payload."""
-    from jetscale.paper.figures import figure_markdown
+    from jetscale.paper.sections import SECTIONS
 
     files = {p.suffix: p for p in figure_files(figure, out_dir)}
     title = figure["title"]
@@ -122,7 +99,7 @@ def figure_section(index: int, figure: dict, out_dir: Path, provenance: dict) ->
         parts.append(f"![Figure {index}: {title}]({_relative(files['.png'], out_dir)})")
     if ".pdf" in files:
         parts.append(f"PDF: [{files['.pdf'].name}]({_relative(files['.pdf'], out_dir)})")
-    parts.append(_without_heading(figure_markdown(figure)))
+    parts.append(_without_heading(SECTIONS[figure["figure"]](figure["numbers"])))
     sweeps = [f"`{s}` ({_revisions_text(provenance[s])})" if s in provenance else f"`{s}`" for s in figure["sweeps"]]
     if sweeps:
         parts.append("Sweeps (git revision): " + ", ".join(sweeps) + ".")

@@ -10,7 +10,7 @@ amplitude * k^(-alpha) (same normalization) drawn over the rank range they were 
 Right (when the payload has a label projection): the tail sums S_k = sum_{j>=k} t_j of the
 target power, divided by S_1, with the fitted truncated power law (dashed) over its rank range.
 :func:`draw_spectra` and :func:`draw_target_power` draw one panel each, for any figure
-(also :mod:`jetscale.paper.spectrum_theory`).
+(also :mod:`jetscale.plots.paper.spectrum`).
 """
 
 from __future__ import annotations

@@ -1,30 +1,6 @@
-"""Figure 3: model scaling and the compute-optimal frontier (Hoffmann et al. 2022, approaches 2 and 3).
-
-Panels: (a) test loss against model size N (``n_params``; widths on the top axis) at fixed data, from
-the width sweep, fitted with the params law L = E + A·N^(−α) per training-set size; (b) IsoFLOP
-curves from the IsoFLOP sweep: loss against N at each compute budget C, with the fitted optimum;
-(c) N_opt(C) and (d) D_opt(C) from both approaches.
-
-Conventions and choices (documented once):
-
-* D is the number of samples *seen* in training, ``epochs · n_samples`` (= steps · batch), and every
-  run's compute obeys C ≈ k·N·D with one constant k, estimated as the median over the IsoFLOP runs
-  of ``flops / (n_params · D)`` (its spread is reported: a k that varies with N makes C ∝ N·D only
-  approximate). ``compute`` is the budget of a point; its ``flops`` are what was spent (≤ budget).
-* IsoFLOP rows: at each (budget, width) the rows with the largest training set ``n_samples`` (the
-  least data repetition, closest to Hoffmann et al.'s single-epoch runs; unbiased, unlike a minimum
-  over noisy seeds). Rows with smaller training sets are drawn faintly and not fitted.
-* Approach 2: per budget, a parabola in log N through the runs (every seed a point); its vertex is
-  N_opt(C), with a 95 % interval from a row bootstrap within the budget. An optimum is *bracketed*
-  only when the curve is convex, its vertex lies inside the width grid and the lowest seed mean is
-  not at the grid's first or last width; an unbracketed ("edge") optimum is not a measured optimum
-  and is flagged. N_opt ∝ C^a is a least-squares line in log-log through the bracketed optima (all
-  minima inside the width grid, flagged, when fewer than two are bracketed), its CI from the bootstrap replicates;
-  D_opt = C / (k·N_opt), so b = 1 − a in this approach.
-* Approach 3: the joint law L = E + A·N^(−α) + B·D^(−β) fitted to the same IsoFLOP rows; minimising it
-  on C = k·N·D gives N_opt = G·(C/k)^a, D_opt = (C/k)/N_opt with a = β/(α+β), b = α/(α+β),
-  G = (αA/(βB))^(1/(α+β)); CIs from the joint fit's bootstrap resamples.
-"""
+"""Figure 3's analysis: the params law per training-set size of the width sweep, and the compute-optimal
+frontier of the IsoFLOP sweep by Hoffmann et al.'s approaches 2 (a parabola per budget) and 3 (the joint law).
+Method and conventions (D = samples seen, C = kND): docs/paper.md, figure 3."""
 
 from __future__ import annotations
 
@@ -32,21 +8,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from matplotlib.lines import Line2D
 
-from jetscale.fit.loglog import line_fit
 from jetscale.fit import LOSS_COL, LawFit, distinct, fit_rows, percentile_band, percentile_ci, seed_stats
-from jetscale.paper.report import fmt, fmt_ci, md_table
-from jetscale.plots.style import (
-    colors, draw_fit, draw_means, interval_err, label, log_axes, panel_figure, panel_tag, tick_text,
-)
+from jetscale.fit.loglog import line_fit
+from jetscale.formatting import fmt
+
 
 SAMPLES_SEEN = "samples_seen"
-APPROACH_COLORS = {2: "#0072B2", 3: "#D55E00"}  # the compute-optimal frontier of approaches 2 and 3
+
+
 K_SPREAD_WARN = 1.5  # max/min of k across runs above which C ∝ N·D is flagged as approximate
 
-
-# ------------------------------------------------------------------ rows and the compute constant
 
 def samples_seen(rows: pd.DataFrame) -> np.ndarray:
     """D = epochs · n_samples for every row (``epochs`` = samples seen / training-set size)."""
@@ -95,8 +67,6 @@ def flops_constant(rows: pd.DataFrame) -> dict:
     return {"k": float(np.median(k)), "min": float(k.min()), "max": float(k.max()),
             "approximate": bool(k.max() / k.min() > K_SPREAD_WARN)}
 
-
-# ------------------------------------------------------------------ approach 2
 
 def parabola_vertex(log_n: np.ndarray, loss: np.ndarray) -> tuple[float, np.ndarray | None]:
     """Vertex (log N) of the least-squares parabola loss(log N); NaN when not convex or < 3 distinct N."""
@@ -205,8 +175,6 @@ def approach2_n_opt(fit2: dict, compute) -> np.ndarray:
     return np.exp(fit2["intercept"]) * np.asarray(compute, dtype=float) ** fit2["a"]
 
 
-# ------------------------------------------------------------------ approach 3
-
 def frontier_n_opt(params: dict, compute, k: float) -> np.ndarray:
     """N_opt(C) = G·(C/k)^a of the joint law, G = (αA/(βB))^(1/(α+β)), a = β/(α+β)."""
     alpha, beta = params["alpha"], params["beta"]
@@ -232,8 +200,6 @@ def frontier_band(fit: LawFit, compute: np.ndarray, k: float) -> tuple[np.ndarra
     return percentile_band(curves)
 
 
-# ------------------------------------------------------------------ width sweep (panel a)
-
 def width_fits(table: pd.DataFrame, n_boot: int, seed: int, loss_col: str = LOSS_COL) -> dict:
     """Params-law fit per training-set size T of the width sweep: {T: LawFit}."""
     return {t: fit_rows(table[table["n_samples"] == t], "params", loss_col, n_boot, seed)
@@ -244,18 +210,6 @@ def width_ticks(table: pd.DataFrame) -> dict:
     """``{"n_params": [...], "width": [...]}``: each width at its parameter count, for the top axis."""
     pairs = table[["n_params", "width"]].dropna().drop_duplicates("n_params").sort_values("n_params")
     return {"n_params": pairs["n_params"].astype(float).tolist(), "width": pairs["width"].astype(float).tolist()}
-
-
-def _width_axis(ax, ticks: dict) -> None:
-    """Top axis: the widths at their n_params."""
-    top = ax.twiny()
-    top.set_xscale("log")
-    top.set_xlim(ax.get_xlim())
-    top.set_xticks(ticks["n_params"])
-    top.set_xticklabels([f"{w:g}" for w in ticks["width"]])
-    top.minorticks_off()
-    top.grid(False)
-    top.set_xlabel(label("width", "jets"), fontsize=8)
 
 
 def stats_lists(stats: pd.DataFrame, x: str) -> dict:
@@ -271,24 +225,6 @@ def width_plot(table: pd.DataFrame, fits: dict, loss_col: str) -> dict:
     return {"curves": curves, "ticks": width_ticks(table)}
 
 
-def plot_width(ax, width: dict, loss_col: str) -> None:
-    curves = width["curves"]
-    for color, curve in zip(colors(len(curves)), curves):
-        fit, t = LawFit.from_json(curve["fit"]), curve["T"]
-        n = np.asarray(curve["stats"]["n_params"], dtype=float)
-        dense = {"n_params": np.geomspace(n.min(), n.max(), 120)}
-        lo, hi = fit.band(dense)
-        text = f"T = {t:g}: α = {fmt_ci(fit.params['alpha'], fit.ci95['alpha'], 2)}"
-        draw_means(ax, n, curve["stats"]["mean"], curve["stats"]["sem"], color, label=text)
-        draw_fit(ax, dense["n_params"], fit.predict(dense), color, lo, hi)
-    ax.set(xscale="log", xlabel=label("n_params", "jets"), ylabel=label(loss_col, "jets"))
-    _width_axis(ax, width["ticks"])  # before log_axes: making the twin resets the shared y axis's tick formatters
-    log_axes(ax)
-    ax.legend(loc="upper right", title="fit $L = E + A\\,N^{-\\alpha}$", title_fontsize=7.5)
-
-
-# ------------------------------------------------------------------ IsoFLOP and frontier panels (b-d)
-
 def optimum_plot(o: BudgetOptimum) -> dict:
     """What the IsoFLOP and frontier panels draw of one budget."""
     return {"compute": o.compute, "stats": stats_lists(o.stats, "n_params"),
@@ -296,73 +232,6 @@ def optimum_plot(o: BudgetOptimum) -> dict:
             "bracketed": o.bracketed, "n_opt": o.n_opt if o.usable else None, "n_opt_ci": o.n_opt_ci,
             "loss_opt": o.loss_opt if o.usable else None, "grid": [float(n) for n in o.grid]}
 
-
-def plot_isoflop(ax, unused: dict, optima: list[dict], fit3: LawFit | None, k: float, loss_col: str) -> None:
-    unused_compute = np.asarray(unused["compute"], dtype=float)
-    for color, o in zip(colors(len(optima)), optima):
-        n = np.asarray(o["stats"]["n_params"], dtype=float)
-        draw_means(ax, n, o["stats"]["mean"], o["stats"]["sem"], color, label=f"C = {tick_text(o['compute'])} FLOP")
-        extra = unused_compute == o["compute"]
-        if extra.any():
-            ax.plot(np.asarray(unused["n_params"])[extra], np.asarray(unused["loss"])[extra], ".", color=color,
-                    alpha=0.35, ms=4)
-        dense = np.geomspace(n.min(), n.max(), 100)
-        if o["coeffs"] is not None:
-            ax.plot(dense, np.polyval(o["coeffs"], np.log(dense)), "-", color=color, lw=1.1)
-        if o["usable"]:
-            ax.errorbar([o["n_opt"]], [o["loss_opt"]], xerr=interval_err(o["n_opt"], *o["n_opt_ci"]), fmt="*", ms=11,
-                        color=color, mfc=color if o["bracketed"] else "white", mec="k", mew=0.6, zorder=4)
-        if fit3 is not None:
-            ax.plot(dense, fit3.predict({"n_params": dense, "n_samples": o["compute"] / (k * dense)}), ":",
-                    color=color, lw=1.2)
-    handles = ax.get_legend_handles_labels()[0]
-    handles += [Line2D([], [], color="0.3", ls="-", label="parabola in log N (approach 2)"),
-                Line2D([], [], color="0.3", ls=":", label="joint law on C = kND (approach 3)"),
-                Line2D([], [], color="0.3", marker="*", ls="", mec="k", ms=9, label="optimum ± 95 % CI"),
-                Line2D([], [], color="0.3", marker="*", ls="", mfc="white", mec="k", ms=9,
-                       label="edge optimum (not bracketed)")]
-    if unused_compute.size:
-        handles.append(Line2D([], [], color="0.3", marker=".", ls="", alpha=0.4,
-                              label="smaller training sets (not fitted)"))
-    ax.set(xlabel=label("n_params", "jets"), ylabel=label(loss_col, "jets"))
-    log_axes(ax)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6.5)
-
-
-def plot_frontier(ax, optima: list[dict], fit2: dict, fit3: LawFit | None, numbers3: dict, k: float, grid_range,
-                  which: str) -> None:
-    """N_opt(C) (``which`` = "N") or D_opt(C) ("D") from both approaches; the width grid shaded on N."""
-    exponent = "a" if which == "N" else "b"
-    compute = np.array([o["compute"] for o in optima])
-    dense = np.geomspace(compute.min() / 1.5, compute.max() * 1.5, 100)
-
-    def to_y(c, n):  # N_opt itself, or D_opt = C / (k N_opt)
-        return np.asarray(n, dtype=float) if which == "N" else np.asarray(c, dtype=float) / (k * np.asarray(n))
-
-    if which == "N":
-        ax.axhspan(*grid_range, color="0.85", alpha=0.35, lw=0, label="width grid")
-    for o in (o for o in optima if o["usable"]):
-        y = float(to_y(o["compute"], o["n_opt"]))
-        bounds = (sorted(float(to_y(o["compute"], v)) for v in o["n_opt_ci"]) if o["n_opt_ci"][0] is not None
-                  else (None, None))
-        ax.errorbar([o["compute"]], [y], yerr=interval_err(y, *bounds), fmt="o", ms=5, color=APPROACH_COLORS[2],
-                    mfc=APPROACH_COLORS[2] if o["bracketed"] else "white", zorder=4)
-    if fit2.get("a") is not None:
-        text = f"approach 2: ${exponent}$ = {fmt_ci(fit2[exponent], fit2[exponent + '_ci'], 2)}"
-        text += " (uses edge optima)" if fit2["uses_edge_optima"] else ""
-        ax.plot(dense, to_y(dense, approach2_n_opt(fit2, dense)), "-", color=APPROACH_COLORS[2], label=text)
-    if fit3 is not None:
-        lo, hi = (to_y(dense, n) for n in frontier_band(fit3, dense, k))
-        draw_fit(ax, dense, to_y(dense, frontier_n_opt(fit3.params, dense, k)), APPROACH_COLORS[3],
-                 np.minimum(lo, hi), np.maximum(lo, hi), ls="--",
-                 label=f"approach 3: ${exponent}$ = {fmt_ci(numbers3[exponent], numbers3[exponent + '_ci'], 2)}")
-    ax.set(xlabel=label("compute", "jets"),
-           ylabel="$N_{opt}$ [parameters]" if which == "N" else "$D_{opt}$ [jets seen]")
-    log_axes(ax)
-    ax.legend(loc="best", title=f"${which}_{{opt}} \\propto C^{exponent}$", title_fontsize=7.5)
-
-
-# ------------------------------------------------------------------ numbers and text
 
 def optimum_numbers(o: BudgetOptimum, k: float, rows: pd.DataFrame) -> dict:
     ci = o.n_opt_ci if o.usable else [None, None]
@@ -407,54 +276,6 @@ def caveats(budgets: list[dict], fit2: dict, k: dict, rows: pd.DataFrame) -> lis
     return notes
 
 
-def budgets_markdown(budgets: list[dict], frontier: list[dict] | None) -> str:
-    rows = []
-    for i, b in enumerate(budgets):
-        n3 = fmt_ci(frontier[i]["N_opt"], frontier[i]["N_opt_ci"]) if frontier else "n/a"
-        rows.append([fmt(b["compute"]), f"{fmt(b['n_params_grid'][0])}–{fmt(b['n_params_grid'][-1])}",
-                     fmt_ci(b["N_opt"], b["N_opt_ci"]), fmt_ci(b["D_opt"], b["D_opt_ci"]), fmt(b["L_opt"], 4),
-                     f"{fmt(b['epochs_range'][0], 2)}–{fmt(b['epochs_range'][1], 2)}", n3,
-                     "bracketed" if b["bracketed"] else "**" + "; ".join(b["flags"]) + "**"])
-    return md_table(["C [FLOP]", "N grid", "N_opt, approach 2 [95 % CI]", "D_opt = C/(kN_opt)", "L at optimum",
-                     "epochs", "N_opt, approach 3 [95 % CI]", "optimum"], rows)
-
-
-def _params_text(params: dict, ci: dict, names: dict) -> str:
-    return ", ".join(f"{shown} = {fmt_ci(params[name], ci[name])}" for name, shown in names.items())
-
-
-def markdown(numbers: dict) -> str:
-    """Figure 3's section of the report: every fitted number with its CI, and the caveats."""
-    fit2, fit3, k = numbers["approach2"], numbers["approach3"], numbers["k_flops"]
-    width = "; ".join(f"T = {fmt(n['T'])}: " + _params_text(n["params"], n["ci95"], {"alpha": "α", "A": "A", "E": "E"})
-                      + f" ({n['n_points']} runs)" for n in numbers["width_scaling"].values())
-    a2 = "not determined"
-    if fit2.get("a") is not None:
-        edge = ", including edge optima" if fit2["uses_edge_optima"] else ""
-        a2 = (f"a = {fmt_ci(fit2['a'], fit2['a_ci'])}, b = 1 − a = {fmt_ci(fit2['b'], fit2['b_ci'])} "
-              f"(from {len(fit2['budgets_used'])} budgets{edge})")
-    a3 = "not determined"
-    if fit3.get("a") is not None:
-        names = {"E": "E", "A": "A", "alpha": "α", "B": "B", "beta": "β"}
-        a3 = (f"joint law {_params_text(fit3['params'], fit3['ci95'], names)} ({fit3['n_points']} runs) → "
-              f"a = β/(α+β) = {fmt_ci(fit3['a'], fit3['a_ci'])}, b = α/(α+β) = {fmt_ci(fit3['b'], fit3['b_ci'])}")
-    parts = [
-        f"(a) Model scaling at fixed data, params law L = E + A·N^(−α) per training-set size T: {width}.",
-        f"(b–d) IsoFLOP sweep: at each budget and width the runs with the largest training set; D = samples seen; "
-        f"C ≈ k·N·D with k = {fmt(k['k'])} FLOP per parameter per sample (median over runs; range "
-        f"{fmt(k['min'])}–{fmt(k['max'])}).",
-        budgets_markdown(numbers["isoflop"]["budgets"], fit3.get("frontier")),
-        f"**Approach 2** (parabola per budget, N_opt ∝ C^a): {a2}.",
-        f"**Approach 3** (joint law on the IsoFLOP runs): {a3}.",
-    ]
-    if numbers["agreement"]:
-        overlap = "overlap" if numbers["agreement"]["ci_overlap"] else "do NOT overlap"
-        parts.append(f"**Agreement**: a(approach 2) − a(approach 3) = {fmt(numbers['agreement']['a_difference'])}; "
-                     f"the CIs {overlap}.")
-    parts += [f"> **Note**: {note}" for note in numbers["notes"]]
-    return "\n\n".join(parts)
-
-
 def analyse(width_table: pd.DataFrame, isoflop_table: pd.DataFrame, *, width_sweep: str, isoflop_sweep: str,
             n_boot: int = 200, seed: int = 0, loss_col: str = LOSS_COL) -> dict:
     """Figure 3's numbers file from the width sweep's and the IsoFLOP sweep's results tables."""
@@ -489,20 +310,3 @@ def analyse(width_table: pd.DataFrame, isoflop_table: pd.DataFrame, *, width_swe
                        "loss": unused[loss_col].astype(float).tolist()},
             "approach2": fit2, "approach3": numbers3, "fit3": None if fit3 is None else fit3.to_json()}
     return {"numbers": numbers, "plot": plot, "sweeps": [width_sweep, isoflop_sweep]}
-
-
-def draw(plot: dict):
-    """Four panels from figure 3's numbers file: (a) width scaling, (b) IsoFLOP curves, (c, d) frontiers."""
-    loss_col, k, optima = plot["loss_col"], plot["k"], plot["optima"]
-    fit3 = None if plot["fit3"] is None else LawFit.from_json(plot["fit3"])
-    fig, (ax_w, ax_iso, ax_n, ax_d) = panel_figure(4)
-    plot_width(ax_w, plot["width"], loss_col)
-    panel_tag(ax_w, "a", f"model scaling at fixed data ({plot['width_sweep']})")
-    plot_isoflop(ax_iso, plot["unused"], optima, fit3, k, loss_col)
-    panel_tag(ax_iso, "b", f"IsoFLOP curves ({plot['isoflop_sweep']})")
-    grid = (min(o["grid"][0] for o in optima), max(o["grid"][-1] for o in optima))
-    plot_frontier(ax_n, optima, plot["approach2"], fit3, plot["approach3"], k, grid, "N")
-    panel_tag(ax_n, "c", "compute-optimal model size")
-    plot_frontier(ax_d, optima, plot["approach2"], fit3, plot["approach3"], k, grid, "D")
-    panel_tag(ax_d, "d", "compute-optimal data (samples seen)")
-    return fig

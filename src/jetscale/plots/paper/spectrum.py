@@ -1,0 +1,66 @@
+"""Figure 2 from its numbers file: (a) covariance spectra with their power laws, (b) the label's power per mode
+(tail sums), (c) predicted against measured data-scaling exponents."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from jetscale.plots.spectrum import ci_text, draw_spectra, draw_target_power, spectrum_series
+from jetscale.plots.style import band, colors, interval_err, model_label
+
+
+def _draw_exponents(ax, numbers: dict) -> None:
+    """Predicted and measured beta with 95 % CI error bars, one column each; the measured CI as a band."""
+    palette = colors(4)
+    pred_color, meas_color, other_color = palette[0], palette[2], palette[1]
+    measured = numbers["measured"]
+    rows = [("asymptotic\n$2\\alpha\\,\\min(r,1)$", "predicted, asymptotic", numbers["prediction"]["asymptotic"],
+             pred_color, "D"),
+            ("finite-$d$ det.\nequivalent", "predicted, finite-$d$", numbers["prediction"]["finite_d"],
+             pred_color, "s"),
+            (model_label(measured["model"]) + "\n(measured)", f"measured, {measured['model']}", measured,
+             meas_color, "o")]
+    rows += [(model_label(o["model"]) + "\n(measured)", f"measured, {o['model']}", o, other_color, "o")
+             for o in numbers["others"]]
+    lo, hi = numbers["measured"]["ci95"]
+    band(ax, [-0.5, len(rows) - 0.5], [lo, lo], [hi, hi], meas_color)
+    for x, (_, name, value, color, marker) in enumerate(rows):
+        if value is None:
+            ax.annotate("n/a", (x, numbers["measured"]["beta"]), ha="center")
+            continue
+        lo, hi = value["ci95"]
+        err = interval_err(value["beta"], lo, hi)
+        ax.errorbar([x], [value["beta"]], yerr=err, fmt=marker, color=color, ms=6,
+                    label=f"{name}: {ci_text(value['beta'], value['ci95'])}")
+    ax.set_xticks(range(len(rows)), [tick for tick, *_ in rows], fontsize=7, rotation=30, ha="right")
+    ax.set_xlim(-0.5, len(rows) - 0.5)
+    estimates = [value["beta"] for *_, value, _, _ in rows if value is not None and np.isfinite(value["beta"])]
+    if estimates:  # a loose CI (a nearly flat learning curve) may span decades: the estimates set the scale
+        ax.set_ylim(min(0.0, min(estimates)), 2.0 * max(max(estimates), 0.5))
+    ax.set(ylabel="data-scaling exponent $\\beta$  ($L = C + A\\,T^{-\\beta}$)",
+           title="(c) exponent: toy-model prediction vs measured")
+
+
+def _legend_below(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
+
+
+def draw(plot: dict):
+    """The three-panel figure from figure 2's numbers file: (a) spectra, (b) label power tail sums,
+    (c) predicted vs measured beta."""
+    series = spectrum_series(plot["efp_spectrum"], "EFP ")
+    if plot["constituent_spectrum"] is not None:
+        series += spectrum_series(plot["constituent_spectrum"], "constituent ")
+    width, height = plt.rcParams["figure.figsize"]
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(3 * width, 1.1 * height))
+    palette = colors(len(series))
+    draw_spectra(a, series, palette)
+    a.set_title("(a) covariance spectra, fits $\\lambda_k \\propto k^{-\\alpha}$")
+    draw_target_power(b, series[:2], palette[:2])
+    b.set_title("(b) EFP label projection $t_k$: tail sums, fits")
+    _draw_exponents(c, plot["exponents"])
+    for ax in (a, b, c):
+        _legend_below(ax)
+    return fig
