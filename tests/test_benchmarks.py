@@ -1,8 +1,10 @@
-"""The benchmark scripts still run against the current code (tiny sizes; the ratios are not checked here).
+"""The benchmark scripts still run against the current code (tiny sizes), and the numbers they print hold together:
+each printed ratio is the quotient of the printed measurements, and what a benchmark compares is the same result.
 
-All slow (`-m slow`): each starts Lightning or a sweep's worth of processes, and `make benchmark` runs the
-scripts at their real sizes; the default suite keeps its ~10 minutes for the product's own paths."""
+The speed targets themselves are not checked here (`make benchmark` runs the scripts at their real sizes). The
+scripts that start Lightning or a sweep's worth of processes are `slow`; the structure check reads files only."""
 
+import re
 import subprocess
 import sys
 
@@ -18,21 +20,55 @@ def run_benchmark(name, *args, env=None, timeout=300):
     return done.stdout
 
 
+def number(pattern: str, text: str, group: int = 1) -> float:
+    """The number a printed line holds at ``pattern``'s group; a missing line fails naming the pattern."""
+    match = re.search(pattern, text)
+    assert match, f"no line matching {pattern!r} in:\n{text[-2000:]}"
+    return float(match.group(group))
+
+
+def test_structure_reports_no_import_circle_and_no_upward_import():
+    out = run_benchmark("structure.py")
+    assert number(r"import circles: (\d+)", out) == 0
+    assert number(r"upward imports: (\d+)", out) == 0
+    assert "units not placed in a layer: none" in out
+    files, lines = number(r"python files: (\d+)", out), number(r"lines: (\d+)", out)
+    assert files > 50 and lines > 50 * files / 10
+
+
 @pytest.mark.slow
-def test_lightning_overhead_benchmark_runs(cli_env):
+def test_lightning_overhead_benchmark_ratio_is_one_plus_its_overhead(cli_env):
     out = run_benchmark("lightning_overhead.py", "--rounds", "1", "--warmup", "2", "--steps", "10", "--batch", "8",
                         env=cli_env)
-    assert "ratio Lightning jetscale / plain:" in out
+    ratios = re.findall(r"ratio Lightning (.+?) / plain: ([\d.]+), overhead ([+-][\d.]+) %", out)
+    assert ratios, out[-2000:]
+    for _, ratio, overhead in ratios:
+        assert float(ratio) > 0 and float(ratio) == pytest.approx(1 + float(overhead) / 100, abs=2e-3)
 
 
 @pytest.mark.slow
-def test_ddp_throughput_benchmark_runs(cli_env):
+def test_ddp_throughput_benchmark_prints_a_finite_ratio(cli_env):
     out = run_benchmark("ddp_throughput.py", "--rounds", "1", "--steps", "8", "--n-samples", "256",
                         "--jets-per-shard", "200", env=cli_env, timeout=600)
-    assert "ratio 2 ranks / 1 rank, one core per rank" in out
+    assert 0 < number(r"ratio 2 ranks / 1 rank, one core per rank \(training loop\): ([\d.]+)", out) < 10
 
 
 @pytest.mark.slow
-def test_aggregate_benchmark_runs(cli_env):
+def test_aggregate_benchmark_ratios_are_the_quotients_of_its_times(cli_env):
     out = run_benchmark("aggregate.py", "--sizes", "1000", "2000", env=cli_env)
-    assert "1000 points: aggregate" in out and "ratio 2000-point / 60 s goal:" in out
+    seconds = {}
+    for n in (1000, 2000):
+        seconds[n] = number(rf"{n} points: aggregate ([\d.]+) s", out)
+        per_point = number(rf"{n} points: aggregate [\d.]+ s \(([\d.]+) ms per point\)", out)
+        assert per_point == pytest.approx(1e3 * seconds[n] / n, abs=0.06 * 1e3 / n + 0.01)
+    ratio = number(r"ratio 2000-point / 1000-point: ([\d.]+)", out)
+    assert ratio == pytest.approx(seconds[2000] / seconds[1000], rel=0.1, abs=0.02)
+
+
+@pytest.mark.slow
+def test_packed_benchmark_trains_the_same_models_as_separate_processes(cli_env):
+    out = run_benchmark("packed.py", "--steps", "20", env=cli_env, timeout=900)
+    separate = number(r"separate `jetscale train` processes: ([\d.]+) s", out)
+    packed = number(r"one `jetscale train-packed` process: +([\d.]+) s", out)
+    assert number(r"ratio separate / packed: ([\d.]+)", out) == pytest.approx(separate / packed, rel=0.1, abs=0.06)
+    assert number(r"largest relative test_loss difference, packed vs separate: ([\d.e+-]+)", out) < 1e-5
