@@ -28,7 +28,7 @@ endif
 JET_SHARDS ?= 2
 JETS_PER_SHARD ?= 1000
 
-.PHONY: demo test install facility-env sweep dry-run resume jets paper benchmark clean-demo
+.PHONY: demo test install facility-env sweep dry-run resume jets paper report paper-report benchmark clean-demo
 
 install: $(INSTALLED)
 
@@ -51,6 +51,7 @@ demo: install
 
 # Jet sweeps generate the dataset they read (JET_SHARDS x JETS_PER_SHARD jets) first; toy sweeps ignore it.
 SWEEP_CONFIG = sweep=$(SWEEP) jet_shards=$(JET_SHARDS) jets_per_shard=$(JETS_PER_SHARD) $(CONFIG)
+SWEEP_NAME = $(patsubst %.yaml,%,$(notdir $(SWEEP)))
 
 sweep: install
 	$(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) --config $(SWEEP_CONFIG)
@@ -75,8 +76,27 @@ jets: install
 # jet dataset they need (configs/paper/$(SCALE).yaml). SCALE=small: 2 cores, under 30 minutes from nothing;
 # SCALE=full: a cluster (PROFILE=slurm, polaris or aurora; docs/results.md gives its node-hours).
 SCALE ?= small
+PAPER_CONFIG = paper_scale=$(SCALE) $(CONFIG)
 paper: install
-	$(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) paper --config paper_scale=$(SCALE) $(CONFIG)
+	$(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) paper --config $(PAPER_CONFIG)
+
+# The HTML report of what a sweep (make report) or the paper (make paper-report) has made: one self-contained file to
+# send, with the figures and their captions, the results tables, the fits and the git revisions (docs/results.md).
+# It runs no job: when an output is missing, Snakemake names it and this says which target makes it.
+# $(1): Snakemake's target and config, $(2): the report (relative to the workflow's directory, as results/ is),
+# $(3): the command that makes what it shows.
+define snakemake_report
+	@log=$$(mktemp); $(RUN)snakemake --profile $(CURDIR)/profiles/$(PROFILE) $(SNAKEMAKE_ARGS) $(1) --report $(2) \
+	  >$$log 2>&1; status=$$?; cat $$log; \
+	if grep -q "marked for report but does not exist" $$log; then echo "make $@: $(2) was not written: the report \
+	shows only what is made, and the file named above is missing; run '$(3)' first" >&2; fi; rm -f $$log; exit $$status
+endef
+
+report: install
+	$(call snakemake_report,--config $(SWEEP_CONFIG),results/$(SWEEP_NAME)/report.html,make sweep SWEEP=$(SWEEP))
+
+paper-report: install
+	$(call snakemake_report,paper --config $(PAPER_CONFIG),results/paper/$(SCALE)/report.html,make paper SCALE=$(SCALE))
 
 # pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
 test: install

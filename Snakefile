@@ -9,6 +9,7 @@ min_version("8.0")
 
 configfile: f"{workflow.basedir}/workflow/config.yaml"  # found from any --directory
 validate(config, schema="workflow/schemas/config.schema.yaml")
+report: "workflow/report/workflow.rst"  # the HTML report's front page (snakemake --report; make report)
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"

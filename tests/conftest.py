@@ -37,14 +37,18 @@ def compose_train():
     return _compose
 
 
-@pytest.fixture
-def cli_env():
+def subprocess_env() -> dict:
     """Environment for subprocesses: the venv's scripts first on PATH, wandb off."""
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["WANDB_MODE"] = "disabled"
     env.pop("WANDB_SERVICE", None)  # an in-process wandb run of another test must not leak into subprocesses
     return env
+
+
+@pytest.fixture
+def cli_env():
+    return subprocess_env()
 
 
 @pytest.fixture(scope="session")

@@ -93,6 +93,33 @@ def test_a_figure_reruns_alone_when_its_inputs_change(tmp_path, cli_env):
     assert counts == {"paper_numbers": 1, "paper_figure": 2, "paper_report": 1, "paper": 1}, counts
 
 
+def test_the_report_of_a_made_paper_holds_its_figures_report_numbers_and_every_sweeps_table(tmp_path, cli_env):
+    """`snakemake paper --report` (make paper-report) on a made paper: the five figures (PNG and PDF) with their own
+    captions, report.md (its text in its caption), numbers.json, and every sweep's table with its git revisions."""
+    paper = load_paper_config("small")
+    made_paper(tmp_path, paper)
+    (tmp_path / "results" / "paper" / "small" / "report.md").write_text("# Paper report (small)\n")
+    for name in paper.sweeps():
+        revision = f"rev-{sweep_name(name)}"
+        table_path(tmp_path / "results", name).write_text(f"run_id,git_revision\na,{revision}\nb,{revision}\n")
+    report = tmp_path / "report.html"
+    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+                           "--cores", "1", "paper", "--report", str(report), "--config",
+                           # data_dir: where the scale's jet sweeps read their jets (else their tables have no job)
+                           f"results_dir={tmp_path / 'results'}", "data_dir=data/jets", "paper_scale=small"],
+                          capture_output=True, text=True, env=cli_env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = report.read_text()
+    for index, figure in enumerate(PAPER_FIGURES, start=1):
+        for ext in ("png", "pdf"):
+            assert f'"name": "{figure}.{ext}"' in html
+        assert f"<strong>Figure {index}: " in html
+    assert '"name": "report.md"' in html and '"name": "numbers.json"' in html
+    assert "# Paper report (small)" in html
+    for name in paper.sweeps():
+        assert f'"sweep": "{sweep_name(name)}", "runs": "2", "git revision(s)": "rev-{sweep_name(name)}"' in html
+
+
 def tiny_scale(tmp_path, dataset_dir="data/jets/tiny-jets", dataset="tiny-jets"):
     """A paper scale in tmp whose sweeps are tmp files (one jet sweep, one toy sweep)."""
     jets = tmp_path / "paper-tiny-jets.yaml"

@@ -104,6 +104,16 @@ def test_with_a_facility_environment_make_uses_it_and_builds_no_venv(tmp_path):
     assert f".venv/bin/snakemake --profile {REPO}/profiles/local" in laptop.stdout
 
 
+def test_the_report_targets_write_one_html_file_beside_the_results_they_show():
+    plan = make("-n", "report", "paper-report", "SWEEP=configs/sweep/toy-demo.yaml", "SCALE=full",
+                JETSCALE_PROFILE="aurora")
+    assert plan.returncode == 0, plan.stderr
+    assert "--config sweep=configs/sweep/toy-demo.yaml" in plan.stdout
+    assert "--report results/toy-demo/report.html" in plan.stdout
+    assert "paper --config paper_scale=full  --report results/paper/full/report.html" in plan.stdout
+    assert "run 'make paper SCALE=full' first" in plan.stdout
+
+
 def test_a_facility_environment_without_jetscale_is_named_not_papered_over(tmp_path):
     refused = make("install", JETSCALE_PROFILE="polaris", PATH="/usr/bin:/bin")
     assert refused.returncode != 0 and "JETSCALE_PROFILE=polaris" in refused.stderr

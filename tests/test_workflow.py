@@ -1,5 +1,6 @@
-"""The Snakemake workflow end to end on a tiny sweep, and resuming after Snakemake is killed."""
+"""The Snakemake workflow end to end on a tiny sweep, its HTML report, and resuming after Snakemake is killed."""
 
+import base64
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, subprocess_env
 from jetscale.results import TABLE_COLUMNS
 
 
@@ -34,11 +35,19 @@ def snakemake_cmd(tmp_path, sweep, *extra):
             "--config", f"sweep={sweep}", f"results_dir={tmp_path / 'results'}", *extra]
 
 
-def test_tiny_sweep_end_to_end(tmp_path, cli_env):
-    sweep = tiny_sweep(tmp_path)
-    proc = subprocess.run(snakemake_cmd(tmp_path, sweep), capture_output=True, text=True, env=cli_env, timeout=600)
+@pytest.fixture(scope="module")
+def finished_tiny_sweep(tmp_path_factory):
+    """The tiny sweep run to its figures (about a minute on 2 cores): its directory and sweep file."""
+    root = tmp_path_factory.mktemp("tiny-sweep")
+    sweep = tiny_sweep(root)
+    proc = subprocess.run(snakemake_cmd(root, sweep), capture_output=True, text=True, env=subprocess_env(),
+                          timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = tmp_path / "results" / "tiny"
+    return root, sweep
+
+
+def test_tiny_sweep_end_to_end(finished_tiny_sweep):
+    out = finished_tiny_sweep[0] / "results" / "tiny"
     table = pd.read_csv(out / "table.csv")
     assert list(table.columns[: len(TABLE_COLUMNS)]) == TABLE_COLUMNS
     assert len(table) == 8
@@ -53,6 +62,38 @@ def test_tiny_sweep_end_to_end(tmp_path, cli_env):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
     # each run kept Hydra's record of its config beside the metrics
     assert (out / "runs" / "n_samples=40__width=8__seed=0" / ".hydra" / "overrides.yaml").exists()
+
+
+def test_the_html_report_of_a_finished_sweep_is_one_file_with_its_figures_table_and_revisions(finished_tiny_sweep,
+                                                                                              cli_env):
+    """`snakemake --report x.html` (make report): one self-contained HTML file, written without running a job, that
+    holds the figures with their captions, the results table with its git revisions, the fits and the front page."""
+    root, sweep = finished_tiny_sweep
+    out, report = root / "results" / "tiny", root / "report.html"
+    made = {path: path.stat().st_mtime_ns for path in out.rglob("*") if path.is_file()}
+    proc = subprocess.run(snakemake_cmd(root, sweep, "--report", str(report)), capture_output=True, text=True,
+                          env=cli_env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*") if path.is_file()} == made  # nothing ran
+    html = report.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html")  # not a zip: the files are inside
+    embedded = [out / "table.csv", out / "fits.json",
+                *(out / "figures" / f"{name}.{ext}" for name in ("loss_vs_n_samples", "loss_vs_width")
+                  for ext in ("png", "pdf"))]
+    for path in embedded:
+        assert base64.b64encode(path.read_bytes()).decode() in html, path.name
+    assert "one colour per width" in html and "one colour per number of training samples" in html  # captions
+    assert "The results table of sweep" in html and "neural scaling laws for jet physics" in html
+    revisions = sorted(set(pd.read_csv(out / "table.csv", dtype={"git_revision": str})["git_revision"]))
+    assert f'"git revision(s)": "{", ".join(revisions)}"' in html
+
+
+def test_a_report_of_a_sweep_not_yet_run_names_the_missing_file(tmp_path, cli_env):
+    sweep = tiny_sweep(tmp_path, n_samples=(40,), widths=(8,), seeds=(0,))
+    proc = subprocess.run(snakemake_cmd(tmp_path, sweep, "--report", str(tmp_path / "report.html")),
+                          capture_output=True, text=True, env=cli_env, timeout=300)
+    assert proc.returncode != 0 and not (tmp_path / "report.html").exists()
+    assert "table.csv marked for report but does not exist" in proc.stdout + proc.stderr
 
 
 def test_killed_sweep_resumes_only_the_unfinished_points(tmp_path, cli_env):

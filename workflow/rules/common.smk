@@ -161,12 +161,31 @@ def sweep_outputs(name):
     out, laws = f"{RESULTS}/{name}", plan(name).fit["laws"]
     if not laws and "compute" in SWEEPS[name].axes:
         return [f"{out}/table.csv"]
-    figures = expand(f"{out}/figures/{{figure}}.{{ext}}", figure=SWEEP_FIGURES, ext=["png", "pdf"])
+    figures = expand(f"{out}/figures/{{figure}}.{{ext}}", figure=SWEEP_FIGURES, ext=FIGURE_FORMATS)
     return [f"{out}/table.csv", f"{out}/fits.json", *figures]
 
 
 SWEEP_FIGURES = ["loss_vs_n_samples", "loss_vs_width"]
+FIGURE_FORMATS = ["png", "pdf"]
 FINAL = sweep_outputs(MAIN_SWEEP.name)
+
+
+# ---------------------------------------------------------------- the HTML report (snakemake --report, make report)
+# Outputs flagged with report() go into it with their caption (workflow/report/*.rst; caption paths are relative
+# to workflow/rules/, where the rules are). A sweep's figures and fits are under its own category, every sweep's
+# results table under one (a row per sweep with its runs and git revisions), the paper's files under the paper.
+SWEEP_CATEGORY = "sweep {sweep}"
+TABLES_CATEGORY = "results tables"
+
+
+def reported_figures(folder, figures, caption, category):
+    """``folder/<figure>.png`` and ``.pdf`` of each figure, flagged for the report under ``category`` / Figures and
+    labelled by figure and format (the report shows one row per figure with a PNG/PDF toggle). ``caption`` may
+    name the figure: ``../report/{figure}.rst``. A figure may be a wildcard: ``{figure}``."""
+    return [report(f"{folder}/{figure}.{ext}", caption=caption.format(figure=figure), category=category,
+                   subcategory="Figures", labels={"figure": figure, "format": ext.upper()})
+            for figure in figures for ext in FIGURE_FORMATS]
+
 
 wildcard_constraints:
     sweep="|".join(re.escape(name) for name in SWEEPS),

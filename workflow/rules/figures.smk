@@ -6,7 +6,7 @@ rule figures:
         table=f"{RESULTS}/{{sweep}}/table.csv",
         fits=f"{RESULTS}/{{sweep}}/fits.json",
     output:
-        expand(f"{RESULTS}/{{{{sweep}}}}/figures/{{figure}}.{{ext}}", figure=SWEEP_FIGURES, ext=["png", "pdf"]),
+        reported_figures(f"{RESULTS}/{{sweep}}/figures", SWEEP_FIGURES, "../report/{figure}.rst", SWEEP_CATEGORY),
     log:
         f"{RESULTS}/{{sweep}}/logs/figures.log",
     params:

@@ -37,7 +37,8 @@ rule merge_fits:
     input:
         lambda wildcards: expand(f"{RESULTS}/{wildcards.sweep}/fits/{{law}}.json", law=plan(wildcards.sweep).fit["laws"]),
     output:
-        f"{RESULTS}/{{sweep}}/fits.json",
+        report(f"{RESULTS}/{{sweep}}/fits.json", caption="../report/fits.rst", category=SWEEP_CATEGORY,
+               subcategory="Fits"),
     log:
         f"{RESULTS}/{{sweep}}/logs/fit/merge.log",
     threads: 1

@@ -2,6 +2,7 @@
 # its jet dataset's spectra, then per figure a numbers file (the analysis) and its drawing, and the report.
 # Each step meets the next at files, so a figure reruns alone when its inputs change.
 PAPER_DIR = paper_dir(RESULTS, PAPER.scale)
+PAPER_CATEGORY = f"paper ({PAPER.scale})"
 
 
 def paper_figure_inputs(wildcards):
@@ -32,8 +33,7 @@ rule paper_figure:
     input:
         f"{PAPER_DIR}/numbers/{{figure}}.json",
     output:
-        f"{PAPER_DIR}/{{figure}}.png",
-        f"{PAPER_DIR}/{{figure}}.pdf",
+        reported_figures(PAPER_DIR, ["{figure}"], "../report/paper_figure.rst", PAPER_CATEGORY),
     log:
         f"{PAPER_DIR}/logs/figure-{{figure}}.log",
     wildcard_constraints:
@@ -49,10 +49,12 @@ rule paper_figure:
 rule paper_report:
     input:
         numbers=expand(f"{PAPER_DIR}/numbers/{{figure}}.json", figure=PAPER_FIGURES),
-        figures=expand(f"{PAPER_DIR}/{{figure}}.{{ext}}", figure=PAPER_FIGURES, ext=["png", "pdf"]),
+        figures=expand(f"{PAPER_DIR}/{{figure}}.{{ext}}", figure=PAPER_FIGURES, ext=FIGURE_FORMATS),
     output:
-        report=f"{PAPER_DIR}/report.md",
-        numbers=f"{PAPER_DIR}/numbers.json",
+        report=report(f"{PAPER_DIR}/report.md", caption="../report/paper_report.rst", category=PAPER_CATEGORY,
+                      subcategory="Report"),
+        numbers=report(f"{PAPER_DIR}/numbers.json", caption="../report/paper_numbers.rst", category=PAPER_CATEGORY,
+                       subcategory="Report"),
     log:
         f"{PAPER_DIR}/logs/report.log",
     threads: 1
