@@ -127,7 +127,7 @@ def parse_ks(text: str | None, available: list[int]) -> list[int]:
 def snapshot_spectra(snapshots: str | Path, ks: list[int] | None = None, dmax: int = 5, beta: float = 2.0,
                      target: str = "thrust", rambo_events: int = DEFAULT_RAMBO_EVENTS, rambo_seed: int = 0,
                      k_min: int = K_MIN, k_max: int | None = None, whiten_rtol: float = WHITEN_RTOL) -> dict:
-    """The ``spectrum.json`` payload of a snapshot file (docs/spectrum.md#shower-spectrum-files); logs progress per k."""
+    """The ``spectrum.json`` payload of a snapshot file (docs/spectrum.md#shower-spectrum-files); logs per k."""
     from jetscale.data.shower.snapshots import snapshot_info
     from jetscale.features.efp_ee import COORDS, KAPPA, MEASURE, NORMED, compute_ee_efps, snapshot_features
     from jetscale.physics.event_shapes import EVENT_SHAPES

@@ -100,7 +100,7 @@ def heavy_jet_mass(momenta: np.ndarray, signs: np.ndarray | None = None) -> np.n
 
 
 def c_parameter(momenta: np.ndarray) -> np.ndarray:
-    """C = (3/2)(1 - tr Theta^2) of the linearised momentum tensor (docs/physics.md#event-shapes): float64 [n_events]."""
+    """C = (3/2)(1 - tr Theta^2) of the linearised momentum tensor: float64 [n_events] (docs/physics.md)."""
     three = _check_momenta(momenta)[..., 1:]
     size = np.linalg.norm(three, axis=2)  # [E, n]
     if np.any(size.sum(axis=1) <= 0):

@@ -18,7 +18,7 @@ NEWTON_MAX_ITER = 100
 
 
 def massless_phase_space_volume(n_particles: int, sqrt_s: float) -> float:
-    """Φ_n = (π/2)^(n−1) s^(n−2) / ((n−1)! (n−2)!) of n massless particles (no 2π factors; docs/physics.md#rambo-phase-space)."""
+    """Φ_n = (π/2)^(n−1) s^(n−2) / ((n−1)! (n−2)!) of n massless particles (no 2π factors)."""
     check_kinematics(n_particles, sqrt_s, None)
     n, s = n_particles, float(sqrt_s) ** 2
     return (math.pi / 2) ** (n - 1) * s ** (n - 2) / (math.factorial(n - 1) * math.factorial(n - 2))
@@ -54,7 +54,7 @@ def isotropic_momenta(random: np.ndarray) -> np.ndarray:
 
 def to_centre_of_mass(q: np.ndarray, sqrt_s: float) -> np.ndarray:
     """Boost massless momenta q [..., n, 4] to the rest frame of their sum and scale them to total energy
-    ``sqrt_s`` (RAMBO's conformal map, docs/physics.md#rambo-phase-space): Σ p = (√s, 0, 0, 0) exactly, p_i² = 0 kept."""
+    ``sqrt_s`` (RAMBO's conformal map, docs/physics.md): Σ p = (√s, 0, 0, 0) exactly, p_i² = 0 kept."""
     q = np.asarray(q, dtype=np.float64)
     q0 = q[..., 0]
     total = q.sum(-2)  # [..., 4]

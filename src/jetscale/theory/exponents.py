@@ -14,13 +14,13 @@ VARIANCE_EXPONENT = 1.0
 
 
 def data_exponent(alpha: float, r: float) -> float:
-    """β_P = 2α min(r, 1): E_g ∝ P^(-β_P) for N → ∞, vanishing ridge, noiseless (docs/theory.md#limiting-exponents)."""
+    """β_P = 2α min(r, 1): E_g ∝ P^(-β_P) for N → ∞, ridge → 0, noiseless (derivation: docs/theory.md)."""
     _check(alpha, r)
     return 2.0 * alpha * min(r, 1.0)
 
 
 def width_exponent(alpha: float, r: float) -> float:
-    """β_N = 2α min(r, 1/2): E_g ∝ N^(-β_N) for P → ∞, vanishing ridge, noiseless (docs/theory.md#limiting-exponents)."""
+    """β_N = 2α min(r, 1/2): E_g ∝ N^(-β_N) for P → ∞, ridge → 0, noiseless (derivation: docs/theory.md)."""
     _check(alpha, r)
     return 2.0 * alpha * min(r, 0.5)
 
