@@ -255,19 +255,13 @@ class JetShardDataset(Dataset):
 
 class JetDataModule(L.LightningDataModule):
     """Train/validation/test loaders over a shard directory: nested, balanced, disjoint (see
-    :class:`JetShardDataset`).
+    :class:`JetShardDataset`; ``n_val=0``: no validation split).
 
-    The train split holds the first ``n_train`` / 2 jets of each class, the test
-    split the last ``n_test`` / 2 and the validation split (``n_val`` > 0) the
-    ``n_val`` / 2 just before them; both are reserved, so no split overlaps
-    another, and neither depends on ``n_train``.  ``n_val=0``: no validation
-    split.  Training batches follow :mod:`jetscale.data.sampling`'s resumable
-    stream seeded with ``seed``; ``batch_size`` is the global batch (``None``:
-    full batch).  Items keep at most ``max_constituents`` constituents (``None``:
-    all); with ``trim_padding`` every batch a Trainer sees (the
-    ``on_after_batch_transfer`` hook) and every batch the task evaluates
-    (:mod:`jetscale.tasks.jets`) is cut to its longest jet (:func:`trim_batch`).  Checksums are verified once,
-    when the first split is built.
+    Training batches follow :mod:`jetscale.data.sampling`'s resumable stream seeded with ``seed``;
+    ``batch_size`` is the global batch (``None``: full batch). Items keep at most ``max_constituents``
+    constituents (``None``: all); with ``trim_padding`` every batch a Trainer sees (the
+    ``on_after_batch_transfer`` hook) and every batch the task evaluates (:mod:`jetscale.tasks.jets`)
+    is cut to its longest jet (:func:`trim_batch`). Checksums are verified once, when the first split is built.
     """
 
     task = "jets"
