@@ -1,30 +1,11 @@
 """A run's checkpoints: which one to resume from, and checkpoint-then-stop when the scheduler says so.
 
-* :func:`resumable_checkpoint`: ``last.ckpt`` if it loads and was made by this
-  very run (:mod:`jetscale.identity`: the checkpoint's recorded config
-  fingerprint equals this run's, and it has not trained past this run's
-  ``trainer.max_steps``).  Otherwise rank 0 sets the run's checkpoints aside
-  (``last.ckpt.corrupt-<UTC time>`` for a file that does not load,
-  ``last.ckpt.stale-<UTC time>`` for another config's, naming the keys that
-  differ) and the point starts afresh: one bad file costs one point's progress,
-  never a crash loop, and a changed config never inherits old weights.
-* :class:`RecordIdentity` writes that fingerprint into every checkpoint, and
-  :class:`AtomicCheckpointIO` writes each checkpoint beside its final name and
-  renames it (Lightning's own writer stages it in ``$TMPDIR``, which on a
-  cluster is another file system: the final copy is then not atomic).
-* :class:`RandomState`: the Python, NumPy and torch random states travel in the
-  checkpoint, so a resumed run draws what the uninterrupted one would have
-  (dropout, random augmentations); the data order needs none of them
-  (:mod:`jetscale.data.sampling`).
-* :class:`StopOnSignal`: SIGTERM and SIGUSR1 (what Slurm and PBS send before a
-  walltime or a preemption) make every rank stop after the current step (and
-  the validation scheduled at that step, if any) and save ``last.ckpt``; :func:`jetscale.train.train` then exits with
-  :data:`PREEMPTED_EXIT` (75, ``EX_TEMPFAIL``) and no metrics file, so the
-  workflow reruns the point, which resumes.  The callback also saves
-  ``last.ckpt`` when training ends, whatever ``checkpoint_every_n_steps`` is.
-  A *deadline* (:func:`deadline_from_env`: ``JETSCALE_DEADLINE``, unix
-  seconds, which the PBS job scripts set from the walltime) stops it the same
-  way: PBS Pro has no warning signal before the walltime.
+:func:`resumable_checkpoint` gives ``last.ckpt`` when it loads, carries this run's fingerprint
+(:mod:`jetscale.identity`, written by :class:`RecordIdentity`) and has not trained past ``trainer.max_steps``;
+otherwise the checkpoints are set aside (``*.stale-``/``*.corrupt-<UTC time>``) and the point starts afresh.
+:class:`AtomicCheckpointIO` writes by rename, :class:`RandomState` carries the random states, and
+:class:`StopOnSignal` saves ``last.ckpt`` and stops on SIGTERM/SIGUSR1 or past ``JETSCALE_DEADLINE``
+(then :data:`PREEMPTED_EXIT` = 75, no metrics file). The guarantees: docs/resuming.md.
 """
 
 from __future__ import annotations

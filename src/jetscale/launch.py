@@ -1,34 +1,10 @@
 """Which launcher started this ``jetscale train`` process, and the Trainer settings that follow from it.
 
-One command runs unchanged on a laptop and on many nodes; the process layout
-comes from the launcher's environment, never from the user guessing it:
-
-==========  =====================================================  ==========================
-launcher    recognised by                                          Lightning environment
-==========  =====================================================  ==========================
-torchrun    ``TORCHELASTIC_RUN_ID`` (+ ``WORLD_SIZE``,              ``TorchElasticEnvironment``
-            ``LOCAL_WORLD_SIZE``)
-srun        ``SLURM_STEP_ID`` and ``SLURM_PROCID`` with              ``SLURMEnvironment``
-            ``SLURM_STEP_NUM_TASKS`` > 1 (a job *step*, not the     (``auto_requeue=False``:
-            batch script)                                           the workflow reruns)
-mpiexec     ``PMI_SIZE``/``PMI_RANK`` (MPICH, Intel MPI, Cray         :class:`MPIEnvironment`
-            PALS), ``OMPI_COMM_WORLD_SIZE``, ``MV2_COMM_WORLD_SIZE``,
-            ``PMIX_RANK``; ranks per host from ``MPI_LOCALNRANKS``,
-            ``OMPI_COMM_WORLD_LOCAL_SIZE``, ``PALS_LOCAL_SIZE`` or
-            an MPI shared-memory split
-none        nothing of the above: one process, or Lightning          ``LightningEnvironment``
-            starts ``trainer.devices`` local processes itself
-==========  =====================================================  ==========================
-
-Under a launcher, ``trainer.devices`` must equal the ranks per host and
-``trainer.num_nodes`` the number of hosts (Lightning hangs otherwise).  Both
-default to ``auto`` in ``configs/trainer/``: :func:`trainer_settings` fills them
-in from the launcher, and an explicit value that contradicts the launcher is a
-:class:`LaunchError` naming what to set.
-
-Under mpiexec, ``MASTER_ADDR``/``MASTER_PORT`` are taken from the environment
-when the job script sets them (as on ALCF), else rank 0's host name and a free
-port are broadcast over MPI.
+The process layout comes from the launcher's environment (torchrun, srun, mpiexec, or none):
+:func:`trainer_settings` fills ``trainer.devices`` (ranks per host) and ``trainer.num_nodes`` (hosts)
+where they are ``auto``, and raises :class:`LaunchError`, naming what to set, where an explicit value
+contradicts the launcher. Under mpiexec ``MASTER_ADDR``/``MASTER_PORT`` come from the job script or
+are broadcast from rank 0. Launchers and how each is recognised: docs/clusters.md#distributed-training.
 """
 
 from __future__ import annotations

@@ -1,28 +1,10 @@
 """A training point's lifetime: one trainer per run dir, and none outliving the Snakemake that started it.
 
-* :func:`hold_point`: an exclusive ``flock`` on ``<run_dir>/train.lock``.  The
-  kernel releases it when its holder dies, ``kill -9`` included, so a lock is
-  never stale.  The holder writes its PID, host, start time and command into
-  the file.  A second trainer of the same point waits a second (a
-  ``jetscale resume`` probe holds the lock for an instant), then exits with
-  :data:`POINT_BUSY_EXIT` naming the live holder, before it has written anything.
-* :func:`live_holder`: who holds a point now (None: nobody); ``jetscale resume`` asks it.
-* :func:`die_with_snakemake`: a thread that sends this process SIGTERM once the
-  nearest Snakemake above it is gone.  A trainer then saves ``last.ckpt`` and
-  exits 75 (:class:`jetscale.checkpoints.StopOnSignal`) instead of running on
-  beside the next ``make resume``.
-* :func:`start_attempt` / :func:`previous_attempts`: the lock holder records
-  each attempt at the point in ``<run_dir>/attempts.json`` (start, and a
-  heartbeat every few seconds as its end), so the metrics of a point that was
-  killed and resumed count the wall time and the number of all its attempts
-  (a killed attempt up to its last heartbeat).
-* :class:`PointLifetime`: the Hydra callback (``configs/train.yaml``) that does
-  both before ``jetscale train`` writes anything into the run dir.  Only the
-  first process of a multi-process run holds the lock (:func:`jetscale.launch.is_first_process`);
-  when it exits busy, the launcher ends the other ranks.
-
-``flock`` needs a file system that supports it (local disks, NFSv4, Lustre
-mounted with ``flock``); elsewhere training runs unlocked, with a warning.
+:class:`PointLifetime` (a Hydra callback of ``configs/train.yaml``), before ``jetscale train`` writes anything:
+:func:`hold_point` takes an exclusive ``flock`` on ``<run_dir>/train.lock`` (a second trainer exits
+:data:`POINT_BUSY_EXIT`, 73), :func:`die_with_snakemake` sends SIGTERM once the nearest Snakemake above is gone,
+and :func:`start_attempt` records each attempt in ``<run_dir>/attempts.json``. :func:`live_holder` says who
+holds a point. Guarantees and limits: docs/resuming.md#one-trainer-per-point.
 """
 
 from __future__ import annotations

@@ -1,39 +1,9 @@
 """``jetscale train-packed``: many small sweep points trained in one process as a vectorised ensemble.
 
-Most points of a scaling sweep are tiny models that train faster than a process
-starts.  A *pack* trains K points that share everything but ``seed`` and
-``n_samples`` (same model, width, optimizer, batch size and number of steps) at
-once: the K nets are stacked with ``torch.func.stack_module_state`` into
-tensors [K, ...], and one forward under ``torch.vmap`` over the member axis
-runs each member's net (``functional_call``) on its own batch; batches are
-stacked along a new leading axis [K, B, ...].
-
-**Equivalence with separate runs.**  Member k is built exactly as
-``jetscale.train.train`` builds a run — ``seed_everything(seed_k)``, datamodule,
-model, ``prepare(datamodule)`` — so its initial weights, frozen buffers and
-data are a separate run's.  Its training batches come from its own
-``train_dataloader()`` (outside a Trainer: one process, from step 0: the
-endless stream of :mod:`jetscale.data.sampling`, so every batch has the pack's
-batch size).  The loss is Σ_k objective_k, so
-each member's gradient is exactly its own; one optimizer (the module's
-``make_optimizer``) over the stacked tensors then gives every member its
-separate update, because the optimizers allowed here
-(``ELEMENTWISE_OPTIMIZERS``) act on each number independently.  Each member is
-evaluated by copying its slice back into its own net and calling
-its task's ``evaluate(net, datamodule)``, the code path of a separate run, and writes
-``<run_dir>/metrics.json`` with the same keys and meanings, plus ``packed`` (K,
-the members trained together); ``flops`` and ``steps`` are per member and
-``wall_s`` is the member's share of the pack's training time plus its own
-evaluation.  Results agree with separate runs up to float rounding (batched
-matrix products may sum in another order).
-
-**Limits.**  No checkpoints inside a pack (a pack is minutes): a killed pack
-restarts from scratch, but a member whose ``metrics.json`` exists is skipped,
-so resuming stays per point.  No early stopping (a pack with validation data and
-``early_stopping`` is refused).  CPU only (the nets' device); no randomness in
-the forward pass (``vmap`` refuses dropout); elementwise optimizers only.
-Loggers get each member's training loss (``train_loss``, every
-``trainer.log_every_n_steps`` steps) and final metrics after the pack trains.
+A pack trains K points that share everything but ``seed`` and ``n_samples`` (``torch.func`` stacked
+state under ``torch.vmap``) and writes each member's ``<run_dir>/metrics.json`` as a separate
+``jetscale train`` would, plus ``packed`` (K); results agree up to float rounding. No checkpoints, no
+early stopping, CPU only, no dropout, elementwise optimizers only. How and why: docs/sweeps.md#packed-small-model-runs.
 """
 
 from __future__ import annotations

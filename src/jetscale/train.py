@@ -1,30 +1,12 @@
 """``jetscale train``: one point of a sweep, from a composed Hydra config to metrics.json.
 
 Recipe: seed → datamodule → model (the task's, :mod:`jetscale.tasks`) → fit (closed-form ridge or Lightning) →
-evaluate → log → write ``<run_dir>/metrics.json`` atomically.  The run
-directory is Hydra's ``hydra.run.dir``; the workflow sets it per point.
-Lightning checkpoints go to ``<run_dir>/checkpoints/`` (never a workflow
-output), and a rerun of the same point resumes from ``last.ckpt`` when it was made
-by the same config (:mod:`jetscale.checkpoints`, :mod:`jetscale.identity`: other
-configs' and corrupt files set aside, SIGTERM/SIGUSR1 → checkpoint and exit 75).
-``jetscale train`` holds the run dir's lock while it runs (:mod:`jetscale.lifetime`,
-a Hydra callback): one trainer per point, exit 73 for a second one.  The same command runs as one process, as local DDP
-(``trainer.devices=2 trainer.strategy=ddp``) or under torchrun, srun and
-mpiexec (:mod:`jetscale.launch`); only global rank 0 evaluates and writes
-metrics.json.  ``data.batch_size`` is the global batch; FLOPs count it.
-
-**Early stopping** (:func:`checkpointing`): with an ``early_stopping`` config
-and a datamodule that has validation data (``data.n_val`` > 0), the run
-validates every ``early_stopping.val_every_n_steps`` steps, keeps the weights
-of the lowest ``val_loss`` in ``checkpoints/best.ckpt``, stops after
-``patience`` validations without improvement (``trainer.max_steps`` stays the
-upper bound), and reports the test metrics of the best weights, with
-``val_loss`` (the best) and ``best_step``; ``steps`` and ``flops`` count the
-steps actually trained (validation forward passes are not training FLOPs).  ``last.ckpt`` is then written after every validation
-(not every ``checkpoint_every_n_steps``), so a resumed run restarts from a
-state where the validation of its step is done and the early-stopping and
-best-checkpoint state travel with it.  Without validation data the run trains
-``trainer.max_steps`` and ``val_loss``/``best_step`` are null.
+evaluate → log → write ``<run_dir>/metrics.json`` atomically (``hydra.run.dir``, set per point by the workflow).
+Gradient runs checkpoint to ``<run_dir>/checkpoints/`` and resume a rerun of the same config
+(:mod:`jetscale.checkpoints`; SIGTERM/SIGUSR1 → checkpoint and exit 75); one trainer per point
+(:mod:`jetscale.lifetime`, exit 73). It runs as one process, local DDP or under torchrun, srun and mpiexec
+(:mod:`jetscale.launch`); ``data.batch_size`` is the global batch, FLOPs count it, and only global rank 0
+evaluates and writes metrics.json. Early stopping (:func:`checkpointing`): docs/sweeps.md#early-stopping.
 """
 
 from __future__ import annotations
@@ -104,7 +86,7 @@ def validates(cfg: DictConfig, datamodule) -> bool:
 
 def checkpointing(cfg: DictConfig, datamodule, directory: Path) -> tuple[list, dict, ModelCheckpoint | None]:
     """The run's checkpoint and early-stopping callbacks, its Trainer options, and its best-validation
-    checkpoint callback (None without early stopping; see the module docstring)."""
+    checkpoint callback (None without early stopping; the rules: docs/sweeps.md#early-stopping)."""
     if not validates(cfg, datamodule):
         periodic = ModelCheckpoint(dirpath=directory, save_last=True, save_top_k=0, enable_version_counter=False,
                                    every_n_train_steps=cfg.checkpoint_every_n_steps)
@@ -141,7 +123,7 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     ``cfg.compute`` (FLOPs) sets max_steps if given; FLOPs count the global batch.
     Stops early (checkpoint saved, :class:`~jetscale.checkpoints.Preempted`) on SIGTERM/SIGUSR1 or past
     ``JETSCALE_DEADLINE``; with validation data and ``cfg.early_stopping``, also when ``val_loss``
-    stops improving (see the module docstring), and the model ends with the best weights.
+    stops improving (docs/sweeps.md#early-stopping), and the model ends with the best weights.
     """
     model.prepare(datamodule)  # data-dependent setup first: the padded constituent length enters the FLOPs
     flops_per_step = model.net.train_flops_per_sample() * datamodule.batch_size

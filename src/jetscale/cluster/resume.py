@@ -2,34 +2,9 @@
 
     jetscale resume --profile profiles/slurm [--directory DIR] [--cancel-orphans] [--wait] [-- SNAKEMAKE_ARGS ...]
 
-A killed Snakemake leaves its lock in ``<workdir>/.snakemake/locks``, so the next run
-refuses to start until ``snakemake --unlock``; unlocking while another Snakemake is
-still running there would let two of them write the same files.  ``jetscale resume``:
-
-1. decides whether the lock is *stale* (:func:`lock_verdict`): it is when no Snakemake
-   that takes locks (its cluster jobs run with ``--nolock`` and do not count) runs on
-   this host with the workdir as its working directory.  A live one is named by PID
-   and left alone: resume refuses.
-2. looks for live trainers in the results dir (:func:`live_trainers`: the points whose
-   run-dir lock a process holds, :mod:`jetscale.lifetime`).  Their Snakemake is gone,
-   but they are still training; a rerun would start their points beside them.  Resume
-   names them (PID, host, point) and refuses, or with ``--wait`` waits until they end.
-3. looks for scheduler jobs of the killed run still queued or running: Slurm
-   (``squeue``) or PBS Pro (``qstat``), same user, same working directory
-   (:func:`workdir_jobs`, :func:`pbs_workdir_jobs`).  Nothing watches them, and a rerun
-   would start their points a second time beside them, so resume refuses and names
-   them, unless ``--cancel-orphans`` (``scancel``/``qdel``, then wait until they left
-   the queue; a training point saves ``last.ckpt`` on the SIGTERM and resumes).
-4. runs ``snakemake --unlock`` when the lock is stale, then
-   ``snakemake --profile P --rerun-incomplete SNAKEMAKE_ARGS``: points whose
-   ``metrics.json`` Snakemake recorded as finished are kept, the others rerun (a
-   gradient point from its ``last.ckpt``).  Nothing is ever forced: ``--forceall``,
-   ``--forcerun`` and the like are refused.
-
-The process scan sees this host only: on a cluster with several login nodes, run
-resume where the sweep ran (the scheduler check also catches a Snakemake elsewhere that
-is still submitting: its jobs are in the queue; the trainer check sees every host when
-the file system supports ``flock``).
+Refuses while a Snakemake holds the lock, a trainer of the results dir lives (``--wait`` waits) or a
+Slurm/PBS job of the workdir is queued or running (``--cancel-orphans`` cancels them); then unlocks a
+stale lock and reruns with ``--rerun-incomplete``, never forcing. The checks: docs/resuming.md#one-trainer-per-point.
 """
 
 from __future__ import annotations

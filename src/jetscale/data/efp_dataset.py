@@ -1,36 +1,10 @@
 """EFP features of the jets that :class:`~jetscale.data.jet_dataset.JetDataModule` selects, for the EFP taggers.
 
-**Same jets.** :class:`EFPDataModule` is a :class:`JetDataModule` whose splits hold
-EFP vectors instead of constituents: the train, validation (``n_val`` > 0) and
-test jets are chosen by :class:`~jetscale.data.jet_dataset.JetShardDataset`
-(nested, balanced, disjoint), in the same item order, so an EFP model and a
-particle model at the same ``n_train``, ``n_val`` and ``n_test`` see exactly
-the same jets.
-
-**Source.** Each selected jet's row is read from its shard's EFP cache
-(``<shard stem>.efp-d<dmax>-b<beta>.h5``, :mod:`jetscale.data.efp_cache`), made
-beforehand by ``jetscale features --shard F --dmax D --beta B`` (or ``make jets``).
-Only the row span of each shard that the split touches is read, and the
-selected rows are kept in memory (``n · E · 4`` bytes: 0.4 kB a jet for E = 102).
-
-**Items** (``default_collate`` stacks them):
-
-=========  ==============  ===================================================
-``efp``    float32 [E]     the jet's EFPs (E = 102 for dmax 5)
-``label``  float32 []      1.0 = top, 0.0 = QCD
-``index``  int64 []        canonical index (as in :class:`JetShardDataset`)
-=========  ==============  ===================================================
-
-**Standardisation.** :meth:`EFPDataModule.feature_moments` gives the mean and
-(population) standard deviation of the training features, computed in float64
-from the cached values; :class:`~jetscale.models.JetClassifier` hands them to the
-net before training.
-
-**Errors** (:class:`~jetscale.data.shards.ShardError`, naming the files): a missing
-cache (with the command that makes it), a cache made from a different shard
-than the manifest lists (``source_sha256`` against the manifest's checksum), a
-cache with other EFP settings or row count, labels that disagree with the shard,
-and an ``n_features`` that is not the caches' EFP count.
+:class:`EFPDataModule` picks exactly ``JetDataModule``'s train, validation and test jets, in the same
+order, and reads their rows from each shard's EFP cache (``<shard stem>.efp-d<dmax>-b<beta>.h5``, made by
+``jetscale features``). Items: ``efp`` float32 [E] (E = 102 for dmax 5), ``label`` (1.0 top), ``index``.
+A missing, mismatched or foreign cache raises :class:`~jetscale.data.shards.ShardError` naming the files.
+Details: docs/jets.md#the-efp-taggers-data.
 """
 
 from __future__ import annotations

@@ -1,68 +1,11 @@
-"""Lazy, memory-bounded access to a jet shard directory, with nested, balanced subsets.
+"""Lazy, memory-bounded access to a jet shard directory (:mod:`jetscale.data.shards`), with nested, balanced subsets.
 
-**Canonical order.** A dataset directory (:mod:`jetscale.data.shards`) orders its
-jets by manifest shard order, then row order; a jet's canonical index is its
-shard's offset plus its row.
-
-**Subsets.** ``n_jets`` must be even: k = n_jets / 2 jets of each class.
-
-* ``split="train"``: the *first* k QCD and the first k top jets in canonical
-  order.  ``n_holdout`` reserves the last n_holdout / 2 jets of each class for
-  the later splits (validation and test); asking for more than the rest is an error.
-* ``split="test"``: the *last* k jets of each class, counted from the end.
-* ``split="val"``: the k jets of each class just before the last
-  n_holdout / 2 (:class:`JetDataModule` passes ``n_holdout=n_test``), counted
-  from the end like the test split: class by class, the end of the canonical
-  order is ``[... train ... | ... free ... | val | test]``.
-
-Items are interleaved, QCD first: item 2i is the i-th QCD jet of the split's
-rule and item 2i + 1 the i-th top jet.  So a subset of n jets is exactly the
-first n items of every larger subset of the same split (same jets, same
-order), and a data-size sweep never changes its smaller points when the
-largest grows.  The validation and test jets depend on n_val and n_test only,
-never on n_train, so every point of a data-size sweep validates and tests on
-the same jets.  The splits never overlap while n_train / 2 + n_val / 2 +
-n_test / 2 jets of each class exist (:class:`JetDataModule` passes
-``n_holdout=n_val + n_test`` to the train split).
-
-**Items** are dicts of tensors (``default_collate`` stacks them):
-
-==================  =============  ==============================================
-``constituents``    float32 [C, 4]  (pT, η, φ, E), pT-ordered, zero-padded
-``mask``            bool [C]        True for the first ``n_constituents`` rows
-``n_constituents``  int64 []        real rows kept (at most C)
-``jet``             float32 [4]     (pT, η, φ, mass)
-``label``           float32 []      1.0 = top, 0.0 = QCD (a BCE-with-logits target)
-``index``           int64 []        canonical index
-==================  =============  ==============================================
-
-C is the shards' constituent axis, or ``max_constituents`` if smaller: only
-the hardest ``max_constituents`` particles of a jet are kept (rows are
-pT-ordered), and ``mask`` and ``n_constituents`` count the kept ones.  The
-particle models' attention and pair features cost O(C²), so C sets their
-speed.  :func:`trim_batch` further cuts a batch's padding columns beyond its
-longest jet; the particle models ignore masked rows, so their outputs do not
-change (up to float rounding).
-
-**Memory.** Construction reads the per-jet scalars (``label``,
-``n_constituents``, ``jet``: 21 bytes a jet) of the shards the subset touches,
-stopping once it has enough jets, and keeps them for the selected jets only
-(with the indices, about 50 bytes a selected jet).
-Constituents (3.2 kB a jet at C = 200) are read lazily, in blocks of rows, and
-each process keeps at most ``cached_blocks`` blocks: no shard's constituents
-are read whole (unless a shard is a single block).  ``block_rows=None`` picks,
-per shard, the row extent of its HDF5 chunks of ``constituents`` when they span
-whole jets (chunks ``(r, C, 4)``, r at most ``MAX_BLOCK_ROWS``), so a block
-decompresses exactly the chunks it returns; otherwise ``DEFAULT_BLOCK_ROWS``.
-Row-aligned chunks make shuffled reading about ten times faster.
-HDF5 handles are opened lazily in the process that reads, dropped when the
-dataset is pickled and after a fork, so ``DataLoader(num_workers=...)``
-workers open their own.
-
-**Errors.** A truncated or corrupt shard, a checksum mismatch (``verify``,
-every shard of the manifest, at construction), a wrong shape, or a jet count
-that disagrees with the manifest raises :class:`ShardError` naming the file.
-Files are only ever opened read-only.
+:class:`JetShardDataset` gives split ``"train"``, ``"val"`` or ``"test"`` of ``n_jets`` (even: half QCD,
+half top, interleaved QCD first), nested in every larger subset of the same split; validation and test
+jets come from the end and never depend on ``n_train``. Items are dicts: ``constituents`` float32 [C, 4]
+(pT, η, φ, E), ``mask``, ``n_constituents``, ``jet`` (pT, η, φ, mass), ``label`` (1.0 top), ``index``.
+Any bad shard raises :class:`ShardError` naming the file; files are opened read-only.
+Splits, items and memory: docs/jets.md#reading-shards.
 """
 
 from __future__ import annotations
@@ -110,7 +53,7 @@ def trim_batch(batch: dict) -> dict:
 
 
 class JetShardDataset(Dataset):
-    """A balanced, nested subset of a shard directory (see the module docstring for the rules).
+    """A balanced, nested subset of a shard directory (rules: docs/jets.md#subsets-and-splits).
 
     ``n_jets=None`` takes the largest balanced subset available.  Attributes:
     ``indices`` (canonical index of each item), ``labels`` (int8 per item),
@@ -312,19 +255,13 @@ class JetShardDataset(Dataset):
 
 class JetDataModule(L.LightningDataModule):
     """Train/validation/test loaders over a shard directory: nested, balanced, disjoint (see
-    :class:`JetShardDataset`).
+    :class:`JetShardDataset`; ``n_val=0``: no validation split).
 
-    The train split holds the first ``n_train`` / 2 jets of each class, the test
-    split the last ``n_test`` / 2 and the validation split (``n_val`` > 0) the
-    ``n_val`` / 2 just before them; both are reserved, so no split overlaps
-    another, and neither depends on ``n_train``.  ``n_val=0``: no validation
-    split.  Training batches follow :mod:`jetscale.data.sampling`'s resumable
-    stream seeded with ``seed``; ``batch_size`` is the global batch (``None``:
-    full batch).  Items keep at most ``max_constituents`` constituents (``None``:
-    all); with ``trim_padding`` every batch a Trainer sees (the
-    ``on_after_batch_transfer`` hook) and every batch the task evaluates
-    (:mod:`jetscale.tasks.jets`) is cut to its longest jet (:func:`trim_batch`).  Checksums are verified once,
-    when the first split is built.
+    Training batches follow :mod:`jetscale.data.sampling`'s resumable stream seeded with ``seed``;
+    ``batch_size`` is the global batch (``None``: full batch). Items keep at most ``max_constituents``
+    constituents (``None``: all); with ``trim_padding`` every batch a Trainer sees (the
+    ``on_after_batch_transfer`` hook) and every batch the task evaluates (:mod:`jetscale.tasks.jets`)
+    is cut to its longest jet (:func:`trim_batch`). Checksums are verified once, when the first split is built.
     """
 
     task = "jets"

@@ -1,32 +1,10 @@
-"""Data of the generative task ``rambo``: RAMBO's n-body phase space for a flow-matching model.
+"""Data of the generative task ``rambo``: massless RAMBO events at √s for a flow-matching model.
 
-**Events.**  Massless n-particle events at total energy √s, uniform in
-Lorentz-invariant phase space (:func:`jetscale.physics.rambo.rambo`, constant
-weight), all in their centre-of-mass frame.
-
-**Representation.**  An event is the vector x ∈ R^(3n) of its particles'
-momentum components (px₁, py₁, pz₁, px₂, …) divided by √s / n (the mean
-particle energy), so components are O(1) (standard deviation about 0.6).
-Energies are implied by masslessness, E_i = |p⃗_i|: :func:`to_momenta` maps a
-generated x back to four-momenta.  Nothing forces a generated event to
-conserve momentum (Σ p⃗_i = 0, Σ E_i = √s): ``test_momentum_imbalance``
-measures how well the model learnt it.
-
-**Splits.**  Training event i is event i of the RAMBO stream ``[seed, 0]``, so
-the n_train events of a point are the first n_train of any larger point
-(nested).  Test and validation events come from the streams ``[seed, 1]`` and
-``[seed, 2]``: independent of n_train and of each other.
-
-**Noise.**  A flow-matching batch is (x₁, x₀, t) (:mod:`jetscale.models.flow_matching`).
-Training batch number k of rank r draws its noise x₀ ~ N(0, I) and times
-t ~ U[0, 1) from ``numpy.random.default_rng([seed, 5, r, k])``, where k counts
-from the trainer's ``global_step``: a resumed run sees the noise of the
-uninterrupted one.  Test and validation noise is drawn once per split, from
-``[seed, 3]`` and ``[seed, 4]``, so ``test_loss`` and ``val_loss`` are
-deterministic functions of the weights and comparable across widths and
-training sizes.
-
-**Metrics** are the task's (:mod:`jetscale.tasks.rambo`; random streams ``[seed, 6]`` and ``[seed, 7]``).
+An event is x ∈ R^(3n), its particles' (px, py, pz) divided by √s / n (:func:`to_momenta` maps back,
+E_i = |p⃗_i|). Training events are nested (stream ``[seed, 0]``); test and validation events and noise
+come from their own streams, so ``test_loss`` and ``val_loss`` are deterministic functions of the
+weights. Batches are (x₁, x₀, t) (:mod:`jetscale.models.flow_matching`). Representation, splits, noise
+streams: docs/tasks.md#the-data.
 """
 
 from __future__ import annotations
@@ -80,7 +58,7 @@ class NoisyBatches:
 
 
 class RamboDataModule(L.LightningDataModule):
-    """Massless RAMBO events as flow-matching data (module docstring); ``batch_size`` None = full batch."""
+    """Massless RAMBO events as flow-matching data (docs/tasks.md#the-data); ``batch_size`` None = full batch."""
 
     task = "rambo"
 

@@ -1,35 +1,10 @@
-"""The Random Hierarchy Model (RHM) of Cagnetta, Petrini, Tomasini, Favero & Wyart,
-"How deep neural networks learn compositional data: the random hierarchy model"
-(arXiv:2307.02129, PRX 2024), as pure numpy.
+"""The Random Hierarchy Model (RHM) of Cagnetta et al. (arXiv:2307.02129, PRX 2024), as pure numpy.
 
-**Grammar.** Parameters: vocabulary size ``v`` (symbols of every level below the
-root), ``n_c`` classes (the root symbols), ``m`` synonymic production rules per
-symbol, branching factor ``s`` and depth ``L``.  Levels are counted from the top:
-``rules[0]`` int [n_c, m, s] holds the m rules of each class, ``rules[l]`` int
-[v, m, s] (1 <= l < L) the m rules of each level-l symbol; every rule is an
-s-tuple of symbols of the level below, in [0, v).  The rules of one level are
-drawn without replacement from the v^s tuples, so no tuple is produced by two
-symbols of that level (the grammar is *unambiguous*); this needs
-n_c·m <= v^s at the top and v·m <= v^s below.  The rules are a function of
-``seed`` alone (``numpy.random.default_rng([RULES_STREAM, seed])``).
-
-**Data.** A datum is its class c and one rule choice in [0, m) for each of the
-(s^L − 1)/(s − 1) internal nodes of the depth-L, s-ary tree, listed level by
-level from the root ("digits" [1 + n_nodes]: c, then the choices).  Expanding
-the root top-down gives s^L leaves (int [s^L], symbols in [0, v)).  Since the
-grammar is unambiguous, distinct digits give distinct leaves, so there are
-exactly ``n_data`` = n_c · m^((s^L − 1)/(s − 1)) distinct data, and
-:meth:`RandomHierarchy.parse` recovers the class from the leaves alone.
-Models see the leaves one-hot (:func:`one_hot`, float [n, s^L, v]: position
-first, symbol last).  The paper's sample complexity of deep networks is
-P* ≈ n_c · m^L (:meth:`RandomHierarchy.sample_complexity`).
-
-**Sampling.** :meth:`RandomHierarchy.sample` draws uniform data, by default
-*distinct* ones: i.i.d. uniform digits, of which only the first occurrence of
-each datum is kept (a uniformly random ordered sample without replacement).
-Candidates are drawn in chunks of fixed size, so the first n data of a seed are
-the same whatever n is asked for: splits taken as consecutive blocks of one
-draw are disjoint, and a block's prefix is nested in any larger block.
+:class:`RandomHierarchy` holds an unambiguous grammar (v symbols, n_c classes, m rules per symbol,
+branching s, depth L; the rules a function of ``seed`` alone), samples distinct data whose leaves are
+int [s^L] symbols in [0, v) (the first n of a seed are the same whatever n), and parses a class back
+from its leaves. :func:`one_hot` gives float [n, s^L, v]. Grammar, counting and sampling:
+docs/tasks.md#the-random-hierarchy-model.
 """
 
 from __future__ import annotations
@@ -72,7 +47,7 @@ def one_hot(leaves: np.ndarray, v: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RandomHierarchy:
-    """An RHM grammar (see the module docstring); ``rules=None`` draws the rules from ``seed``.
+    """An RHM grammar (docs/tasks.md#grammar); ``rules=None`` draws the rules from ``seed``.
 
     ``rules`` given (e.g. by :func:`load_rules`) must be L arrays of shapes
     [n_c, m, s], [v, m, s], …, with symbols in [0, v) and no tuple repeated within a level.

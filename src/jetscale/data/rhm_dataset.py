@@ -1,25 +1,9 @@
 """Lightning DataModule of the Random Hierarchy Model task (``task=rhm``; grammar: :mod:`jetscale.data.rhm`).
 
-**Two seeds.** ``rules_seed`` draws the grammar (the rules): a config key,
-fixed across a whole sweep, so every point learns the same task.  ``seed``
-(the sweep seed) draws the data sample, and (through ``seed_everything``)
-the network's initialisation and the training order.
-
-**Splits.** One distinct sample of ``n_test + n_val + n_train`` data is drawn
-from ``seed`` (:meth:`RandomHierarchy.sample`, no datum twice); its first
-``n_test`` data are the test split, the next ``n_val`` the validation split,
-the rest the training split.  So the splits never overlap, test and
-validation data do not depend on ``n_train``, and the first P training data
-of a larger P are the same (nested).  Their total must not exceed the
-grammar's ``n_data`` distinct data.
-
-**Items** are dicts: ``leaves`` float32 [s^L, v] (one-hot, position first,
-made per item from the stored int leaves: memory is 8·s^L bytes per datum) and
-``label`` int64 [] (the class); batches stack them ([B, s^L, v], [B]).
-
-**Metrics** are the task's (:mod:`jetscale.tasks.rhm`).  The grammar, with n_data and
-the paper's sample complexity n_c·m^L, goes to ``rhm_rules.json``
-(:meth:`write_artifacts`), not into the metrics.
+``rules_seed`` draws the grammar (fixed for a sweep), ``seed`` the data. One distinct sample is split into
+test, validation and (nested) training data. Items are dicts: ``leaves`` float32 [s^L, v] one-hot and
+``label`` int64 []. The grammar goes to ``rhm_rules.json`` (:meth:`write_artifacts`).
+Seeds and splits: docs/tasks.md#the-datamodule.
 """
 
 from __future__ import annotations
@@ -55,7 +39,7 @@ class OneHotLeaves(Dataset):
 
 
 class RHMDataModule(L.LightningDataModule):
-    """Distinct, disjoint, nested train/val/test samples of an RHM grammar (see the module docstring).
+    """Distinct, disjoint, nested train/val/test samples of an RHM grammar (docs/tasks.md#the-datamodule).
 
     ``batch_size`` is the global training batch (``None``: full batch); ``n_val=0``: no validation split.
     """

@@ -1,29 +1,10 @@
 """The jet shard format: HDF5 shards plus a checksummed manifest (pure I/O, no physics).
 
-One dataset is a directory ``data/jets/<dataset>/`` holding
-
-* ``shard-<i:05d>.h5`` with datasets (n = jets in the shard)
-
-  ==================  =================  =============================================
-  ``constituents``    float32 [n, C, 4]  per particle (pT [GeV], η, φ, E [GeV]),
-                                         pT-ordered, zero-padded to C (default 200)
-  ``n_constituents``  int32 [n]          number of real (non-padding) particles
-  ``jet``             float32 [n, 4]     (pT [GeV], η, φ, mass [GeV])
-  ``label``           int8 [n]           1 = top (signal), 0 = QCD (background)
-  ==================  =================  =============================================
-
-  and attributes ``format_version``, ``generator``, ``generator_version``,
-  ``seed``, ``settings`` (JSON string: every setting that made the shard) and
-  ``git_revision``;
-* ``manifest.json``: ``{"format_version", "dataset", "total_jets", "shards":
-  [{"file", "n_jets", "n_signal", "sha256"}, ...]}``.
-
-Shards are written to a temporary name and renamed when complete, so an
-interrupted writer never leaves a file that the manifest or a reader accepts;
-every dataset carries HDF5 Fletcher-32 chunk checksums, so changed bytes fail
-to read, and :func:`write_manifest` reads every byte before it checksums a shard.
-Every problem (missing, truncated, corrupt, wrong shape, checksum mismatch)
-raises :class:`ShardError` naming the file.
+A dataset directory holds ``shard-<i:05d>.h5`` (``constituents`` float32 [n, C, 4] (pT [GeV], η, φ, E [GeV]),
+pT-ordered, zero-padded; ``n_constituents`` int32 [n]; ``jet`` float32 [n, 4] (pT, η, φ, mass); ``label``
+int8 [n], 1 = top; attributes with the generator, seed, settings and git revision) and ``manifest.json``
+(each shard's file, n_jets, n_signal and sha256). Shards are written atomically with Fletcher-32 checksums;
+every problem raises :class:`ShardError` naming the file. The full schema: docs/jets.md#shard-file-format.
 """
 
 from __future__ import annotations

@@ -1,36 +1,9 @@
-"""The ``shower`` task's data: regress an event shape of the partons after k shower branchings on their EFPs.
+"""The ``shower`` task's data: regress an event shape (default thrust) of the partons after k branchings on their EFPs.
 
-**Source.** Group ``k<k>`` of a snapshot file (:mod:`jetscale.data.shower.snapshots`; made by
-``jetscale shower-generate``): the 2 + k parton momenta of each event that had at least k
-branchings. Features are their e+e- EFPs (:mod:`jetscale.features.efp_ee`, degree <= ``dmax``,
-angular exponent ``beta``: d = 102 for d <= 5), the target one of
-:data:`~jetscale.physics.event_shapes.EVENT_SHAPES` (default **thrust** T; 1 - T would give the
-same MSE), both read from the per-(file, k) cache ``<file stem>.efp-ee-d<dmax>-b<beta>-k<k>.h5``
-next to the file (:mod:`jetscale.data.efp_cache`), computed on first use by ``data.features`` (the config gives
-:func:`jetscale.features.efp_ee.snapshot_features`; atomically, under a lock: jobs that start together compute
-it once).
-
-**Making the file.** With ``generate`` set (``{process, events, seed}``, as in ``configs/data/shower.yaml``)
-a missing snapshot file is generated on first use, exactly as ``jetscale shower-generate --config
-<process> --events <events> --seed <seed> --out <snapshots>`` would, under a lock so that the points of
-a sweep that start together make it once (:func:`jetscale.data.shower.generate.ensure_snapshots`).
-Without it a missing file is an error that prints that command.
-
-**Splits.** One permutation of the n_k events, drawn from ``seed``, is laid out as
-
-    [ test: n_test | val: n_val | train: n_train ... | ... | theory pool: n_pool ]
-
-(train takes the events after the validation split, the theory pool the *last* n_pool), so the
-first P training events are the same for every larger P, the test and validation events do not
-depend on ``n_train``, and the pool never overlaps them; n_test + n_val + n_train + n_pool <= n_k.
-
-**Items** (``training_loader``'s stream; ``default_collate`` stacks them): (x, y) with x float32 [d]
-the raw EFPs and y float32 [] the target; the nets standardise (:mod:`jetscale.models.feature_regression`,
-moments from :meth:`ShowerDataModule.feature_moments` and :meth:`ShowerDataModule.target_moments`, float64
-over the training split, population std). ``split(name)`` gives the float64 numpy arrays (closed form).
-
-**Metrics and theory** are the task's (:mod:`jetscale.tasks.shower`); ``theory`` ("ridge" or null)
-and ``n_pool`` (the theory pool, events that no run trains or tests on) set what it predicts.
+:class:`ShowerDataModule` reads group ``k<k>`` of a snapshot file through its e+e- EFP cache (both made on
+first use, under a lock). Items are (x float32 [d] raw EFPs, y float32 [] target); ``split(name)`` gives
+float64 arrays. One seeded permutation gives nested training events, test and validation events that do
+not depend on ``n_train``, and a disjoint theory pool. Source, splits and moments: docs/tasks.md#shower-data.
 """
 
 from __future__ import annotations
@@ -54,7 +27,7 @@ GENERATE_COMMAND = "jetscale shower-generate --config <process, e.g. z_qq> --eve
 
 
 class ShowerDataModule(L.LightningDataModule):
-    """EFPs -> event shape at branching depth ``k`` of a snapshot file (module docstring).
+    """EFPs -> event shape at branching depth ``k`` of a snapshot file (docs/tasks.md#shower-data).
 
     ``snapshots``: the HDF5 file; ``n_features``: if given, must equal the EFP count (the model
     config reads it); ``theory``: "ridge" or None; ``batch_size`` None = full batch.

@@ -1,28 +1,9 @@
 """Streamed data covariance in O(d^2) memory, its MPI reduction, and its eigen-spectrum.
 
-:class:`CovarianceAccumulator` holds, in float64, the count n, the mean [d] and the
-centred sum of outer products M2 = sum_i (x_i - mean)(x_i - mean)^T [d, d]. That is
-the same information as (n, sum x, sum x x^T) -- sum x = n mean and
-sum x x^T = M2 + n mean mean^T (see :attr:`~CovarianceAccumulator.sum`,
-:attr:`~CovarianceAccumulator.sum_outer`) -- but it does not lose the covariance to
-cancellation when |mean| >> std (e.g. constituent energies). Batches and accumulators
-are combined with the pairwise update of Chan, Golub & LeVeque (1979)::
-
-    n = n_a + n_b,  delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,
-    M2 = M2_a + M2_b + delta delta^T n_a n_b / n,
-
-which is associative and commutative up to rounding, so any split of the rows into
-parts, merged in any order, gives the covariance of the whole.
-
-MPI (:func:`allreduce`): every rank accumulates its own rows; two ``Allreduce`` sums
-(of n mean, then of each rank's M2 re-centred on the global mean) give every rank the
-global accumulator. The sample covariance is M2 / (n - ddof), ddof = 1 by default
-(as ``numpy.cov``).
-
-Label cross-covariance: accumulate the rows [x, y] (the label appended as a last column,
-O(d) more memory); :func:`split_target` then gives the accumulator of x alone, the
-cross-covariance Cov(x, y) [d] and Var(y) -- the same pass, the same MPI reduction;
-:func:`standardized_target` adds the correlation matrix of x and Cov(x~, y) of the standardized x~.
+:class:`CovarianceAccumulator` holds, in float64, n, the mean [d] and the centred M2 [d, d]; batches and
+accumulators merge in any order (Chan, Golub & LeVeque), :func:`allreduce` combines MPI ranks, and the
+sample covariance is M2 / (n - ddof), ddof = 1. Accumulating rows [x, y] gives Cov(x, y) and Var(y) in the
+same pass (:func:`split_target`, :func:`standardized_target`). Method: docs/spectrum.md#streaming-covariance.
 """
 
 from __future__ import annotations

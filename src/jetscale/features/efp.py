@@ -1,26 +1,9 @@
 """Energy Flow Polynomials per jet and per shard (Komiske, Metodiev & Thaler, arXiv:1712.07124).
 
-Conventions (stated once, used everywhere in :mod:`jetscale.features`):
-
-* The EFP set is energyflow's ``EFPSet("d<=dmax")``: every loopless multigraph with at
-  most ``dmax`` edges, connected ones first, then the disconnected ones (products of
-  connected EFPs), in energyflow's order. It includes the one-vertex graph (d = 0),
-  which equals 1 for normalized EFPs. Counts: 102 for d <= 5, 314 for d <= 6, 1000 for
-  d <= 7 (``dmax`` is limited to 1..7).
-* Hadronic measure (``measure="hadr"``, kappa = 1, ``normed=True``):
-  z_i = pT_i / sum_j pT_j and theta_ij = (dy_ij^2 + dphi_ij^2)^(beta/2), dphi taken
-  modulo 2 pi by energyflow.
-* energyflow expects (pT, y, phi) per particle, with y the *rapidity*; shards store the
-  pseudorapidity eta. We compute y from the stored (pT, eta, E) with :func:`jetscale.physics.kinematics.rapidity`
-  (pz = pT sinh eta, m_T = sqrt(max(E^2 - pz^2, pT^2)), y = asinh(pz / m_T)), so y = eta
-  exactly for massless particles and massive constituents get their true rapidity.
-* Zero padding is dropped per jet: only the first ``n_constituents[i]`` rows of jet i
-  are used. A jet without constituents has no normalized EFPs and is an error.
-
-Cache (:func:`cache_shard_efps`): one file per shard, next to it, in the format of
-:mod:`jetscale.data.efp_cache` (which also reads it), recomputed unless its source checksum, settings and
-EFP specs match the shard and the requested set. :func:`set_settings` and :func:`cache_attrs` also serve
-the e+e- caches of :mod:`jetscale.features.efp_ee`.
+Input: a shard's constituents (pT, η, φ, E) and ``n_constituents``; output: float64 [n, E] of energyflow's
+``EFPSet("d<=dmax")`` (102 for d <= 5, 314 for d <= 6, 1000 for d <= 7), hadronic measure, kappa = 1,
+normalized, on the true rapidity y and without padding. :func:`cache_shard_efps` caches them next to the
+shard (:mod:`jetscale.data.efp_cache`). Conventions: docs/jets.md#efp-conventions.
 """
 
 from __future__ import annotations
@@ -61,7 +44,7 @@ def check_options(dmax: int, beta: float) -> None:
 
 @functools.lru_cache(maxsize=16)
 def efp_set(dmax: int = 5, beta: float = 1.0, measure: str = MEASURE, coords: str = COORDS):
-    """The ``energyflow.EFPSet`` of all EFPs with degree <= ``dmax`` (see the module conventions).
+    """The ``energyflow.EFPSet`` of all EFPs with degree <= ``dmax`` (docs/jets.md#efp-conventions).
 
     ``measure`` and ``coords`` default to the hadronic ones; :mod:`jetscale.features.efp_ee` passes its own.
     """
@@ -99,7 +82,7 @@ def jet_particles(constituents: np.ndarray, n_constituents: np.ndarray) -> list[
 
 def compute_efps(constituents: np.ndarray, n_constituents: np.ndarray, dmax: int = 5, beta: float = 1.0,
                  n_jobs: int = 1) -> np.ndarray:
-    """EFPs of each jet: float64 [n, n_efps] (pure; conventions in the module docstring).
+    """EFPs of each jet: float64 [n, n_efps] (pure; conventions: docs/jets.md#efp-conventions).
 
     ``n_jobs`` is passed to ``EFPSet.batch_compute`` (worker processes; 1 = none).
     """

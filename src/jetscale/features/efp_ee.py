@@ -1,36 +1,11 @@
 """e+e- Energy Flow Polynomials of parton-shower snapshots, and their per-(file, k) cache.
 
-Conventions (stated once; the hadronic jet EFPs are :mod:`jetscale.features.efp`):
-
-* The EFP set is energyflow's ``EFPSet("d<=dmax")`` (same graphs, order and counts as
-  :mod:`jetscale.features.efp`: 102 EFPs for d <= 5, the one-vertex graph first) with the
-  **e+e- measure** ``measure="ee"``, kappa = 1, ``normed=True``, ``coords="epxpypz"``: particles
-  are rows (E, px, py, pz) and
-
-      z_i = E_i / sum_j E_j,     theta_ij = |2 p_i . p_j / (E_i E_j)|^(beta/2)
-
-  (Minkowski product, mostly-minus metric; energyflow's ``EEDefaultMeasure``). For massless
-  partons and beta = 2, theta_ij = 2 (1 - cos Omega_ij), Omega_ij the opening angle. The EFP of a
-  multigraph G is sum_{i_1..i_V} z_{i_1} ... z_{i_V} prod_{(a,b) in G} theta_{i_a i_b}, so the
-  d = 0 EFP is 1 and, for events with sum_i p_i = (E, 0, 0, 0) and beta = 2, the one-edge EFP is
-  sum_ij 2 p_i . p_j / E^2 = 2: both are constant features, as is every product of them.
-  The default beta = 2 makes the EFPs polynomials in the momenta (energyflow's EFM measure).
-* **Evaluation.** ``EFPSet.batch_compute`` loops over events in Python and re-plans every
-  graph's einsum per event (~400 events/s for d <= 5, one core). :func:`compute_ee_efps`
-  evaluates the *same* energyflow objects on whole blocks of events: energyflow's ``Measure``
-  gives (z, theta) per event, each connected graph's own ``einstr`` is evaluated once per block
-  with a leading event axis (``numpy.einsum`` with ``...``), and ``EFPSet.calc_disc`` forms the
-  disconnected EFPs. Results equal ``batch_compute`` to rounding (tested); d <= 5 runs at
-  ~ 3.5 x 10^4 events/s for 3 partons, 2 x 10^4 for 10, 1.4 x 10^4 for 14 and 5 x 10^3 for 22
-  (one core; ``batch_compute``: ~ 400/s), so energyflow's ``n_jobs`` worker processes (1.3-1.8 x
-  faster on two cores for ``batch_compute``) are not used. The event shapes of the cache cost more
-  at high multiplicity (exact thrust: ~ 2 x 10^4 events/s for 14 partons, 1.7 x 10^3 for 18, 60 for 22).
-
-Cache (:func:`cache_snapshot_efps`): one file per (snapshot file, k), next to it, in the format of
-:mod:`jetscale.data.efp_cache` (EFPs, event ids and the event shapes of :mod:`jetscale.physics.event_shapes`,
-the regression targets and spectrum labels), written under an exclusive lock on ``.<cache name>.lock``
-beside it (jobs that find it missing together -- a sweep's first points -- compute it once: check, lock,
-check again), and recomputed unless its source checksum, settings, EFP specs and row count match.
+Input: momenta ``[n_events, n, 4]`` as (E, px, py, pz). Output: energyflow's ``EFPSet("d<=dmax")``
+(102 EFPs for d <= 5, the order of :mod:`jetscale.features.efp`) with ``measure="ee"``, kappa = 1,
+``normed=True``: z_i = E_i / sum_j E_j, theta_ij = |2 p_i . p_j / (E_i E_j)|^(beta/2), evaluated on
+blocks of events (equal to ``batch_compute`` to rounding). The cache (:func:`cache_snapshot_efps`) is
+one :mod:`jetscale.data.efp_cache` file per (snapshot file, k), made once under a lock.
+Conventions, speed and cache: docs/tasks.md#shower-efps.
 """
 
 from __future__ import annotations
@@ -82,7 +57,7 @@ def ee_measure(beta: float = DEFAULT_BETA):
 
 
 def _block_efps(efps, measure, momenta: np.ndarray) -> np.ndarray:
-    """EFPs of one block of events [b, m, 4] -> [b, E] (module docstring: evaluation)."""
+    """EFPs of one block of events [b, m, 4] -> [b, E] (evaluation: docs/tasks.md#shower-efps)."""
     pairs = [measure.evaluate(event) for event in momenta]
     zs = np.stack([z for z, _ in pairs])  # [b, m]
     thetas = np.stack([theta for _, theta in pairs])  # [b, m, m]

@@ -1,53 +1,10 @@
 """EFP covariance spectra of parton-shower snapshots per branching depth k, raw and RAMBO-whitened.
 
-``jetscale shower-spectrum --snapshots FILE --out-dir DIR [--k 1,2,...]`` reads each group ``k``
-of a snapshot file (:mod:`jetscale.data.shower.snapshots`: the 2 + k partons after k branchings)
-through its EFP cache (:mod:`jetscale.features.efp_ee`) and, for each k:
-
-* **Standardized spectrum.** The eigenvalues of the covariance of the standardized EFPs (the
-  correlation matrix; constant EFPs dropped, see :func:`~jetscale.features.covariance.standardized_covariance`),
-  their power-law fit lambda_j ~ j^(-alpha) and the label projection of the target (thrust by
-  default): t_j, its tail-sum exponent 2 alpha r and r -- exactly the ``standardized`` entry of
-  ``jetscale spectrum`` (:mod:`jetscale.features.spectrum`: :func:`spectrum_entry`, same fit ranges,
-  noise floor lambda_1 * NOISE_RTOL and bootstrap).
-* **Whitened spectrum** (:func:`whiten`): what the shower adds beyond phase space. ``--rambo-events``
-  massless RAMBO events (:func:`jetscale.physics.rambo.rambo`) with the same multiplicity 2 + k and
-  sqrt s give the phase-space covariance C_R of the same EFPs. Both covariances are taken in the
-  units of the RAMBO-standardized EFPs (EFPs constant in either sample dropped), and the whitened
-  spectrum is the set of generalised eigenvalues C_S v = mu C_R v, i.e. the eigenvalues of
-  C_R^(-1/2) C_S C_R^(-1/2) -- computed on the **well-conditioned subspace of C_R**: the
-  eigen-directions of C_R with eigenvalue > lambda_1(C_R) * ``whiten_rtol`` (default
-  :data:`WHITEN_RTOL` = NOISE_RTOL = 1e-12, the same noise floor as the spectra). The cut removes
-  EFP combinations that phase space does not vary at all: exact linear relations among EFPs
-  (with beta = 2, momentum conservation makes every EFP of a tree of single edges constant and
-  ties many others together, so d <= 5 leaves only ~6 (3 partons) to ~18 directions), which
-  in C_R are rounding noise ~1e-16 lambda_1. The shower's (massive) quarks break some of the
-  massless relations at O(m^2/E^2), so without the cut those directions would give huge,
-  meaningless ratios. Their number is reported (``dropped_directions``). A whitened eigenvalue
-  is a variance ratio: 1 = as in uniform phase space; the finite samples alone spread the values
-  of two independent RAMBO samples of n events over about (1 +- sqrt(r / n))^2 (r kept directions).
-  The target's projection on the whitened modes (cross-covariance W Cov(x, y)) is reported too.
-
-Outputs in ``--out-dir``:
-
-* ``spectrum.json``::
-
-      {"source", "process", "sqrt_s", "n_events",
-       "feature_options": {"dmax", "beta", "measure", "normed", "kappa", "coords"},
-       "target": "thrust", "rambo": {"events", "seed", "whiten_rtol", "massless": true},
-       "per_k": [{"k", "n_partons", "n", "d",
-                  "standardized": {eigenvalues, noise_floor, fit: {alpha, ci95, ...},
-                                   label_projection: {target_power, fit, r, r_ci95, ...} | null,
-                                   "d": kept EFPs, "constant_features": [...]},
-                  "whitened": {same keys, "d": kept directions r, "dropped_directions",
-                               "constant_features": [...], "rambo_events"} | null}, ...]}
-
-  A fit that needs more ranks than there are (few modes) is ``null``, as is a label projection
-  that cannot be fitted (both logged).
-* ``spectrum.npz``: ``k<k>_eigenvalues``, ``k<k>_whitened_eigenvalues`` and, where present,
-  ``k<k>_target_power``, ``k<k>_whitened_target_power``.
-
-``jetscale spectrum-figure DIR/spectrum.json`` draws them (:func:`jetscale.plots.spectrum.shower_spectra_figure`).
+``jetscale shower-spectrum --snapshots FILE --out-dir DIR [--k 1,2,...]``: for each group ``k`` of a
+snapshot file, the standardized spectrum of its e+e- EFPs (as :func:`jetscale.features.spectrum.spectrum_entry`)
+and the spectrum whitened by RAMBO events of the same multiplicity and sqrt s (:func:`whiten`), each with
+its power-law fit and the target's (thrust's) label projection, into ``spectrum.json`` and ``spectrum.npz``.
+Method and schema: docs/spectrum.md#parton-shower-spectra.
 """
 
 from __future__ import annotations
@@ -80,7 +37,7 @@ MIN_EVENTS = 100
 def whiten(c_s: np.ndarray, c_r: np.ndarray, rtol: float = WHITEN_RTOL) -> tuple[np.ndarray, np.ndarray]:
     """(M, W): M = W C_S W^T [r, r] and W = diag(mu)^(-1/2) U^T [r, d] over the r eigenpairs (mu, U) of C_R
     with mu > mu_1 * rtol. The eigenvalues of M are the generalised eigenvalues of (C_S, C_R) on that
-    subspace (module docstring)."""
+    subspace (docs/spectrum.md#whitening-by-rambo)."""
     c_s, c_r = np.asarray(c_s, dtype=np.float64), np.asarray(c_r, dtype=np.float64)
     if c_s.ndim != 2 or c_s.shape != c_r.shape or c_s.shape[0] != c_s.shape[1]:
         raise ValueError(f"C_S and C_R must be square matrices of one shape, got {c_s.shape}, {c_r.shape}")
@@ -112,7 +69,7 @@ def safe_entry(matrix: np.ndarray, k_min: int, k_max: int | None, cross: np.ndar
 def shower_spectrum(efp: np.ndarray, target: np.ndarray, rambo_efp: np.ndarray | None = None,
                     k_min: int = K_MIN, k_max: int | None = None, whiten_rtol: float = WHITEN_RTOL,
                     name: str = "shower") -> dict:
-    """``{"n", "d", "standardized", "whitened"}`` of one group (module docstring); pure.
+    """``{"n", "d", "standardized", "whitened"}`` of one group (docs/spectrum.md#shower-spectrum-files); pure.
 
     ``efp`` [n, d] and ``target`` [n] of the shower events; ``rambo_efp`` [m, d] of phase-space events
     (None: no whitened entry).
@@ -170,7 +127,7 @@ def parse_ks(text: str | None, available: list[int]) -> list[int]:
 def snapshot_spectra(snapshots: str | Path, ks: list[int] | None = None, dmax: int = 5, beta: float = 2.0,
                      target: str = "thrust", rambo_events: int = DEFAULT_RAMBO_EVENTS, rambo_seed: int = 0,
                      k_min: int = K_MIN, k_max: int | None = None, whiten_rtol: float = WHITEN_RTOL) -> dict:
-    """The ``spectrum.json`` payload of a snapshot file (module docstring); logs progress per k."""
+    """The ``spectrum.json`` payload of a snapshot file (docs/spectrum.md#shower-spectrum-files); logs per k."""
     from jetscale.data.shower.snapshots import snapshot_info
     from jetscale.features.efp_ee import COORDS, KAPPA, MEASURE, NORMED, compute_ee_efps, snapshot_features
     from jetscale.physics.event_shapes import EVENT_SHAPES

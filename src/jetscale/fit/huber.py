@@ -1,40 +1,9 @@
-"""Robust scaling-law fitting: Huber loss on log L, L-BFGS-B from a grid of starts.
+"""Robust scaling-law fitting: Huber loss (delta 1e-3) on log L, L-BFGS-B from a grid of starts, best kept.
 
-Method of Hoffmann et al. 2022 (Chinchilla, appendix D.2) as re-implemented by
-Besiroglu, Erdil, Barnett & You 2024, "Chinchilla Scaling: A replication attempt"
-(arXiv:2404.10102; code: epoch-research/analyzing-chinchilla):
-
-* parametrise the positive coefficients in log space, ``E = e^e``, ``A = e^a``,
-  ``B = e^b``, so that for a law with terms ``k`` (see :mod:`jetscale.fit.laws`)
-
-      log L_pred = logsumexp(e, a - alpha * log N, b - beta * log D)
-
-  (only the terms the law has);
-* minimise ``sum_i huber_delta(log L_pred_i - log L_i)`` with ``delta = 1e-3``;
-* run ``scipy.optimize.minimize(method="L-BFGS-B")`` with the analytic gradient
-  from every point of a grid of starting values and keep the lowest objective.
-
-Internally a fit is a vector ``theta`` in the law's parameter order with the
-coefficients in log space: ``(e, a, alpha, b, beta)`` for the joint law,
-``(e, b, beta)`` for the data law, ``(e, a, alpha)`` for the params law.
-
-Start grids. :data:`REPLICATION_GRID` is the replication's grid: e in
-{-1, -0.5, 0, 0.5, 1}, a and b in {0, 5, ..., 25}, alpha and beta in {0, 0.5, ..., 2}
-(4500 starts for the joint law: about half a minute). The default :data:`GRID` keeps
-the e axis and thins the others to a, b in {0, 10, 20} and alpha, beta in {0, 0.5, 1}:
-405 starts for the joint law (~3 s on the 240 Chinchilla points), 45 for a one-term
-law. Checked against the full grid on the Chinchilla data, three bootstrap resamples
-of it and three synthetic jet-scale data sets (N, D in 1e4..1e7, E from 0.05 to 1.5):
-in every case the thinned grid reaches the same minimum (objective equal to 1e-14
-relative), from 250 to 330 of its 405 starts, and it reproduces the published
-Chinchilla grid fit (E 1.817, A 477.8, alpha 0.3473, B 2143.9, beta 0.3672; we get
-1.8172, 477.83, 0.34731, 2143.4, 0.36717; see tests/test_fit.py).
-
-Stopping rules (:data:`LBFGSB_OPTIONS`) are much tighter than scipy's defaults; see
-there. (The replication used the defaults and finite-difference gradients; its grid
-fit agrees with ours to 4 digits, but with the defaults only ~22 % of the default
-grid's starts, instead of ~70 %, reach the minimum, and bootstrap refits stop almost
-where they start.)
+The method of Besiroglu et al. 2024 (arXiv:2404.10102) for the laws of :mod:`jetscale.fit.laws`, with the
+positive coefficients in log space: ``theta`` is ``(e, a, alpha, b, beta)`` for the joint law, ``(e, b, beta)``
+for the data law, ``(e, a, alpha)`` for the params law. Start grids, checks and stopping rules:
+docs/results.md#the-huber-fit.
 """
 
 from __future__ import annotations
@@ -71,7 +40,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "coef": (0.0, 10.0, 20.0),
     "exponent": (0.0, 0.5, 1.0),
 }
-"""Default start values: a thinned :data:`REPLICATION_GRID` (see the module docstring)."""
+"""Default start values: a thinned :data:`REPLICATION_GRID` (docs/results.md#the-huber-fit)."""
 
 
 def huber_loss(r: np.ndarray, delta: float = DELTA) -> np.ndarray:

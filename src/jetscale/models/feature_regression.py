@@ -1,31 +1,10 @@
 """Regressors on a fixed feature vector x [B, d] (the e+e- EFPs of a shower snapshot), and their module.
 
-Both nets standardise their inputs with fixed buffers, x~ = (x - mean) / std, set from the
-training split before training (:meth:`FeatureRegression.prepare`), and predict y [B]. Features
-with zero spread (the constant EFPs; the datamodule reports a spread at rounding level,
-std <= CONSTANT_RTOL |mean|, as 0, since dividing by it would turn rounding errors into O(1)
-noise features) become exactly 0. No Lightning in the nets.
-
-* :class:`FeatureRidge` -- the sweep's "parameters" axis is the number of features:
-  y^ = b + v . x~[:N], a linear readout v [N] on the **first N = width** standardised features
-  (energyflow's EFP order: lowest degree first). The intercept b is a buffer, the training mean
-  of y; because the training features are centred, the ridge solution on raw y equals the one on
-  centred y, so :func:`jetscale.models.ridge.solve_readout` needs no intercept column. It is
-  float64 throughout, so the closed-form solve is used at full precision.
-  Closed form: ``fixed_features(x)`` = x~[:, :N] (float64 [P, N]); ``readout_flops(P)`` =
-  :func:`~jetscale.models.flops.ridge_flops` with no projection (Gram 2 P N min(N, P), Cholesky
-  m^3/3 + 2 m^2, right-hand side 4 P N). Gradient training: 4 N FLOPs per sample (forward 2N,
-  weight gradient 2N; :mod:`jetscale.models.flops`).
-* :class:`FeatureMLP` -- :class:`~jetscale.models.efp_models.EFPMLP` (``depth`` hidden ReLU layers of
-  ``width`` on all d standardised features, same parameters and FLOPs) whose output is also
-  de-standardised: y^ = y_mean + y_std * mlp(x~), with (y_mean, y_std) buffers from the training
-  targets, so the MLP learns a unit-variance target whatever the target's scale (thrust has mean
-  ~0.9 and std ~0.05).
-
-:class:`FeatureRegression` is :class:`~jetscale.models.regression.RegressionModule` (objective:
-mean squared error + ridge) with the data-dependent ``prepare`` above and the ``validation_step``
-of :class:`~jetscale.models.lightning_base.ValidatedRecipe`, logging ``val_loss`` (the same MSE,
-no ridge term) for early stopping.
+Both nets standardise x with buffers set from the training split (constant features become 0) and
+predict y [B]: :class:`FeatureRidge`, a linear readout on the first N = width features (float64,
+closed form or gradient), and :class:`FeatureMLP`, an ``EFPMLP`` with a de-standardised output.
+:class:`FeatureRegression` trains them on the MSE (+ ridge) and logs ``val_loss``. No Lightning in the
+nets. Details and FLOPs: docs/tasks.md#shower-models.
 """
 
 from __future__ import annotations

@@ -1,35 +1,10 @@
-"""Conditional flow matching: a velocity-field MLP and its LightningModule.
+"""Conditional flow matching: a velocity-field MLP (:class:`VelocityField`, no Lightning) and its LightningModule.
 
-**Objective** (Lipman et al. 2023, arXiv:2210.02747; Liu et al. 2022,
-rectified flow, arXiv:2209.03003).  Data x₁ ∈ R^d, noise x₀ ~ N(0, I_d),
-time t ~ U[0, 1]; the linear path x_t = (1 − t)·x₀ + t·x₁ has velocity
-x₁ − x₀, and the network v_θ(x_t, t) regresses it:
-
-    L(θ) = E_{x₁, x₀, t} (1/d) ‖v_θ(x_t, t) − (x₁ − x₀)‖²
-
-(the mean squared error over batch and components).  L has a positive
-minimum (the conditional variance of x₁ − x₀ given x_t), so the scaling-law
-loss approaches a constant, not 0.
-
-**Batches** are tuples ``(x1 [B, d], x0 [B, d], t [B])``: the noise and times
-come with the data (the datamodule draws them), so the forward pass has no
-randomness — packed (``torch.vmap``) training and resumed runs see the same
-numbers as one uninterrupted run.  :func:`path_inputs` and :func:`velocity_mse`
-are the whole recipe, shared by training, validation and the datamodule's
-test loss (:func:`flow_matching_loss`).
-
-**Network** (:class:`VelocityField`, no Lightning inside): the input
-[x_t, τ(t)] with sinusoidal time features τ(t) = (sin(2^k π t), cos(2^k π t))
-for k = 0 … n_frequencies − 1, then an MLP with ``depth`` hidden ReLU layers
-of ``width`` and a linear output of d: sizes (d + 2F, w, …, w, d).
-
-**Sampling** (:meth:`VelocityField.sample`): integrate dx/dt = v_θ(x, t) from
-x₀ ~ N(0, I) at t = 0 to t = 1 with ``steps`` fixed steps of the explicit
-midpoint rule (2 network evaluations a step, error O(h²)).
-
-**FLOPs** per sample (convention of :mod:`jetscale.models.flops`; inputs need
-no gradient): ``mlp_train_flops(1, sizes)`` = 3·Σ_l 2 n_{l−1} n_l − 2 (d + 2F) w.
-The time features are elementwise work and not counted.
+Batches are ``(x1 [B, d], x0 [B, d], t [B])``, noise and times drawn by the datamodule, so the forward
+pass has no randomness. The loss is the mean over batch and components of
+‖v_θ(x_t, t) − (x₁ − x₀)‖² on the linear path x_t = (1 − t)·x₀ + t·x₁ (its minimum is positive);
+:meth:`VelocityField.sample` integrates with the explicit midpoint rule.
+Objective, network, FLOPs: docs/tasks.md#the-model.
 """
 
 from __future__ import annotations
@@ -46,7 +21,7 @@ from jetscale.models.lightning_base import ValidatedRecipe
 
 
 class VelocityField(nn.Module):
-    """v_θ(x [B, d], t [B]) → [B, d] (module docstring) for events of ``n_particles`` particles with
+    """v_θ(x [B, d], t [B]) → [B, d] (docs/tasks.md#the-model) for events of ``n_particles`` particles with
     ``components`` numbers each: d = n_particles · components."""
 
     def __init__(self, n_particles: int, width: int, depth: int, components: int = 3, n_frequencies: int = 4):
@@ -75,7 +50,7 @@ class VelocityField(nn.Module):
         return count_params(self)
 
     def train_flops_per_sample(self) -> float:
-        """Analytic forward + backward FLOPs per training sample (module docstring)."""
+        """Analytic forward + backward FLOPs per training sample (docs/tasks.md#the-model)."""
         return float(mlp_train_flops(1, self.sizes))
 
     @torch.no_grad()
@@ -111,7 +86,7 @@ def flow_matching_loss(net: nn.Module, batch) -> torch.Tensor:
 
 
 class FlowMatching(ValidatedRecipe):
-    """Trains a :class:`VelocityField` ``net`` by conditional flow matching (module docstring): the recipe of
+    """Trains a :class:`VelocityField` ``net`` by conditional flow matching (docs/tasks.md#the-model): the recipe of
     :mod:`jetscale.models.lightning_base` with no weight decay; training logs ``train_loss``."""
 
     def __init__(self, net: nn.Module, optimizer: partial, name: str = "flow_matching"):

@@ -1,29 +1,9 @@
 """Classifiers of Random Hierarchy Model data (:mod:`jetscale.data.rhm`): one-hot leaves → class logits.
 
-Every model maps ``leaves`` float [B, T, v] (T = s^L positions, one-hot symbols
-last, as :func:`jetscale.data.rhm.one_hot` makes them) to logits [B, n_c];
-``width`` is the sweep's parameter knob; the grammar's (v, s, L, n_c) set the
-input and output sizes.  No Lightning here.
-
-* :class:`RHMMLP`: the flattened input [B, T·v] through ``depth`` hidden ReLU
-  layers of ``width``; sizes (T·v, w, …, w, n_c).
-* :class:`HierarchicalCNN`: the paper's deep CNN: L layers of convolutions with
-  kernel = stride = s over positions (``width`` channels, ReLU; written as a
-  Linear on disjoint patches of s positions), which shrink T = s^L positions
-  to one, then Linear(w, n_c).  The layers mirror the grammar's tree: layer l
-  (from 1) combines the s children of each level-(L−l) node.
-* :class:`RHMTransformer`: Linear(v, w) token embedding + learned positions,
-  ``depth`` pre-LN self-attention blocks (the :class:`ParticleBlock` of
-  :mod:`jetscale.models.particle_transformer`, without pair bias or padding),
-  LayerNorm, mean over positions, Linear(w, n_c).
-
-FLOPs per sample (:mod:`jetscale.models.flops` conventions: matmuls and
-convolutions only, a multiply-add = 2, train = forward + backward): a
-convolution with kernel = stride = s producing ``rows`` outputs is a dense
-layer of fan-in c_in·s on ``rows`` rows, so every model is a sum of dense layers, 3×
-their forward FLOPs except the first layer (its one-hot input needs no
-gradient: 2×).  The transformer adds the attention matmuls q·kᵀ and
-attention·v, 2·T²·w each, 3× as both operands need gradients.
+Every model maps ``leaves`` float [B, T, v] (T = s^L positions, as :func:`jetscale.data.rhm.one_hot` makes
+them) to logits [B, n_c]; ``width`` is the sweep's parameter knob. :class:`RHMMLP`, the paper's
+:class:`HierarchicalCNN` (kernel = stride = s) and :class:`RHMTransformer`. No Lightning here.
+Architectures and FLOP counts: docs/tasks.md#models.
 """
 
 from __future__ import annotations

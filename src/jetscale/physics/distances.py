@@ -1,26 +1,9 @@
 """Distances between two samples of events, measured on physical observables.
 
-**The distance.**  For events of n particles at total energy √s, take the
-n(n−1)/2 pair masses m_ij / √s (dimensionless, in [0, 1];
-:func:`jetscale.physics.observables.pair_masses`).  For each pair (i, j) compute
-the 1-D Wasserstein-1 distance between the two samples' distributions of
-m_ij / √s (``scipy.stats.wasserstein_distance``: the area between the two
-empirical CDFs, optionally with event weights), and average over the pairs:
-
-    D = (1 / n_pairs) Σ_{i<j} W₁( m_ij^A / √s , m_ij^B / √s ).
-
-D is in units of √s: D = 0.01 means the pair-mass distributions differ on
-average by about 1 % of √s in "earth moved".  It is symmetric, ≥ 0, and 0
-for identical samples.  Pairs are compared position by position (pair (i, j)
-of sample A with pair (i, j) of sample B), so a generator must also get each
-particle slot's distribution right.
-
-**How to read it: the finite-sample floor.**  Two *independent* samples of the
-same true distribution are not at distance 0: with n_A and n_B events the
-empirical CDFs differ by O(√(1/n_A + 1/n_B)).  :func:`rambo_distance_floor`
-returns D between two independent RAMBO samples of the given sizes; a
-generator is indistinguishable from the truth on these observables when its
-D is at that floor, and a D well above it measures real mismodelling.
+D = mean over the n(n−1)/2 particle pairs (i, j) of the Wasserstein-1 distance between the two samples'
+distributions of m_ij / √s: in units of √s, symmetric, ≥ 0, 0 for identical samples. Read it against
+:func:`rambo_distance_floor`, D between two independent true samples of the same sizes.
+Definition and reading: docs/physics.md#distances-between-samples.
 """
 
 from __future__ import annotations
@@ -43,7 +26,7 @@ def observable_distance(a: np.ndarray, b: np.ndarray, weights_a=None, weights_b=
 
 
 def pair_mass_distance(momenta_a, momenta_b, sqrt_s: float, weights_a=None, weights_b=None) -> float:
-    """D of the module docstring between events ``momenta_a`` [n_A, n, 4] and ``momenta_b`` [n_B, n, 4]."""
+    """D between events ``momenta_a`` [n_A, n, 4] and ``momenta_b`` [n_B, n, 4] (module docstring)."""
     return observable_distance(pair_masses(momenta_a) / sqrt_s, pair_masses(momenta_b) / sqrt_s,
                                weights_a, weights_b)
 

@@ -1,30 +1,9 @@
 """e+e- event shapes of a set of partons, vectorised over events of one multiplicity (pure numpy).
 
-Input: four-momenta ``[n_events, n, 4]`` as (E, px, py, pz) in GeV (any frame for thrust and the
-C-parameter, which use only the three-momenta; the heavy jet mass is normalised by the visible
-energy and is meant for the centre-of-mass frame, where sum_i p_i = (sqrt s, 0, 0, 0)).
-
-* **Thrust** T = max_|n|=1 sum_i |p_i . n| / sum_i |p_i| (three-momenta).  For every axis n,
-  sum_i |p_i . n| = max_eps (sum_i eps_i p_i) . n over signs eps_i = +-1, so
-  T = max_eps |sum_i eps_i p_i| / sum_i |p_i|: an exact maximum over the 2^(n-1) partitions of
-  the particles into two hemispheres (eps and -eps are the same partition, so eps_1 = +1).  All
-  are scored, half-sums met in the middle (:func:`thrust_partition`) so that each costs ~ 8 FLOPs
-  in a matrix product, in blocks of at most :data:`WORK_ROWS` partitions so memory stays bounded:
-  exact and practical up to n ~ 22 (:data:`MAX_PARTICLES` = 26).  T = 1 for two back-to-back
-  partons, T = max_i x_i (x_i = 2 E_i / sqrt s) for three massless partons, T -> 1/2 for an
-  isotropic event of many particles.  The thrust axis is n_T = sum_i eps*_i p_i / |...| for the
-  maximising signs eps*, which split the event into two hemispheres.
-* **Heavy jet mass** rho_H = max(M_+^2, M_-^2) / E_vis^2, with M_+-^2 the invariant masses squared
-  of the two thrust hemispheres (eps*_i = +1 and -1) and E_vis = sum_i E_i.  Three massless
-  partons: rho_H = 1 - max_i x_i.  Two back-to-back massless partons: 0.
-* **C-parameter** C = 3 (l1 l2 + l2 l3 + l3 l1) = (3/2) (1 - tr Theta^2), with l_a the eigenvalues of
-  the linearised momentum tensor Theta^ab = sum_i p_i^a p_i^b / |p_i| / sum_j |p_j| (trace 1).
-  C = 0 for two back-to-back partons, C = 6 (1 - x1)(1 - x2)(1 - x3) / (x1 x2 x3) for three massless
-  partons, C <= 3/4 for planar events (3/4: the symmetric three-parton event) and C -> 1 for
-  isotropic ones.
-
-All three are rotation invariant, symmetric under permutations of the particles and, for
-massless partons, infrared and collinear safe.
+Input: four-momenta ``[n_events, n, 4]`` as (E, px, py, pz) in GeV (the heavy jet mass is meant for the
+centre-of-mass frame). Output per event: thrust T (exact maximum over the 2^(n-1) hemisphere partitions,
+up to :data:`MAX_PARTICLES` = 26), the heavy jet mass rho_H = max(M_+^2, M_-^2) / E_vis^2 of the thrust
+hemispheres, and the C-parameter. Definitions, limits and cost: docs/physics.md#event-shapes.
 """
 
 from __future__ import annotations
@@ -55,7 +34,7 @@ def sign_vectors(n: int, fix_first: bool) -> np.ndarray:
 
 
 def thrust_partition(momenta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Thrust T [n_events] and the maximising hemisphere signs eps* [n_events, n] (+-1; module docstring).
+    """Thrust T [n_events] and the maximising hemisphere signs eps* [n_events, n] (+-1; docs/physics.md#event-shapes).
 
     Meet in the middle: the particles are split into halves A (with particle 1, its sign fixed) and
     B; with a = sum_A eps_i p_i and b = sum_B eps_i p_i, |a + b|^2 = |a|^2 + |b|^2 + 2 a.b, so all
@@ -121,7 +100,7 @@ def heavy_jet_mass(momenta: np.ndarray, signs: np.ndarray | None = None) -> np.n
 
 
 def c_parameter(momenta: np.ndarray) -> np.ndarray:
-    """C = (3/2)(1 - tr Theta^2) of the linearised momentum tensor (module docstring): float64 [n_events]."""
+    """C = (3/2)(1 - tr Theta^2) of the linearised momentum tensor: float64 [n_events] (docs/physics.md)."""
     three = _check_momenta(momenta)[..., 1:]
     size = np.linalg.norm(three, axis=2)  # [E, n]
     if np.any(size.sum(axis=1) <= 0):

@@ -1,47 +1,9 @@
-"""RAMBO: n-body phase space at fixed total energy, vectorised over events.
+"""RAMBO: n-body phase space at fixed total energy, vectorised over events (Kleiss, Stirling & Ellis 1986).
 
-Kleiss, Stirling & Ellis, "A new Monte Carlo treatment of multiparticle phase
-space at high energies", Comput. Phys. Commun. 40 (1986) 359.
-
-Conventions:
-
-* Momenta are float64 arrays ``[n_events, n, 4]`` with components ``(E, px, py, pz)``
-  in GeV, in the centre-of-mass frame: Σ_i p_i = (√s, 0, 0, 0).
-* Phase space is **without (2π) factors**:
-
-      Φ_n(s) = ∫ Π_i d³p_i / (2E_i) · δ⁴(P − Σ_i p_i),   P = (√s, 0, 0, 0).
-
-  For massless particles Φ_n = (π/2)^(n−1) s^(n−2) / ((n−1)! (n−2)!)
-  (:func:`massless_phase_space_volume`; Φ_2 = π/2, Φ_3 = π² s / 8).  The
-  paper's weight carries an extra (2π)^(4−3n) for the measure
-  Π d³p/((2π)³ 2E) (2π)⁴ δ⁴; multiply by it to get that convention.
-* Weights are phase-space weights in this convention: for any f,
-  ∫ f dΦ_n ≈ mean_events(weight · f), so mean(weight) estimates Φ_n.
-
-**Massless algorithm** (the paper's section 3).  Per event, n massless momenta
-q_i with isotropic directions (cos θ = 2ρ₁ − 1, φ = 2πρ₂) and energies
-q⁰ = −ln(ρ₃ρ₄) (density q⁰ e^(−q⁰)) are boosted and scaled into the
-centre-of-mass frame: with Q = Σq, M = √(Q²), b = −Q⃗/M, γ = Q⁰/M,
-a = 1/(1 + γ), x = √s/M,
-
-    p⁰ = x (γ q⁰ + b·q⃗),   p⃗ = x (q⃗ + b q⁰ + a (b·q⃗) b).
-
-The events are uniform in Φ_n with the constant weight Φ_n.
-
-**Massive extension** (the paper's section 4).  The massless momenta p_i are
-rescaled, k⃗_i = ξ p⃗_i, k⁰_i = √(m_i² + ξ² (p⁰_i)²), with ξ ∈ (0, 1] solving
-Σ_i √(m_i² + ξ² (p⁰_i)²) = √s per event (Newton's method from ξ = 1: the sum
-is convex and increasing in ξ, so the iterates fall monotonically onto the
-root; stopped when the energy sum is √s to a relative 1e-12).  The weight becomes
-
-    w = Φ_n^massless · ξ^(2n−3) · Π_i (|k⃗_i| / k⁰_i) · √s / Σ_i (|k⃗_i|² / k⁰_i),
-
-so massive events are *weighted* (w ≤ Φ_n^massless is not guaranteed).
-
-**Random numbers.**  All randomness is one ``rng.random((n_events, n, 4))``
-call of ``numpy.random.default_rng(seed)``, which fills its array in order, so
-event i depends only on ``(seed, i)``: the first k events of a larger draw are
-the k events of a smaller one (nested samples).
+Momenta are float64 ``[n_events, n, 4]`` as ``(E, px, py, pz)`` in GeV, in the centre-of-mass frame
+(Σ_i p_i = (√s, 0, 0, 0)). Weights are phase-space weights without (2π) factors, so mean(weight)
+estimates Φ_n; massless events have the constant weight Φ_n, massive ones are weighted. Event i
+depends only on ``(seed, i)`` (nested samples). Conventions and method: docs/physics.md#rambo-phase-space.
 """
 
 from __future__ import annotations
@@ -56,7 +18,7 @@ NEWTON_MAX_ITER = 100
 
 
 def massless_phase_space_volume(n_particles: int, sqrt_s: float) -> float:
-    """Φ_n = (π/2)^(n−1) s^(n−2) / ((n−1)! (n−2)!) of n massless particles (no 2π factors; module docstring)."""
+    """Φ_n = (π/2)^(n−1) s^(n−2) / ((n−1)! (n−2)!) of n massless particles (no 2π factors)."""
     check_kinematics(n_particles, sqrt_s, None)
     n, s = n_particles, float(sqrt_s) ** 2
     return (math.pi / 2) ** (n - 1) * s ** (n - 2) / (math.factorial(n - 1) * math.factorial(n - 2))
@@ -92,7 +54,7 @@ def isotropic_momenta(random: np.ndarray) -> np.ndarray:
 
 def to_centre_of_mass(q: np.ndarray, sqrt_s: float) -> np.ndarray:
     """Boost massless momenta q [..., n, 4] to the rest frame of their sum and scale them to total energy
-    ``sqrt_s`` (RAMBO's conformal map, module docstring): Σ p = (√s, 0, 0, 0) exactly, p_i² = 0 kept."""
+    ``sqrt_s`` (RAMBO's conformal map, docs/physics.md): Σ p = (√s, 0, 0, 0) exactly, p_i² = 0 kept."""
     q = np.asarray(q, dtype=np.float64)
     q0 = q[..., 0]
     total = q.sum(-2)  # [..., 4]

@@ -1,9 +1,7 @@
-"""Tasks: what ``jetscale train`` evaluates, and the contract a task's data and model meet.
+"""Tasks: what ``jetscale train`` evaluates, and the contract a task's data and model meet (docs/tasks.md).
 
-A *task* is ``configs/task/<name>.yaml`` (a ``data`` config: a LightningDataModule that only loads
-data; a ``model`` config: a LightningModule around a plain ``nn.Module``; the solver) and the module
-``jetscale.tasks.<name>``, which evaluates a trained net on that data (:class:`~jetscale.tasks.base.Task`).
-The datamodule's ``task`` attribute names it (:func:`task_of`).  Tasks:
+A task is ``configs/task/<name>.yaml`` (data, model, solver) and the module ``jetscale.tasks.<name>``
+(:class:`~jetscale.tasks.base.Task`), registered in ``TASKS``; the datamodule's ``task`` names it (:func:`task_of`):
 
 =========  =====================================================================================
 toy        Gaussian data with a power-law covariance, random-feature ridge (closed-form theory)
@@ -13,19 +11,12 @@ rambo      generative flow matching of RAMBO n-body phase space, distance on pai
 shower     parton-shower depth snapshots: thrust regression from e+e- EFPs at branching k
 =========  =====================================================================================
 
-Adding a task touches no workflow rule: write the datamodule, the model, their configs, the task
-config and its module here (registered in ``TASKS``).  :func:`check_task` checks, before any
-training, that the pieces fit:
-
-**Data** (``TASK_DATA``): ``task`` (a name in ``TASKS``, into metrics.json), ``batch_size`` (global),
-``n_val`` (0: no validation, no early stopping), ``train_dataloader()``
-(:func:`jetscale.data.sampling.training_loader`), ``val_dataloader()`` when ``n_val`` > 0.  Optional:
-``split(name) -> (x, y)`` numpy arrays (``solver=closed_form``), ``write_artifacts(run_dir)``.
-
-**Model** (``TASK_MODEL``): ``name``, ``net`` (with ``n_params`` and ``train_flops_per_sample()``),
-``prepare(datamodule)``, ``net_inputs(batch)``, ``objective(output, batch)``, ``make_optimizer(params)``,
-and a ``validation_step`` logging ``val_loss``.  A closed-form net also has ``readout``,
-``fixed_features(x)`` and ``readout_flops(n_samples)`` (:func:`jetscale.models.ridge.solve_readout`).
+:func:`check_task` checks before training that **data** has ``TASK_DATA``: ``task``, ``batch_size`` (global),
+``n_val`` (> 0: validation, docs/sweeps.md#early-stopping), ``train_dataloader()``, ``val_dataloader()`` when
+``n_val`` > 0; optional ``split(name) -> (x, y)`` (closed form), ``write_artifacts(run_dir)``. The **model** has
+``TASK_MODEL``: ``name``, ``net`` (``n_params``, ``train_flops_per_sample()``), ``prepare(datamodule)``,
+``net_inputs(batch)``, ``objective(output, batch)``, ``make_optimizer(params)``, a ``validation_step`` logging
+``val_loss``; closed-form nets also ``readout``, ``fixed_features(x)``, ``readout_flops(n_samples)``.
 """
 
 from __future__ import annotations

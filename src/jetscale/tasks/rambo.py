@@ -1,31 +1,9 @@
 """The ``rambo`` task: a flow-matching generator of RAMBO phase space (data: :mod:`jetscale.data.rambo_dataset`).
 
-**Metrics** (:func:`evaluate`):
-
-* ``test_loss``: the flow-matching objective on the test events with the fixed
-  test noise — the training objective, the scaling-law loss.  Its minimum is
-  positive (see :mod:`jetscale.models.flow_matching`).
-* ``test_distance``: :func:`jetscale.physics.distances.pair_mass_distance`
-  between ``n_generate`` generated events (``sample_steps`` midpoint steps, seed
-  from stream ``[seed, 6]``) and the test events, in units of √s.
-* ``test_distance_floor``: the same distance between two independent true
-  samples of those sizes (:func:`~jetscale.physics.distances.rambo_distance_floor`,
-  stream ``[seed, 7]``): what a perfect generator would score.  It depends on
-  (n_particles, √s, n_generate, n_test, seed) only — not on n_train or the
-  net — so it is the same for every point of a sweep with that seed and those
-  sizes; its two extra RAMBO samples are drawn once per process for each such
-  key (:func:`distance_floor`), not at every evaluation.
-* ``test_momentum_imbalance``: mean over generated events of
-  :func:`jetscale.physics.observables.momentum_imbalance` (0 for true events).
-
-Reading them: ``test_loss`` is the smooth quantity the scaling laws fit; the
-two event-level metrics are diagnostics.  Generated events need not conserve
-energy, and E_i = |p⃗_i| of a noisy p⃗_i is biased upwards, so a generated
-sample's pair masses also carry its energy-scale error: ``test_distance``
-mixes shape and conservation errors and need not fall monotonically with
-``test_loss`` (measured at 4 particles, 2000 steps: widths 16 / 64 / 256 give
-test_loss ≈ 1.02 / 0.88 / 0.86, test_distance ≈ 0.045 / 0.019 / 0.025 against
-a floor of 0.005, test_momentum_imbalance ≈ 0.26 / 0.19 / 0.08).
+:func:`evaluate` gives ``test_loss`` (the flow-matching objective with the fixed test noise: the
+scaling-law loss), ``test_distance`` (pair-mass distance of generated to test events, units of √s),
+``test_distance_floor`` (the same between two true samples) and ``test_momentum_imbalance``.
+Their meaning and measured values: docs/tasks.md#the-metrics.
 """
 
 from __future__ import annotations
@@ -46,7 +24,7 @@ SAMPLING_STREAM, FLOOR_STREAM = 6, 7  # after the data's event and noise streams
 
 @cache
 def distance_floor(n_particles: int, sqrt_s: float, n_generate: int, n_test: int, seed: int) -> float:
-    """``test_distance_floor`` (module docstring): two RAMBO samples of ``n_generate`` and ``n_test``
+    """``test_distance_floor`` (docs/tasks.md#the-metrics): two RAMBO samples of ``n_generate`` and ``n_test``
     events from stream ``[seed, FLOOR_STREAM]``, computed once per process for each argument tuple."""
     return rambo_distance_floor(n_particles, sqrt_s, n_generate, n_test, [seed, FLOOR_STREAM])
 
@@ -59,7 +37,7 @@ def predict(net, datamodule) -> np.ndarray:
 
 
 def evaluate(net, datamodule) -> dict[str, float]:
-    """Test metrics of a trained :class:`~jetscale.models.flow_matching.VelocityField` (module docstring)."""
+    """Test metrics of a trained :class:`~jetscale.models.flow_matching.VelocityField` (docs/tasks.md#the-metrics)."""
     device = next(net.parameters()).device
     with evaluation(net):
         batch = tuple(tensor.to(device) for tensor in datamodule.fixed_noise_batch("test"))

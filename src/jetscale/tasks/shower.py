@@ -1,23 +1,8 @@
-"""The ``shower`` task: regress an event shape of a shower snapshot on its EFPs (data:
-:mod:`jetscale.data.shower_dataset`).
+"""The ``shower`` task: regress an event shape of a shower snapshot on its EFPs (:mod:`jetscale.data.shower_dataset`).
 
-**Metrics** (:func:`evaluate`): ``test_loss`` = test mean squared error of the target
-(the training objective without the ridge term), ``test_r2`` = 1 - MSE / Var(y_test), and
-``test_variance`` = Var(y_test) (the MSE of predicting the mean).
-
-**Theory** (:func:`theory_loss`, ``data.theory: ridge``; null turns it off, e.g. for the
-MLP, whose width is not a number of features). The toy model's prediction for ridge on the first
-N = ``width`` standardised features (:class:`~jetscale.models.feature_regression.FeatureRidge`) at
-P = n_train and lambda = ``ridge``, from the spectrum measured on the **theory pool** (n_pool
-events that no run trains or tests on; :func:`ridge_theory`): the correlation matrix of the
-first N EFPs (constant ones dropped) gives eigenpairs (lambda_j, v_j), the target's power per
-mode t_j = (v_j . c)^2 / lambda_j (c = Cov(x~, y); modes above the noise floor, as in
-:func:`~jetscale.fit.spectrum.target_power`), and the part of Var(y) that no linear function
-of those features explains, sigma^2 = Var(y) - sum_j t_j, acts as label noise. With
-E = :func:`~jetscale.theory.random_features.spectrum_test_error` (lambda_j, t_j, N = inf, P, lambda,
-sigma^2) -- the *excess* error of plain ridge on the features (bias + variance) -- the predicted
-test MSE is (E + sigma^2) (1 + 1/P): the factor is the first-order cost of the intercept (the
-training mean of y and of the features), which the deterministic equivalent does not include.
+:func:`evaluate` gives ``test_loss`` (test MSE, no ridge term), ``test_r2`` and ``test_variance``;
+:func:`theory_loss` (``data.theory: ridge``) predicts the ridge's test MSE from the spectrum of the theory
+pool with the toy model's deterministic equivalent. Method: docs/tasks.md#shower-metrics-and-theory.
 """
 
 from __future__ import annotations
@@ -36,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def ridge_theory(x_pool: np.ndarray, y_pool: np.ndarray, width: int, n_train: int, ridge: float) -> dict:
-    """Predicted test MSE of ridge on the first ``width`` standardised features (module docstring).
+    """Predicted test MSE of ridge on the first ``width`` standardised features (method: docs/tasks.md).
 
     ``x_pool`` [n, d], ``y_pool`` [n]: the events the spectrum is measured on. Returns
     ``{"test_mse", "excess", "noise", "n_modes", "label_variance"}``; ``test_mse`` is None at the
@@ -81,7 +66,7 @@ def evaluate(net, datamodule) -> dict[str, float]:
 
 
 def theory_loss(datamodule, width: int, ridge: float) -> float | None:
-    """Predicted ``test_loss`` of ridge on the first ``width`` features (module docstring); None when
+    """Predicted ``test_loss`` of ridge on the first ``width`` features (method: docs/tasks.md); None when
     ``data.theory`` is null or the prediction diverges."""
     if datamodule.theory is None:
         return None

@@ -1,44 +1,8 @@
-"""Deterministic-equivalent test error of linear random-feature ridge regression.
+"""Deterministic-equivalent test error of linear random-feature ridge regression (no Monte Carlo).
 
-Model (the project's toy conventions, see ``jetscale.data.toy``):
-
-* latent x ~ N(0, Σ), Σ = diag(λ_k), λ_k = k^(-α), k = 1..M;
-* teacher w̄ with λ_k w̄_k² = k^(-(1+2αr)); label y = w̄·x + ε, ε ~ N(0, σ²);
-* features z = F x, F ∈ R^{N×M} with iid N(0, 1/N) entries;
-* student v = argmin (1/P) Σ_μ (y_μ − v·z_μ)² + λ‖v‖²;
-* excess test error E_g = (w̄ − Fᵀv)ᵀ Σ (w̄ − Fᵀv).
-
-Derivation (two nested deterministic equivalents; Bach arXiv:2303.01372,
-Atanasov, Zavatone-Veth & Pehlevan arXiv:2405.00592).
-
-1. *Given F*, this is ridge regression on Gaussian features with covariance
-   Σ_F = FΣFᵀ.  Write w̄·x = v*·z + e with e independent of z.  The usual ridge
-   equivalent with P samples gives a renormalised ridge κ₁,
-   ``λ = κ₁ (1 − df¹_{Σ_F}(κ₁)/P)``, and
-
-       E_g | F = [E_pop(κ₁) + γ σ²] / (1 − γ),   γ = df²_{Σ_F}(κ₁)/P,
-
-   where E_pop(κ) = κ² uᵀ(Σ̂ + κ)^(-2) u is the error of the population
-   (P → ∞) ridge predictor at ridge κ, u = Σ^{1/2} w̄ and Σ̂ = Σ^{1/2}FᵀFΣ^{1/2}
-   (push-through identity).  Its first part is the bias, the γσ² part the
-   variance; the part of the target that no v can express (e) sits inside
-   E_pop and is amplified by 1/(1 − γ) like noise.
-2. *Over F*, Σ̂ is a sample covariance of Σ with N samples, so
-   ``κ (Σ̂ + κ)^(-1) ≃ κ₂ (Σ + κ₂)^(-1)`` with ``κ = κ₂ (1 − df₁(κ₂)/N)``,
-   df₁(κ) = Σ_k λ_k/(λ_k + κ).  Hence df¹_{Σ_F}(κ₁) ≃ df₁(κ₂) and combining the
-   two equations
-
-       λ = κ₂ (1 − df₁(κ₂)/N) (1 − df₁(κ₂)/P),    κ₁ = κ₂ (1 − df₁(κ₂)/N).
-
-   Second-order traces follow by differentiating first-order ones in κ₁:
-   df²_{Σ_F}(κ₁) = d + κ₁ df₁'(κ₂) κ₂',  and with T(κ) = Σ_k u_k²/(λ_k + κ),
-   uᵀ(Σ̂+κ₁)^(-1)u ≃ (κ₂/κ₁) T(κ₂), so
-   E_pop(κ₁) = −κ₁² d/dκ₁[(κ₂/κ₁) T(κ₂)] = κ₂ T − κ₁ κ₂' (T + κ₂ T'),
-   where κ₂' = dκ₂/dκ₁ = 1 / (1 − d/N − κ₂ df₁'(κ₂)/N).
-
-Everything is a finite sum over the M latent modes plus one scalar root find:
-no Monte Carlo.  For N → ∞ the formulas reduce to ordinary ridge regression on
-x (κ₁ = κ₂, E_pop = κ² Σ u_k²/(λ_k+κ)²).
+The toy model of :mod:`jetscale.data.toy`: latent Σ = diag(λ_k), teacher w̄, N random features
+F (iid N(0, 1/N)), P samples, ridge λ, label noise σ²; the result is the excess test error
+E_g = (w̄ − Fᵀv)ᵀ Σ (w̄ − Fᵀv). Model and derivation: docs/theory.md#derivation.
 """
 
 from __future__ import annotations
@@ -127,7 +91,7 @@ def spectrum_test_error(
 ) -> RandomFeatureTheory:
     """:func:`rf_test_error` for any spectrum: λ_k = ``eigenvalues``, u_k² = λ_k w̄_k² = ``target_power``.
 
-    The same deterministic equivalent (module docstring) with the M = len(eigenvalues)
+    The same deterministic equivalent (docs/theory.md#derivation) with the M = len(eigenvalues)
     modes given explicitly, e.g. a measured covariance spectrum and the label's power
     per eigen-direction (:mod:`jetscale.features.spectrum`). ``width`` may be
     ``numpy.inf``: plain ridge regression on x (no random features).

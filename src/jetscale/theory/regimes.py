@@ -1,23 +1,8 @@
 """The four scaling regimes of linear random-feature ridge regression (for N < P).
 
-With the ridge scaled with width as λ = N^(-l) and label-noise variance σ², the
-deterministic equivalent (``jetscale.theory.random_features``) simplifies to a
-single power law in each regime (m := min(r, 1/2)):
-
-=================  ===============================================  =================================
-regime             condition                                        E_g scales as
-=================  ===============================================  =================================
-signal-dominated   α < l and N^(-2αm) ≫ σ² N / P                    N^(-2αm) / (1 − N/P)
-ridge-dominated    l < α and N^(-2lm) ≫ σ² N^(l/α) / P              N^(-2lm) / (1 − N/P)
-noise-dominated    α < l and N^(-2 min(α,l) m) ≪ σ² N / P           σ² N / P
-noise-mitigated    l < α and N^(-2 min(α,l) m) ≪ σ² N^(l/α) / P     σ² N^(l/α) / P
-=================  ===============================================  =================================
-
-When the ridge is below the N-th eigenvalue (α < l) all N features are fitted;
-above it (l < α) only the ~N^(l/α) modes with λ_k > λ are, which both slows the
-signal decay and mitigates the noise.  ``min(r, 1/2)`` is the saturation of the
-random-feature error: past r = 1/2 the error from the randomness of F
-(~N^(-α)) dominates the bias of the teacher's tail.
+With the ridge λ = N^(-l) and label noise σ², the deterministic equivalent (:mod:`jetscale.theory.random_features`)
+is a single power law in each regime: signal-dominated, ridge-dominated, noise-dominated, noise-mitigated.
+Conditions and laws: docs/theory.md#four-regimes.
 """
 
 from __future__ import annotations

@@ -4,21 +4,9 @@
     jetscale import-data --format jetnet --input t.hdf5 --out data/jets/jetnet30
     jetscale import-data --format jetnet --input q.hdf5 --out data/jets/jetnet30 --append
 
-The source is streamed: one reader chunk of ``jets_per_shard`` jets becomes
-one shard (:func:`jetscale.data.shards.write_shard`, atomic), so memory is
-bounded by a shard, never the file; then ``manifest.json`` is written.  Shard
-order follows the source's row order, which is the loader's canonical order.
-Each shard's attributes: ``generator`` (``toptagging-import`` /
-``jetnet-import``), ``generator_version`` (jetscale's), ``seed`` = -1 (nothing
-random happens) and ``settings`` = {format, source, source_sha256,
-source_rows [start, stop), label, max_constituents, jets_per_shard}.
-
-A JetNet file holds one jet type, so a top-vs-QCD dataset is built from two
-imports into one directory, the second with ``append`` (``--append``): its
-shards are numbered after the existing ones (canonical order: first file, then
-second) and the manifest is rewritten over all of them.  Without ``append``
-the directory must not hold a dataset yet.  A failed import removes the shards
-it wrote (an existing manifest is left as it was), so it can simply be rerun.
+Streams the source into atomic shards in its row order, then writes ``manifest.json``; ``--append`` adds a
+second file's shards after the existing ones. A failed import removes the shards it wrote.
+Attributes and details: docs/jets.md#conversion.
 """
 
 from __future__ import annotations

@@ -1,24 +1,9 @@
 """Reader for JetNet (Kansal et al., arXiv:2106.11535): one HDF5 file per jet type.
 
-A JetNet file (``g.hdf5``, ``q.hdf5``, ``t.hdf5``, ``w.hdf5``, ``z.hdf5``, as
-downloaded by the ``jetnet`` package or from Zenodo) holds
-
-* ``particle_features`` [N, P, 4] = (η_rel, φ_rel, pT_rel, mask), P = 30
-  (JetNet30) or 150 (JetNet150); η_rel = η − η_jet, φ_rel = φ − φ_jet,
-  pT_rel = pT / pT_jet, mask = 1 for a real particle, 0 for padding;
-* ``jet_features`` [N, 4] = (pT, η, mass, n_particles) of the jet.
-
-The jet type is a property of the file, so the label comes from the caller
-(``label=1`` for ``t.hdf5``, 0 for ``q.hdf5`` / ``g.hdf5``); if it is not
-given it is taken from the file name for those three (:data:`LABELS`).
-
-Conversion (massless particles, see :mod:`jetscale.physics.kinematics`):
-pT = pT_rel·pT_jet, η = η_rel + η_jet, φ = φ_rel, E = pT·cosh(η).  JetNet does
-not store the jet's φ, so **every jet has φ = 0** and particle φ is the
-relative φ.  The jet row is (pT_jet, η_jet, 0, mass_jet) as stored (not
-recomputed from the particles).  Masked particles become zero padding; the
-constituent axis is padded (or cut, softest first) to ``max_constituents``
-(default 200, the project's; pass 30 to keep JetNet30's native width).
+Reads ``particle_features`` [N, P, 4] (η_rel, φ_rel, pT_rel, mask) and ``jet_features`` [N, 4] (pT, η, mass,
+n_particles) into shard arrays of massless particles (pT, η, φ, E), padded or cut to ``max_constituents``;
+JetNet stores no jet φ, so every jet has φ = 0. The label comes from the caller or the file name (:data:`LABELS`).
+Format and conversion: docs/jets.md#conversion.
 """
 
 from __future__ import annotations
@@ -52,7 +37,7 @@ def label_for(path: str | Path, label: int | None = None) -> int:
 
 def convert_jets(particle_features, jet_features, label: int,
                  max_constituents: int = MAX_CONSTITUENTS) -> dict[str, np.ndarray]:
-    """JetNet arrays ([n, P, 4] particles, [n, 4] jets) -> shard arrays; see the module docstring."""
+    """JetNet arrays ([n, P, 4] particles, [n, 4] jets) -> shard arrays (docs/jets.md#conversion)."""
     particles = np.asarray(particle_features, dtype=np.float64)
     jets = np.asarray(jet_features, dtype=np.float64)
     pt = particles[..., PT_REL] * jets[:, None, JET_PT]
