@@ -7,9 +7,9 @@ from jetscale.models import PFN
 from jetscale.paper.cost import cost_table, generation_core_hours, sweep_cost
 
 
-def write_sweep(tmp_path, name, axes, overrides, experiment="jets_pfn"):
+def write_sweep(tmp_path, name, axes, overrides, task="jets"):
     path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "experiment": experiment, "axes": axes, "overrides": overrides}))
+    path.write_text(yaml.safe_dump({"name": name, "task": task, "axes": axes, "overrides": overrides}))
     return str(path)
 
 
@@ -27,7 +27,7 @@ def test_steps_and_budgets_are_counted_like_training(tmp_path):
     assert 2 * (budget - biggest_step) < iso.train_flops <= 2 * budget and iso.largest_point_flops <= budget
 
     toy = sweep_cost(write_sweep(tmp_path, "toy", {"n_samples": [10], "width": [4, 8]},
-                                 {"data.source.latent_dim": 50}, experiment="toy"))
+                                 {"data.source.latent_dim": 50}, task="toy"))
     assert toy.gradient_points == 0 and toy.train_flops == 0 and toy.cpu_seconds > 0
 
 

@@ -97,11 +97,11 @@ def tiny_scale(tmp_path, dataset_dir="data/jets/tiny-jets", dataset="tiny-jets")
     """A paper scale in tmp whose sweeps are tmp files (one jet sweep, one toy sweep)."""
     jets = tmp_path / "paper-tiny-jets.yaml"
     jets.write_text(yaml.safe_dump({
-        "name": "paper-tiny-jets", "experiment": "jets_pfn", "axes": {"n_samples": [40, 80], "seed": [0]},
+        "name": "paper-tiny-jets", "task": "jets", "axes": {"n_samples": [40, 80], "seed": [0]},
         "overrides": {"data.dataset_dir": dataset_dir, "data.n_test": 40}}))
     toy = tmp_path / "paper-tiny-toy.yaml"
     toy.write_text(yaml.safe_dump({
-        "name": "paper-tiny-toy", "experiment": "toy", "axes": {"n_samples": [40], "width": [8, 16], "seed": [0]},
+        "name": "paper-tiny-toy", "task": "toy", "axes": {"n_samples": [40], "width": [8, 16], "seed": [0]},
         "overrides": {"data.source.latent_dim": 100}}))
     scale = tmp_path / "tiny.yaml"
     scale.write_text(yaml.safe_dump({

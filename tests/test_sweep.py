@@ -12,7 +12,7 @@ from jetscale.sweep import SweepError, load_sweep, run_id, sweep_path
 def write_sweep(tmp_path, **changes):
     raw = {
         "name": "tiny",
-        "experiment": "toy",
+        "task": "toy",
         "axes": {"n_samples": [20, 40], "width": [4, 8], "seed": [0]},
         "overrides": {"data.source.latent_dim": 50},
     }
@@ -39,10 +39,10 @@ def test_run_id_is_readable_and_stable():
     assert run_id({"n_samples": 1000, "width": 64, "seed": 0}) == "n_samples=1000__width=64__seed=0"
 
 
-def test_point_overrides_include_experiment_fixed_and_axis_values(tmp_path):
+def test_point_overrides_include_task_fixed_and_axis_values(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path))
     overrides = sweep.hydra_overrides({"n_samples": 20, "width": 4, "seed": 0})
-    assert overrides == ["experiment=toy", "data.source.latent_dim=50", "n_samples=20", "width=4", "seed=0"]
+    assert overrides == ["task=toy", "data.source.latent_dim=50", "n_samples=20", "width=4", "seed=0"]
 
 
 @pytest.mark.parametrize("changes, expected", [
@@ -66,7 +66,7 @@ def test_invalid_sweeps_are_rejected_naming_key_and_value(tmp_path, changes, exp
 
 
 def test_compute_axis_is_accepted_for_gradient_training(tmp_path):
-    sweep = load_sweep(write_sweep(tmp_path, experiment="toy_sgd", axes__compute=[1e9, 1e10]))
+    sweep = load_sweep(write_sweep(tmp_path, task="toy_sgd", axes__compute=[1e9, 1e10]))
     assert len(sweep.points()) == 2 * 2 * 1 * 2
 
 
@@ -91,7 +91,7 @@ def test_invalid_sweep_stops_snakemake_before_any_job(tmp_path, cli_env):
 def test_overrides_of_the_right_type_pass(tmp_path):
     """A YAML 1.1 float without a dot (a string to PyYAML), an int for a float, null, and any plain value for a
     string key (trainer.devices: auto or 2) are what Hydra would accept."""
-    sweep = load_sweep(write_sweep(tmp_path, experiment="toy_sgd", overrides={
+    sweep = load_sweep(write_sweep(tmp_path, task="toy_sgd", overrides={
         "data.source.latent_dim": 50, "ridge": "1e-2", "data.source.alpha": 2, "data.batch_size": None,
         "trainer.devices": 1, "trainer.accelerator": "cpu", "logger": "csv"}))
     assert "ridge=1e-2" in sweep.common_overrides()

@@ -1,14 +1,14 @@
 """Sweep definitions: load, validate and expand ``configs/sweep/<name>.yaml``.
 
 A sweep names a *task* (``configs/task/<task>.yaml``: data source, model family,
-solver; :mod:`jetscale.tasks`) and optionally an *experiment*, and lists *axes*
+solver and their settings; :mod:`jetscale.tasks`), and lists *axes*
 (``n_samples``, ``width``, ``seed``, ``compute``) whose cartesian product gives
 one training job per point, and fixed Hydra *overrides*.  Validation happens
 before any job exists:
 
 1. structure, against ``workflow/schemas/sweep.schema.yaml`` (unknown keys,
-   non-positive sizes, wrong types), and the task and experiment must be files
-   of their config groups;
+   non-positive sizes, wrong types), and the task must be a file of
+   ``configs/task/``;
 2. meaning, by composing the real Hydra config of the largest point (override
    keys must exist; a width may not exceed the toy model's latent dimension);
 3. types: every override must have the type of the key it sets
@@ -45,7 +45,6 @@ class Sweep:
     axes: dict[str, list]
     overrides: dict[str, object] = field(default_factory=dict)
     task: str | None = None  # configs/task/<task>.yaml (toy, jets, rhm, rambo, shower); None: train.yaml's default
-    experiment: str | None = None
     fit: dict = field(default_factory=dict)
     resources: dict = field(default_factory=dict)  # Snakemake resources of the training jobs
     source: str = "<memory>"
@@ -56,9 +55,8 @@ class Sweep:
         return [dict(zip(keys, values)) for values in itertools.product(*self.axes.values())]
 
     def common_overrides(self) -> list[str]:
-        """The overrides every point shares: the task, the experiment and the fixed overrides (an axis key wins)."""
+        """The overrides every point shares: the task and the fixed overrides (an axis key wins)."""
         fixed = [f"task={self.task}"] if self.task else []
-        fixed += [f"experiment={self.experiment}"] if self.experiment else []
         return fixed + [f"{k}={_hydra_value(v)}" for k, v in self.overrides.items() if k not in self.axes]
 
     def hydra_overrides(self, point: dict) -> list[str]:
@@ -120,13 +118,12 @@ def load_sweep(path: str | Path, schema: str | Path = SCHEMA, check_config: bool
         raw = read_yaml(path) or {}
     except YAMLFileError as bad:
         raise SweepError(str(bad)) from None
+    check_no_experiment(raw, path)
     validate_structure(raw, path, schema)
-    check_choice(raw, "task", path)
-    check_choice(raw, "experiment", path)
+    check_task(raw, path)
     sweep = Sweep(
         name=raw["name"], axes=raw["axes"], overrides=raw.get("overrides") or {}, task=raw.get("task"),
-        experiment=raw.get("experiment"), fit=raw.get("fit") or {}, resources=raw.get("resources") or {},
-        source=str(path),
+        fit=raw.get("fit") or {}, resources=raw.get("resources") or {}, source=str(path),
     )
     if check_config:
         check_against_config(sweep)
@@ -141,14 +138,31 @@ def validate_structure(raw: dict, path: Path, schema: str | Path = SCHEMA) -> No
         raise SweepError(f"invalid sweep config {path}:\n" + "\n".join(lines))
 
 
-def check_choice(raw: dict, group: str, path: Path) -> None:
-    """A sweep's ``task`` or ``experiment`` must name a file of that config group (listed when it does not)."""
-    choice = raw.get(group)
-    if choice is None or (Path(CONFIG_DIR) / group / f"{choice}.yaml").is_file():
+def tasks() -> list[str]:
+    """The task configs: the stems of ``configs/task/*.yaml``."""
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / "task").glob("*.yaml"))
+
+
+def check_task(raw: dict, path: Path) -> None:
+    """A sweep's ``task`` must name a file of ``configs/task/`` (listed when it does not)."""
+    task = raw.get("task")
+    if task is not None and task not in tasks():
+        raise SweepError(f"sweep config {path}: task = {task!r} is not a config of configs/task/ "
+                         f"(available: {', '.join(tasks())})")
+
+
+def check_no_experiment(raw: dict, path: Path) -> None:
+    """``experiment:`` is gone (experiments are tasks now); say which ``task:`` to write instead."""
+    if not isinstance(raw, dict) or "experiment" not in raw:
         return
-    available = sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
-    raise SweepError(f"sweep config {path}: {group} = {choice!r} is not a config of configs/{group}/ "
-                     f"(available: {', '.join(available)})")
+    old = str(raw["experiment"])
+    # The task an old experiment was: itself (toy_sgd, jets_efp_mlp) or the task it refined (jets_pfn -> jets).
+    task = max((t for t in tasks() if old == t or old.startswith(f"{t}_")), key=len, default=None)
+    advice = f"write `task: {task}`" if task else f"write `task: <one of {', '.join(tasks())}>`"
+    if raw.get("task") not in (None, task):
+        advice += f" (and check it against the `task: {raw['task']}` the file also sets)"
+    raise SweepError(f"sweep config {path}: experiment = {old!r}: the experiment group is gone, experiments are "
+                     f"tasks of configs/task/ now; remove `experiment:` and {advice}")
 
 
 def _key(path) -> str:

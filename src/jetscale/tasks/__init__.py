@@ -3,7 +3,10 @@
 A *task* is ``configs/task/<name>.yaml`` (a ``data`` config: a LightningDataModule that only loads
 data; a ``model`` config: a LightningModule around a plain ``nn.Module``; the solver) and the module
 ``jetscale.tasks.<name>``, which evaluates a trained net on that data (:class:`~jetscale.tasks.base.Task`).
-The datamodule's ``task`` attribute names it (:func:`task_of`).  Tasks:
+The datamodule's ``task`` attribute names it (:func:`task_of`).  A *variant* of a task,
+``configs/task/<task>_<variant>.yaml``, starts from ``<task>`` in its defaults list and changes its
+settings; it evaluates as that task (toy_sgd: the toy by Lightning Adam; jets_efp_linear, jets_efp_mlp:
+EFP taggers on EFP caches).  Tasks:
 
 =========  =====================================================================================
 toy        Gaussian data with a power-law covariance, random-feature ridge (closed-form theory)
