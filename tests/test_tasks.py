@@ -67,7 +67,8 @@ def test_the_readme_lists_each_task_with_a_sweep_of_that_task():
 def test_every_sweep_names_an_existing_task(name):
     raw = yaml.safe_load((REPO / "configs" / "sweep" / f"{name}.yaml").read_text())
     assert raw.get("task") in TASK_CONFIGS + [None]
-    load_sweep(sweep_path(name))  # structure, choices, and the largest point composes
+    for scale in raw.get("scales") or [None]:  # structure, choices, and the largest point composes, at every scale
+        load_sweep(f"{name}@{scale}" if scale else name)
 
 
 def test_a_sweep_with_an_unknown_task_is_refused_listing_the_tasks(tmp_path):

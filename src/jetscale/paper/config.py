@@ -10,13 +10,13 @@ A scale file names everything the ``paper`` target runs and reads::
       n_shards: 8
       jets_per_shard: 2500
     efp: {dmax: 5, beta: 1}             # EFP features of the spectrum (and of the EFP sweeps)
-    sweeps:
+    sweeps:                             # sweeps with `scales:`; this file's scale picks scales.<scale>:
       classifiers:                      # figure 1, in legend order: model name -> data-scaling sweep
-        efp_linear: paper-small-efp-linear
+        efp_linear: paper-efp-linear    #   paper-efp-linear@small -> results/paper-efp-linear-small/
         ...
-      width: paper-small-pfn-width      # figure 3, loss vs width at fixed data
-      isoflop: paper-small-isoflop      # figure 3, IsoFLOP curves
-      toy: paper-small-toy              # figure 4, toy-model phase diagram
+      width: paper-pfn-width            # figure 3, loss vs width at fixed data
+      isoflop: paper-isoflop            # figure 3, IsoFLOP curves
+      toy: paper-toy                    # figure 4, toy-model phase diagram
     fit: {bootstrap: 200, seed: 0}      # bootstrap resamples of every fit in the paper
     extrapolation: {holdout: 1}         # figure 5: the largest `holdout` sizes of each sweep are held out
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jetscale.paths import CONFIG_DIR
+from jetscale.sweep import SCALE_MARK, scaled_name, split_ref
 from jetscale.yamlfile import YAMLFileError, read_yaml
 
 SPECTRUM_FEATURES = ("efp", "constituents")
@@ -58,7 +59,7 @@ class PaperConfig:
     jets: JetsSettings
     efp_dmax: int
     efp_beta: float
-    classifiers: dict[str, str]  # model name -> sweep (name, or path to its .yaml; figure-1 order)
+    classifiers: dict[str, str]  # model name -> sweep at this scale (<name or path>@<scale>; figure-1 order)
     width_sweep: str
     isoflop_sweep: str
     toy_sweep: str
@@ -136,6 +137,10 @@ def load_paper_config(name: str | Path, configs_dir: str | Path = CONFIG_DIR) ->
     classifiers = _need(sweeps, "classifiers", dict, "sweeps.", source)
     if not classifiers or not all(isinstance(v, str) for v in classifiers.values()):
         raise PaperConfigError(f"{source}: sweeps.classifiers must map model names to sweep names, got {classifiers!r}")
+
+    def at_scale(entry: str) -> str:
+        return f"{entry}{SCALE_MARK}{scale}"
+
     fit = raw.get("fit", {}) or {}
     _unknown(fit, {"bootstrap", "seed"}, "fit", source)
     extrapolation = raw.get("extrapolation", {}) or {}
@@ -146,10 +151,10 @@ def load_paper_config(name: str | Path, configs_dir: str | Path = CONFIG_DIR) ->
         jets=jet_settings,
         efp_dmax=_need(efp, "dmax", int, "efp.", source),
         efp_beta=float(_need(efp, "beta", (int, float), "efp.", source)),
-        classifiers=dict(classifiers),
-        width_sweep=_need(sweeps, "width", str, "sweeps.", source),
-        isoflop_sweep=_need(sweeps, "isoflop", str, "sweeps.", source),
-        toy_sweep=_need(sweeps, "toy", str, "sweeps.", source),
+        classifiers={model: at_scale(entry) for model, entry in classifiers.items()},
+        width_sweep=at_scale(_need(sweeps, "width", str, "sweeps.", source)),
+        isoflop_sweep=at_scale(_need(sweeps, "isoflop", str, "sweeps.", source)),
+        toy_sweep=at_scale(_need(sweeps, "toy", str, "sweeps.", source)),
         bootstrap=int(fit.get("bootstrap", 200)),
         seed=int(fit.get("seed", 0)),
         holdout=int(extrapolation.get("holdout", 1)),
@@ -162,10 +167,12 @@ def load_paper_config(name: str | Path, configs_dir: str | Path = CONFIG_DIR) ->
 
 # ------------------------------------------------------------------ path conventions
 
-def sweep_name(entry: str) -> str:
-    """The sweep a scale file's entry names: ``pfn-small``, or the stem of a path ``.../pfn-small.yaml``
-    (a paper sweep's ``name:`` must equal its file name; the workflow checks it)."""
-    return Path(entry).stem if entry.endswith((".yaml", ".yml")) else entry
+def sweep_name(ref: str) -> str:
+    """The effective name of a sweep reference (its results directory): ``paper-pfn@small`` and
+    ``.../paper-pfn.yaml@small`` -> ``paper-pfn-small``; ``toy-demo`` -> ``toy-demo`` (a paper sweep's
+    ``name:`` must equal its file name; the workflow checks it)."""
+    name, scale = split_ref(ref)
+    return scaled_name(Path(name).stem if name.endswith((".yaml", ".yml")) else name, scale)
 
 
 def table_path(results_dir: str | Path, sweep: str) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from hydra.utils import instantiate
 
 from jetscale.paper.config import load_paper_config, sweep_name
-from jetscale.sweep import compose_point, load_sweep, sweep_path
+from jetscale.sweep import compose_point, load_sweep
 
 GENERATE_JETS_PER_CORE_S = 165.0  # Pythia 8 + anti-kT, top + QCD, one core (configs/data/jets_pythia.yaml)
 EFP_JETS_PER_CORE_S = 170.0  # EFPs d <= 5 (energyflow), one core
@@ -49,7 +49,7 @@ def point_flops(cfg) -> float:
 
 
 def sweep_cost(entry: str) -> SweepCost:
-    sweep = load_sweep(sweep_path(entry), check_config=False)
+    sweep = load_sweep(entry, check_config=False)
     flops, cpu, gradient = [], 0.0, 0
     for point in sweep.points():
         cfg = compose_point(sweep, point)
