@@ -85,7 +85,7 @@ def test_an_unquoted_hydra_value_with_shell_syntax_stops_at_validation(tmp_path)
 def test_every_rule_quotes_its_paths_and_values(tmp_path, cli_env, canary_dir, bundle_size):
     """Dry run of the sweep and the jet targets with a results dir, data dir, jets config and dataset name
     full of shell syntax: in every printed command each of them is one literal word (or inside one)."""
-    jets = yaml.safe_load((REPO / "configs" / "data" / "jets_pythia.yaml").read_text())
+    jets = yaml.safe_load((REPO / "configs" / "generator" / "jets_pythia.yaml").read_text())
     jets["dataset"] = "jets $(touch pwned_jets)"
     jets_config = tmp_path / "jets `touch pwned_jets`; touch pwned_jets.yaml"
     jets_config.write_text(yaml.safe_dump(jets))

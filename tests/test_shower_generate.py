@@ -27,7 +27,7 @@ from jetscale.data.shower.cli import main
 from jetscale.data.shower.generate import generate_snapshots, load_shower_config, pythia_settings, read_record
 from jetscale.paths import CONFIG_DIR
 
-SHOWER_CONFIGS = f"{CONFIG_DIR}/shower"
+SHOWER_CONFIGS = f"{CONFIG_DIR}/generator/shower"
 
 # A hand-made record at sqrt(s) = 100 GeV: beams and hard process (0-2), Born q q̄ (3, 4);
 # branching 1: q(3) -> q(5) g(6), recoiler q̄(4) -> 7; branching 2: g(6) -> q(8) q̄(9), recoiler q(5) -> 10.

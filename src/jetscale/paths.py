@@ -10,3 +10,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = os.environ.get("JETSCALE_CONFIG_DIR", str(REPO_ROOT / "configs"))
 SWEEP_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "sweep.schema.yaml"
 WORKFLOW_CONFIG = REPO_ROOT / "workflow" / "config.yaml"
+
+
+def generator_path(name: str, kind: str = "", config_dir: str | Path = CONFIG_DIR) -> Path:
+    """A generator config: ``jets_pythia`` -> ``configs/generator/jets_pythia.yaml``, a shower process ``z_qq``
+    (``kind="shower"``) -> ``configs/generator/shower/z_qq.yaml``; a path to a .yaml file as given."""
+    if name.endswith((".yaml", ".yml")):
+        return Path(name)
+    return Path(config_dir) / "generator" / kind / f"{name}.yaml"

@@ -12,6 +12,7 @@ from jetscale.paper.config import (
     PAPER_FIGURES, PaperConfigError, efp_tag, load_paper_config, paper_dir, spectrum_path, sweep_name, table_path,
 )
 from jetscale.paper.figures import figure_inputs
+from jetscale.paths import generator_path
 from jetscale.sweep import SweepError, check_against_config, load_sweep, run_id, shell_overrides
 
 CONFIGS = Path(workflow.basedir) / "configs"
@@ -34,13 +35,9 @@ MACHINE = _checked(machine_of, config)
 # ---------------------------------------------------------------- jet datasets (data/jets/<dataset>/)
 
 
-def jets_config_path(name):
-    return Path(name) if name.endswith((".yaml", ".yml")) else CONFIGS / "data" / f"{name}.yaml"
-
-
 def jet_dataset(config_name, overrides):
     """A jet dataset this workflow generates: its generator settings and the overrides that shape it."""
-    settings = _checked(load_config, jets_config_path(config_name), overrides)
+    settings = _checked(load_config, generator_path(config_name, config_dir=CONFIGS), overrides)
     return SimpleNamespace(settings=settings, overrides=" ".join(overrides),
                            indices=[f"{i:05d}" for i in range(settings.generator.n_shards)])
 

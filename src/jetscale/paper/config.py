@@ -5,7 +5,7 @@ A scale file names everything the ``paper`` target runs and reads::
     scale: small                        # must equal the file name; outputs go to results/paper/<scale>/
     description: ...
     jets:                               # the jet dataset every jet sweep of this scale trains on
-      config: jets_pythia               #   generator settings (configs/data/<config>.yaml)
+      config: jets_pythia               #   generator settings (configs/generator/<config>.yaml)
       dataset: toptag-pythia-small      #   dataset name: data/jets/<dataset>/
       n_shards: 8
       jets_per_shard: 2500

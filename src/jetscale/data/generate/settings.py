@@ -1,4 +1,4 @@
-"""Generator config: load and validate ``configs/data/jets_pythia.yaml``, derive seeds, write Pythia settings.
+"""Generator config: load and validate ``configs/generator/jets_pythia.yaml``, derive seeds, write Pythia settings.
 
 The YAML's ``generator:`` mapping must match :class:`GeneratorConfig` exactly (no
 unknown key, no missing key, right types); everything else in the file (the
@@ -17,9 +17,9 @@ import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from jetscale.paths import CONFIG_DIR
+from jetscale.paths import generator_path
 
-DEFAULT_CONFIG = Path(CONFIG_DIR) / "data" / "jets_pythia.yaml"
+DEFAULT_CONFIG = generator_path("jets_pythia")
 SEED_MAX = 900_000_000  # Pythia's Random:seed range is 1..900000000
 CLUSTERING_BACKENDS = ("slowjet", "fastjet")
 

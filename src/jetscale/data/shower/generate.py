@@ -1,6 +1,6 @@
 """Pythia 8 parton showers, snapshot after every branching: config -> Pythia -> replay -> arrays.
 
-A process config (``configs/shower/<name>.yaml``) holds ``name``, ``description``,
+A process config (``configs/generator/shower/<name>.yaml``) holds ``name``, ``description``,
 ``sqrt_s`` [GeV], ``k_max``, ``tolerance`` (relative to ``sqrt_s``) and the
 process's Pythia ``settings``. The generator appends the settings it owns,
 which must not appear in the config: ``Beams:eCM``, :data:`SHOWER_ONLY_SETTINGS`
@@ -33,7 +33,7 @@ from jetscale.data.generate.settings import ConfigError, derive_seed, typed_merg
 from jetscale.data.shower.history import ReplayError, check_conservation, shower_snapshots
 from jetscale.atomic import exclusive_lock
 from jetscale.data.shower.snapshots import N_BORN, ShowerSnapshots, snapshot_info, write_snapshots
-from jetscale.paths import CONFIG_DIR
+from jetscale.paths import generator_path
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ MAX_WARNINGS = 10  # dropped events logged one by one; later ones only counted
 
 @dataclass
 class ShowerConfig:
-    """Schema of ``configs/shower/<name>.yaml`` (values and their meaning live in the YAML)."""
+    """Schema of ``configs/generator/shower/<name>.yaml`` (values and their meaning live in the YAML)."""
 
     name: str = MISSING
     description: str = MISSING
@@ -163,8 +163,8 @@ def generate_snapshots(config: ShowerConfig, n_events: int, seed: int,
 
 
 def process_config_path(process: str) -> Path:
-    """``configs/shower/<process>.yaml`` for a process name, or ``process`` itself when it is a YAML path."""
-    return Path(process) if process.endswith((".yaml", ".yml")) else Path(CONFIG_DIR) / "shower" / f"{process}.yaml"
+    """``configs/generator/shower/<process>.yaml`` for a process name, or ``process`` itself when it is a YAML path."""
+    return generator_path(process, "shower")
 
 
 def ensure_snapshots(path: str | Path, process: str, n_events: int, seed: int) -> Path:
