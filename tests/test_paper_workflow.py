@@ -161,11 +161,12 @@ def test_scale_files_are_checked_naming_file_and_key(tmp_path):
         load_paper_config("nonexistent")
     good = yaml.safe_load(paper_config_path("small").read_text())
     for change, message in [
-        ({"colour": "red"}, r"unknown key\(s\) \['colour'\]"),
+        ({"colour": "red"}, r"colour: unknown key"),
         ({"scale": "other"}, "must equal the file name"),
-        ({"jets": {**good["jets"], "n_shards": "many"}}, "jets.n_shards must be int"),
-        ({"sweeps": {**good["sweeps"], "toy": None}}, "sweeps.toy must be str"),
-        ({"extrapolation": {"holdout": 0}}, "holdout must be >= 1"),
+        ({"jets": {**good["jets"], "n_shards": "many"}}, "jets.n_shards: 'many' is not of type 'integer'"),
+        ({"sweeps": {**good["sweeps"], "toy": None}}, "sweeps.toy: None is not of type 'string'"),
+        ({"sweeps": {**good["sweeps"], "toy": "paper-toy@full"}}, "sweeps.toy: 'paper-toy@full' does not match"),
+        ({"extrapolation": {"holdout": 0}}, "extrapolation.holdout: 0 is less than the minimum of 1"),
     ]:
         path = tmp_path / "small.yaml"
         path.write_text(yaml.safe_dump({**good, **change}))

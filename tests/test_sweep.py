@@ -166,7 +166,7 @@ def test_a_scaled_sweep_needs_a_scale_it_has(tmp_path):
 
 @pytest.mark.parametrize("scales, expected", [
     ({"small": {"axes": {"n_samples": [20, -1]}}}, "scales.small.axes.n_samples[1]: -1"),
-    ({"small": {"name": "other", "axes": {"n_samples": [20]}}}, "scales.small: Additional properties"),
+    ({"small": {"name": "other", "axes": {"n_samples": [20]}}}, "scales.small.name: unknown key"),
     ({"small": {"overrides": {"ridge": "abc"}, "axes": {"n_samples": [20]}}}, "overrides.ridge = 'abc'"),
     ({"small": {"fit": {"bootstrap": 10}}}, "'axes' is a required property"),
 ])

@@ -10,7 +10,7 @@ top and what differs under ``scales.<scale>``; it is named ``<sweep>@<scale>``
 ``<name>-<scale>`` (``results/paper-pfn-small/``).  Validation happens
 before any job exists:
 
-1. structure, against ``workflow/schemas/sweep.schema.yaml`` (unknown keys,
+1. structure, against ``workflow/schemas/sweep.schema.yaml`` (:func:`jetscale.yamlfile.validate`: unknown keys,
    non-positive sizes, wrong types), and the task must be a file of
    ``configs/task/``;
 2. meaning, by composing the real Hydra config of the largest point (override
@@ -28,11 +28,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
-import yaml
-
-from jetscale.paths import CONFIG_DIR, SWEEP_SCHEMA as SCHEMA
-from jetscale.yamlfile import YAMLFileError, read_yaml
+from jetscale.paths import CONFIG_DIR
+from jetscale.yamlfile import YAMLFileError, read_yaml, validate
 
 FIT_DEFAULTS = {"laws": ["data", "params", "joint"], "bootstrap": 1000, "loss_col": "test_loss", "seed": 0}
 # The law fitted per group of the other axis: data law at fixed width, params law at fixed n_samples.
@@ -135,8 +132,7 @@ def scaled_name(name: str, scale: str | None) -> str:
     return f"{name}-{scale}" if scale else name
 
 
-def load_sweep(ref: str | Path, schema: str | Path = SCHEMA, check_config: bool = True,
-               config_dir: str | Path = CONFIG_DIR) -> Sweep:
+def load_sweep(ref: str | Path, check_config: bool = True, config_dir: str | Path = CONFIG_DIR) -> Sweep:
     """Read, validate and return a sweep named by ``ref``: a name of ``configs/sweep/`` or a path to a .yaml file,
     followed by ``@<scale>`` for a file with ``scales:``. Raise ``SweepError`` naming the problem."""
     name, scale = split_ref(ref)
@@ -146,12 +142,12 @@ def load_sweep(ref: str | Path, schema: str | Path = SCHEMA, check_config: bool 
         raise SweepError(f"sweep config {path} does not exist (available: {available})")
     try:
         raw = read_yaml(path) or {}
+        check_no_experiment(raw, path)
+        validate(raw, "sweep", path)
+        raw = at_scale(raw, scale, path)
+        validate(raw, "sweep", f"{path}{SCALE_MARK}{scale}" if scale else path)  # a scale may lack axes
     except YAMLFileError as bad:
         raise SweepError(str(bad)) from None
-    check_no_experiment(raw, path)
-    validate_structure(raw, path, schema)
-    raw = at_scale(raw, scale, path)
-    validate_structure(raw, f"{path}{SCALE_MARK}{scale}" if scale else path, schema)  # a scale may lack axes
     check_task(raw, path)
     sweep = Sweep(
         name=raw["name"], axes=raw["axes"], overrides=raw.get("overrides") or {}, task=raw.get("task"),
@@ -182,14 +178,6 @@ def at_scale(raw: dict, scale: str | None, path: Path) -> dict:
     return merged
 
 
-def validate_structure(raw: dict, path: Path | str, schema: str | Path = SCHEMA) -> None:
-    validator = jsonschema.Draft202012Validator(yaml.safe_load(Path(schema).read_text()))
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {_key(e.absolute_path)}: {e.message}" for e in errors]
-        raise SweepError(f"invalid sweep config {path}:\n" + "\n".join(lines))
-
-
 def tasks() -> list[str]:
     """The task configs: the stems of ``configs/task/*.yaml``."""
     return sorted(p.stem for p in (Path(CONFIG_DIR) / "task").glob("*.yaml"))
@@ -215,11 +203,6 @@ def check_no_experiment(raw: dict, path: Path) -> None:
         advice += f" (and check it against the `task: {raw['task']}` the file also sets)"
     raise SweepError(f"sweep config {path}: experiment = {old!r}: the experiment group is gone, experiments are "
                      f"tasks of configs/task/ now; remove `experiment:` and {advice}")
-
-
-def _key(path) -> str:
-    parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in path]
-    return "".join(parts).lstrip(".") or "<top level>"
 
 
 def compose_training_config(overrides: list[str], context: str):
