@@ -33,7 +33,7 @@ def write_sweep(directory: Path, n_points: int) -> Path:
     widths = max(1, n_points // (100 * seeds))
     path = directory / f"bench-{n_points}.yaml"
     path.write_text(yaml.safe_dump({
-        "name": path.stem, "experiment": "toy",
+        "name": path.stem, "task": "toy",
         "axes": {"n_samples": [16 * (k + 1) for k in range(100)], "width": [2 * (k + 1) for k in range(widths)],
                  "seed": list(range(seeds))},
         "overrides": {"data.source.latent_dim": 2000}, "fit": {"laws": []},
@@ -54,7 +54,7 @@ def write_metrics(sweep_file: Path, runs: Path, template: dict) -> int:
 def template_metrics(directory: Path) -> dict:
     """The metrics.json of one real closed-form toy point."""
     run_dir = directory / "template"
-    subprocess.run([str(BIN / "jetscale"), "train", "experiment=toy", "n_samples=16", "width=8",
+    subprocess.run([str(BIN / "jetscale"), "train", "task=toy", "n_samples=16", "width=8",
                     "data.source.latent_dim=2000", f"hydra.run.dir={run_dir}"], check=True, capture_output=True)
     return json.loads((run_dir / "metrics.json").read_text())
 

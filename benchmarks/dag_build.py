@@ -26,7 +26,7 @@ def write_sweep(directory: Path, n_axis: int, seeds: int) -> Path:
     path = directory / f"bench-{n_axis}x{n_axis}x{seeds}.yaml"
     path.write_text(yaml.safe_dump({
         "name": path.stem,
-        "experiment": "toy",
+        "task": "toy",
         "axes": {
             "n_samples": [100 * (k + 1) for k in range(n_axis)],
             "width": [8 * (k + 1) for k in range(n_axis)],

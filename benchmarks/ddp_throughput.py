@@ -4,7 +4,7 @@ The verdict is DDP's scaling: 2 ranks x 1 thread against 1 rank x 1 thread, each
 one core as each would own one GPU. 2 ranks x 1 thread against 1 rank x 2 threads (the same
 two cores used by torch's intra-op threads instead) is printed beside it for information.
 
-Real processes: ``jetscale train experiment=jets_pfn`` (PFN width 64, Adam, the CSV logger
+Real processes: ``jetscale train task=jets`` (PFN width 64, Adam, the CSV logger
 and checkpoints of the real config) on a small ``jetscale generate`` dataset, in three
 configurations with the same global batch and the same number of optimizer steps:
 
@@ -75,7 +75,7 @@ def generate(out: Path, jets_per_shard: int) -> Path:
 
 def point(data: Path, args) -> list[str]:
     """Overrides shared by every run: the sweep point and its length."""
-    return ["experiment=jets_pfn", f"data.dataset_dir={data}", f"n_samples={args.n_samples}", f"data.n_test={N_TEST}",
+    return ["task=jets", f"data.dataset_dir={data}", f"n_samples={args.n_samples}", f"data.n_test={N_TEST}",
             f"trainer.max_steps={args.steps}"]
 
 
@@ -176,7 +176,7 @@ def main() -> None:
             data = generate(tmp / "jets", args.jets_per_shard)
             print(f"generated 2 x {args.jets_per_shard} jets in {time.perf_counter() - start:.0f} s")
         batch_size = {world: args.global_batch for world in (1, 2)}  # data.batch_size is the global batch
-        print(f"jetscale train experiment=jets_pfn: {args.n_samples} training jets, {args.steps} steps of "
+        print(f"jetscale train task=jets: {args.n_samples} training jets, {args.steps} steps of "
               f"data.batch_size={args.global_batch} jets ({args.global_batch // 2} per rank on 2 ranks); "
               f"{args.rounds} rounds, rotating order")
         names = list(CONFIGS)

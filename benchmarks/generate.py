@@ -5,7 +5,7 @@
 (2) ``mpiexec -n 2`` against ``-n 1`` making the same shards (same total jets; target
     >= 1.8x on 2 cores); each run pays its start-up (imports) once, also printed;
 (3) MB on disk per 1k jets, from the shards of (2);
-and, for the ``clustering`` choice in configs/data/jets_pythia.yaml, slowjet vs fastjet jets/s.
+and, for the ``clustering`` choice in configs/generator/jets_pythia.yaml, slowjet vs fastjet jets/s.
 
     python benchmarks/generate.py [--jets 600] [--repeats 3] [--mpi-shards 4] [--mpi-jets-per-shard 2000]
                                   [--parts bare clustering ranks]

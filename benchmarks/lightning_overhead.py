@@ -1,6 +1,6 @@
 """Benchmark: a Lightning training step costs at most 5 % more than a plain PyTorch loop.
 
-Model and data: the PFN top tagger of ``experiment=jets_pfn`` (``configs/model/pfn.yaml``:
+Model and data: the PFN top tagger of ``task=jets`` (``configs/model/pfn.yaml``:
 ``JetClassifier`` around ``PFN(width, depth=2)``, Adam lr 1e-3), built from the composed
 config, on synthetic batches shaped like ``JetDataModule``'s (``constituents`` float32
 [B, C, 4], ``mask`` bool [B, C], ``label`` float32 [B]; C = 200, B = 256 as configured),
@@ -22,7 +22,7 @@ Lightning variants:
 
 * ``bare``: ``Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
   enable_progress_bar=False, enable_model_summary=False)``;
-* ``jetscale``: ``jetscale.train.fit_lightning`` on the composed ``experiment=jets_pfn`` config —
+* ``jetscale``: ``jetscale.train.fit_lightning`` on the composed ``task=jets`` config —
   ``configs/trainer/cpu.yaml`` (deterministic, log_every_n_steps=10), the CSV logger and the
   ModelCheckpoint every ``checkpoint_every_n_steps``: what ``jetscale train`` runs.
 
@@ -155,7 +155,7 @@ class Cycle(Sampler[int]):
 
 def compose_config(width: int, total_steps: int):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=["experiment=jets_pfn", f"width={width}",
+        return compose(config_name="train", overrides=["task=jets", f"width={width}",
                                                        f"trainer.max_steps={total_steps}"])
 
 

@@ -1,6 +1,6 @@
 """Benchmark: 16 tiny runs as one `jetscale train-packed` process vs 16 `jetscale train` processes (target >= 8x).
 
-Both sides train the same 16 points (4 data sizes x 4 seeds of ``experiment=toy_sgd`` with a
+Both sides train the same 16 points (4 data sizes x 4 seeds of ``task=toy_sgd`` with a
 200-dimensional latent space, width 16, batches of 32), measured side by side in one run with
 the same thread count; the separate processes run one after another, as the workflow's
 one-thread ``train`` jobs would on one core.  Prints both wall times, their ratio (the
@@ -25,7 +25,7 @@ from jetscale.sweep import run_id
 
 BIN = Path(sys.executable).parent
 TARGET = 8.0
-COMMON = ["experiment=toy_sgd", "data.source.latent_dim=200", "width=16", "data.batch_size=32"]
+COMMON = ["task=toy_sgd", "data.source.latent_dim=200", "width=16", "data.batch_size=32"]
 POINTS = [{"n_samples": n, "seed": seed} for n in (32, 64, 128, 256) for seed in range(4)]
 
 

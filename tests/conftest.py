@@ -62,7 +62,7 @@ def tiny_jet_dir(tmp_path_factory):
 
 
 # A jet point with early stopping (validation every 5 steps: last.ckpt is written then), shared by the resume tests.
-JETS_POINT = ["experiment=jets_pfn", "n_samples=120", "data.n_test=60", "data.n_val=20", "data.batch_size=20",
+JETS_POINT = ["task=jets", "n_samples=120", "data.n_test=60", "data.n_val=20", "data.batch_size=20",
               "width=16", "model.optimizer.lr=1e-2", "trainer.max_steps=200", "early_stopping.val_every_n_steps=5",
               "early_stopping.patience=4"]
 

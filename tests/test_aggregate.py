@@ -19,7 +19,7 @@ from jetscale.sweep import load_sweep, run_id
 
 def write_sweep(tmp_path, ridge=0.01, widths=(8, 16)):
     path = tmp_path / "agg.yaml"
-    path.write_text(yaml.safe_dump({"name": "agg", "experiment": "toy", "axes": {"n_samples": [16, 32],
+    path.write_text(yaml.safe_dump({"name": "agg", "task": "toy", "axes": {"n_samples": [16, 32],
                                     "width": list(widths)}, "overrides": {"ridge": ridge}, "fit": {"laws": []}}))
     return path
 
@@ -82,7 +82,7 @@ def test_no_rule_passes_one_argument_per_point(tmp_path, cli_env):
     """The dry run of a 600-point sweep in bundles of 50: every command is as short as for a 6-point one."""
     def longest_command(n_samples, *extra):
         sweep = tmp_path / f"s{len(n_samples)}.yaml"
-        sweep.write_text(yaml.safe_dump({"name": sweep.stem, "experiment": "toy", "axes": {
+        sweep.write_text(yaml.safe_dump({"name": sweep.stem, "task": "toy", "axes": {
             "n_samples": list(n_samples), "width": [8, 16], "seed": [0, 1, 2]}, "fit": {"laws": ["data"]}}))
         proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
                                "-n", "-p", "--cores", "1", "--config", f"sweep={sweep}",
@@ -102,7 +102,7 @@ def test_the_dry_run_of_make_prints_a_summary_not_a_block_per_job(tmp_path, cli_
     """The flags of `make dry-run` (read from the Makefile) on a 60-point sweep: the job counts per rule, no job."""
     (flags,) = re.findall(r"^dry-run:.*\n\t.*--config \$\(SWEEP_CONFIG\) (.*)$", (REPO / "Makefile").read_text(), re.M)
     sweep = tmp_path / "summary.yaml"
-    sweep.write_text(yaml.safe_dump({"name": "summary", "experiment": "toy", "axes": {
+    sweep.write_text(yaml.safe_dump({"name": "summary", "task": "toy", "axes": {
         "n_samples": list(range(1, 31)), "width": [8, 16]}, "fit": {"laws": ["data"]}}))
     proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
                            "--profile", str(REPO / "profiles" / "local"), "--config", f"sweep={sweep}",

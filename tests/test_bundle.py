@@ -124,13 +124,13 @@ def test_a_failed_member_fails_the_bundle_and_a_preempted_one_asks_for_a_rerun(t
 
 
 def test_train_command_takes_the_points_overrides_from_its_run_dir():
-    cmd = train_command(Path("out/runs/n_samples=64__seed=1"), ["experiment=toy"])
-    assert cmd == ["jetscale", "train", "experiment=toy", "n_samples=64", "seed=1",
+    cmd = train_command(Path("out/runs/n_samples=64__seed=1"), ["task=toy"])
+    assert cmd == ["jetscale", "train", "task=toy", "n_samples=64", "seed=1",
                    'hydra.run.dir="out/runs/n_samples=64__seed=1"']
 
 
 def write_sweep(tmp_path, widths, seeds) -> Path:
-    sweep = {"name": "bundled", "experiment": "toy_sgd", "axes": {"width": widths, "seed": seeds},
+    sweep = {"name": "bundled", "task": "toy_sgd", "axes": {"width": widths, "seed": seeds},
              "overrides": {"data.source.latent_dim": 40, "n_samples": 32, "data.batch_size": 16,
                            "trainer.max_steps": 20},
              "fit": {"laws": []}}

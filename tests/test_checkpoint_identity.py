@@ -14,7 +14,7 @@ from jetscale.train import train, training_identity
 
 from conftest import train_cli
 
-TOY = ["experiment=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
+TOY = ["task=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
        "trainer.max_steps=30", "checkpoint_every_n_steps=5"]
 COMPARED = ("test_loss", "steps", "flops", "n_params")
 
@@ -132,7 +132,7 @@ def test_regenerated_shards_at_the_same_path_do_not_resume_the_old_checkpoint(ti
 
     jets = tmp_path / "jets"
     shutil.copytree(tiny_jet_dir, jets)
-    point = ["experiment=jets_pfn", "n_samples=40", "data.n_test=20", "data.batch_size=20", "width=8",
+    point = ["task=jets", "n_samples=40", "data.n_test=20", "data.batch_size=20", "width=8",
              "trainer.max_steps=6", f"data.dataset_dir={jets}"]
     train(compose_train(*point), tmp_path / "point")
     (tmp_path / "point" / "metrics.json").unlink()

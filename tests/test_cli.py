@@ -113,7 +113,7 @@ def test_train_help_lists_the_config_groups_and_top_level_keys(cli_env):
 
 def test_a_training_log_holds_no_tips_or_known_harmless_warnings_and_says_what_it_trained(tmp_path, cli_env):
     """A gradient point on a compute budget: its log is the run, not library advertisements."""
-    proc = subprocess.run(["jetscale", "train", "experiment=toy_sgd", "n_samples=64", "width=8",
+    proc = subprocess.run(["jetscale", "train", "task=toy_sgd", "n_samples=64", "width=8",
                            "data.source.latent_dim=64", "data.batch_size=16", "compute=2e7",
                            f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, env=cli_env,
                           timeout=300)

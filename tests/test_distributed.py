@@ -11,7 +11,7 @@ from jetscale.train import train
 
 from conftest import BIN
 
-POINT = ["experiment=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
+POINT = ["task=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
          "trainer.max_steps=40"]
 LAUNCHERS = {
     "lightning": ([], ["trainer.devices=2", "trainer.strategy=ddp"]),

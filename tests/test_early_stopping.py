@@ -15,7 +15,7 @@ from jetscale.train import train
 
 EVERY, PATIENCE, BATCH = 5, 3, 20
 # 40 training jets and lr 1e-2: the PFN overfits within ~100 steps, so early stopping ends the run.
-POINT = ["experiment=jets_pfn", "n_samples=40", "data.n_val=40", "data.n_test=60", f"data.batch_size={BATCH}",
+POINT = ["task=jets", "n_samples=40", "data.n_val=40", "data.n_test=60", f"data.batch_size={BATCH}",
          "width=16", "model.optimizer.lr=1e-2", f"early_stopping.val_every_n_steps={EVERY}",
          f"early_stopping.patience={PATIENCE}", "trainer.max_steps=300"]
 

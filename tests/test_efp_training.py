@@ -81,8 +81,8 @@ def test_n_features_must_match_the_caches(jet_dir):
         efp_data(jet_dir, n_features=314).feature_moments()
 
 
-def compose_efp(compose_train, jet_dir, experiment, *overrides):
-    return compose_train(f"experiment={experiment}", f"data.dataset_dir={jet_dir}", f"n_samples={N_TRAIN}",
+def compose_efp(compose_train, jet_dir, task, *overrides):
+    return compose_train(f"task={task}", f"data.dataset_dir={jet_dir}", f"n_samples={N_TRAIN}",
                          f"data.n_test={N_TEST}", f"data.batch_size={BATCH}", *overrides)
 
 

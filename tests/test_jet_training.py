@@ -10,7 +10,7 @@ from jetscale.train import train
 
 
 def test_pfn_trains_on_shards_and_reports_tagger_metrics(compose_train, tiny_jet_dir, tmp_path):
-    cfg = compose_train("experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "n_samples=100", "data.n_test=60",
+    cfg = compose_train("task=jets", f"data.dataset_dir={tiny_jet_dir}", "n_samples=100", "data.n_test=60",
                         "data.batch_size=50", "width=8", "trainer.max_steps=30", "checkpoint_every_n_steps=10")
     run_dir = tmp_path / "n_samples=100__width=8__seed=0"
     metrics = train(cfg, run_dir)
@@ -29,14 +29,14 @@ def test_pfn_trains_on_shards_and_reports_tagger_metrics(compose_train, tiny_jet
 
 
 def test_closed_form_solver_is_refused_for_jets(compose_train, tiny_jet_dir, tmp_path):
-    cfg = compose_train("experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "n_samples=40", "data.n_test=20",
+    cfg = compose_train("task=jets", f"data.dataset_dir={tiny_jet_dir}", "n_samples=40", "data.n_test=20",
                         "solver=closed_form")
     with pytest.raises(ValueError, match="solver=lightning"):
         train(cfg, tmp_path / "bad")
 
 
 def test_particle_transformer_trains_through_the_same_path(compose_train, tiny_jet_dir, tmp_path):
-    cfg = compose_train("experiment=jets_pfn", "model=particle_transformer", f"data.dataset_dir={tiny_jet_dir}",
+    cfg = compose_train("task=jets", "model=particle_transformer", f"data.dataset_dir={tiny_jet_dir}",
                         "n_samples=40", "data.n_test=40", "data.batch_size=20", "width=8", "trainer.max_steps=3")
     metrics = train(cfg, tmp_path / "part")
     assert metrics["model"] == "particle_transformer" and metrics["steps"] == 3
@@ -72,7 +72,7 @@ def test_short_jets_get_the_same_logits_with_max_constituents_and_trimmed_batche
 
 
 def test_max_constituents_sets_the_flop_count_and_trimming_keeps_the_result(compose_train, tiny_jet_dir, tmp_path):
-    common = ("experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "n_samples=40", "data.n_test=40",
+    common = ("task=jets", f"data.dataset_dir={tiny_jet_dir}", "n_samples=40", "data.n_test=40",
               "data.batch_size=20", "width=8", "trainer.max_steps=5")
     trimmed, padded = (train(compose_train(*common, f"data.trim_padding={trim}"), tmp_path / f"trim={trim}")
                        for trim in ("true", "false"))
@@ -93,7 +93,7 @@ def test_batches_reach_the_model_trimmed_under_a_trainer(compose_train, tiny_jet
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             widths.append((batch["mask"].shape[1], int(batch["n_constituents"].max())))
 
-    cfg = compose_train("experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "n_samples=40", "data.n_test=40",
+    cfg = compose_train("task=jets", f"data.dataset_dir={tiny_jet_dir}", "n_samples=40", "data.n_test=40",
                         "data.batch_size=20", "width=8")
     trainer = L.Trainer(accelerator="cpu", max_steps=3, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,

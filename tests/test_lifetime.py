@@ -19,7 +19,7 @@ from jetscale.launch import is_first_process
 from jetscale.lifetime import LOCK_NAME, POINT_BUSY_EXIT, PointBusy, hold_point, live_holder, previous_attempts
 from jetscale.processes import nearest_snakemake
 
-LONG_TOY = ["experiment=toy_sgd", "n_samples=64", "width=8", "data.source.latent_dim=64", "trainer.max_steps=10000000",
+LONG_TOY = ["task=toy_sgd", "n_samples=64", "width=8", "data.source.latent_dim=64", "trainer.max_steps=10000000",
             "checkpoint_every_n_steps=50"]
 HOLD = "import sys, time; from jetscale.lifetime import hold_point\nwith hold_point(sys.argv[1]):\n" \
        "    print('held', flush=True); time.sleep(600)"
@@ -97,7 +97,7 @@ def test_the_nearest_snakemake_ancestor_is_found_through_proc(tmp_path):
 
 def test_killing_snakemake_with_9_stops_its_trainer_which_saves_and_exits(tmp_path, cli_env):
     sweep = tmp_path / "long.yaml"
-    sweep.write_text(yaml.safe_dump({"name": "long", "experiment": "toy_sgd", "axes": {"n_samples": [64], "width": [8]},
+    sweep.write_text(yaml.safe_dump({"name": "long", "task": "toy_sgd", "axes": {"n_samples": [64], "width": [8]},
                                      "overrides": {"data.source.latent_dim": 64, "trainer.max_steps": 10000000},
                                      "fit": {"laws": []}}))
     run_dir = tmp_path / "results" / "long" / "runs" / "n_samples=64__width=8"
@@ -140,7 +140,7 @@ def test_attempts_and_their_wall_time_add_up_across_a_kill(tmp_path, cli_env):
 
 def test_resume_refuses_while_a_trainer_lives_and_waits_for_it_with_wait(tmp_path, cli_env):
     sweep = tmp_path / "one.yaml"
-    sweep.write_text(yaml.safe_dump({"name": "one", "experiment": "toy", "axes": {"n_samples": [16], "width": [8]},
+    sweep.write_text(yaml.safe_dump({"name": "one", "task": "toy", "axes": {"n_samples": [16], "width": [8]},
                                      "overrides": {"data.source.latent_dim": 32}, "fit": {"laws": []}}))
     run_dir = tmp_path / "results" / "one" / "runs" / "n_samples=16__width=8"
     args = ["--snakefile", str(REPO / "Snakefile"), "--config", f"sweep={sweep}", f"results_dir={tmp_path / 'results'}"]

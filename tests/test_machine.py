@@ -20,7 +20,7 @@ def workflow_config(profile: str) -> dict:
 
 
 def gradient_sweep(tmp_path, batch=16, nodes=None, overrides=None) -> Sweep:
-    raw = {"name": "sgd", "experiment": "toy_sgd", "axes": {"n_samples": [24, 48], "width": [8]},
+    raw = {"name": "sgd", "task": "toy_sgd", "axes": {"n_samples": [24, 48], "width": [8]},
            "overrides": {"data.source.latent_dim": 64, "data.batch_size": batch, **(overrides or {})}}
     if nodes:
         raw["resources"] = {"nodes": nodes}

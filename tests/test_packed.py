@@ -8,7 +8,7 @@ from jetscale.cli import main
 from jetscale.packed import train_packed
 from jetscale.train import train
 
-TOY = ["experiment=toy_sgd", "data.source.latent_dim=50", "width=16", "ridge=1e-2", "data.batch_size=32",
+TOY = ["task=toy_sgd", "data.source.latent_dim=50", "width=16", "ridge=1e-2", "data.batch_size=32",
        "trainer.max_steps=30", "checkpoint_every_n_steps=1000"]
 
 
@@ -47,7 +47,7 @@ def test_packed_toy_runs_match_separate_runs(compose_train, tmp_path):
 
 
 def test_packed_pfn_runs_match_separate_runs(compose_train, tiny_jet_dir, tmp_path):
-    common = ["experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "data.n_test=40", "data.batch_size=20",
+    common = ["task=jets", f"data.dataset_dir={tiny_jet_dir}", "data.n_test=40", "data.batch_size=20",
               "width=8", "trainer.max_steps=8", "checkpoint_every_n_steps=1000"]
     separate, packed = separate_and_packed(compose_train, tmp_path, common, [(40, 0), (50, 1)])
     tolerances = {"test_loss": {"rel": 1e-5}, "roc_auc": {"abs": 2e-3}}
@@ -94,7 +94,7 @@ def test_cli_writes_one_metrics_file_per_run_dir(tmp_path, capsys):
 
 
 def test_packs_with_early_stopping_are_refused(compose_train, tiny_jet_dir, tmp_path):
-    common = ["experiment=jets_pfn", f"data.dataset_dir={tiny_jet_dir}", "data.n_test=40", "data.n_val=20",
+    common = ["task=jets", f"data.dataset_dir={tiny_jet_dir}", "data.n_test=40", "data.n_val=20",
               "data.batch_size=20", "width=8", "trainer.max_steps=8"]
     cfgs = [compose_train(*common, "n_samples=40", f"seed={s}") for s in (0, 1)]
     with pytest.raises(ValueError, match=r"cannot stop early, but early_stopping is set and data\.n_val=20"):

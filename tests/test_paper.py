@@ -18,7 +18,7 @@ import yaml
 
 from jetscale.cli import main
 from jetscale.fit import fit_law
-from conftest import draw_from_numbers_file
+from conftest import REPO, draw_from_numbers_file
 from jetscale.fit.paper import compute_optimal, data_scaling
 from jetscale.fit.paper.compute_optimal import (
     budget_optimum, isoflop_rows, joint_frame, parabola_vertex,
@@ -236,16 +236,20 @@ def _paper_inputs(root):
     paper = {"scale": "small", "description": "test",
              "jets": {"config": "jets_pythia", "dataset": "toy-jets", "n_shards": 1, "jets_per_shard": 100},
              "efp": {"dmax": 5, "beta": 1},
-             "sweeps": {"classifiers": sweeps, "width": "t-width", "isoflop": "t-iso", "toy": "toy-demo"},
+             "sweeps": {"classifiers": sweeps, "width": "t-width", "isoflop": "t-iso",
+                        "toy": str(root / "t-toy.yaml")},
              "fit": {"bootstrap": N_BOOT, "seed": 0}, "extrapolation": {"holdout": 1}}
+    demo = yaml.safe_load((REPO / "configs" / "sweep" / "toy-demo.yaml").read_text())  # toy_table's settings
+    scales = {"small": {"axes": demo.pop("axes")}}
+    (root / "t-toy.yaml").write_text(yaml.safe_dump({**demo, "name": "t-toy", "scales": scales}))
     (root / "paper").mkdir()
     (root / "paper" / "small.yaml").write_text(yaml.safe_dump(paper))
     revision = {"git_revision": "abc123"}
-    tables = {"t-efp-linear": data_table("efp_linear", 0.2, 3.0, 0.5).assign(**revision),
-              "t-pfn": data_table("pfn", 0.1, 4.0, 0.5, seed=1).assign(**revision),
-              "t-width": width_table().assign(**revision),
-              "t-iso": isoflop_table().assign(git_revision="abc123+dirty"),
-              "toy-demo": toy_table()}
+    tables = {"t-efp-linear-small": data_table("efp_linear", 0.2, 3.0, 0.5).assign(**revision),
+              "t-pfn-small": data_table("pfn", 0.1, 4.0, 0.5, seed=1).assign(**revision),
+              "t-width-small": width_table().assign(**revision),
+              "t-iso-small": isoflop_table().assign(git_revision="abc123+dirty"),
+              "t-toy-small": toy_table()}
     for sweep, table in tables.items():
         (results / sweep).mkdir(parents=True)
         table.to_csv(results / sweep / "table.csv", index=False)
@@ -290,17 +294,17 @@ def test_jetscale_paper_writes_every_figure_and_the_numbers_of_its_fits(paper_ru
             assert (out / f"{name}.{ext}").stat().st_size > 1000, f"{name}.{ext}"
     assert list(payload["figures"]) == list(PAPER_FIGURES)
     fig1 = payload["figures"]["fig1_data_scaling"]["numbers"]["classifiers"]["efp_linear"]
-    direct = fit_law(tables["t-efp-linear"], "data", n_boot=0)["params"]
+    direct = fit_law(tables["t-efp-linear-small"], "data", n_boot=0)["params"]
     assert (fig1["A"], fig1["alpha"], fig1["C"]) == pytest.approx((direct["B"], direct["beta"], direct["E"]), rel=1e-6)
     assert np.isfinite(fig1["ci95"]["alpha"]).all() and fig1["alpha"] > 0
     fig3 = payload["figures"]["fig3_compute_optimal"]["numbers"]["approach3"]
-    joint = fit_law(joint_frame(isoflop_rows(tables["t-iso"])), "joint", n_boot=0)["params"]
+    joint = fit_law(joint_frame(isoflop_rows(tables["t-iso-small"])), "joint", n_boot=0)["params"]
     assert fig3["params"] == pytest.approx(joint, rel=1e-6)
     assert fig3["a"] == pytest.approx(joint["beta"] / (joint["alpha"] + joint["beta"]), rel=1e-6)
     fig5 = payload["figures"]["fig5_extrapolation"]["numbers"]["laws"]
     assert set(fig5) == {"data:efp_linear", "data:pfn", "params:T=8000", "joint:isoflop"}
     assert fig5["data:efp_linear"]["held_out_values"] == [8000.0]
-    assert payload["sweeps"]["t-iso"]["git_revisions"] == ["abc123+dirty"]
+    assert payload["sweeps"]["t-iso-small"]["git_revisions"] == ["abc123+dirty"]
     report = (out / "report.md").read_text()
     assert "uncommitted changes" in report and "## Figure 5: Extrapolation check" in report
     assert all(f"![Figure {i}" in report for i in range(1, 6))
@@ -314,13 +318,14 @@ def test_jetscale_paper_writes_every_figure_and_the_numbers_of_its_fits(paper_ru
     fig4 = json.loads((numbers_dir / "fig4_toy_phase.json").read_text())
     assert fig4["numbers"]["toy"] == {"alpha": 1.5, "r": 0.3, "latent_dim": 2000, "noise": 0.0, "ridge": 3e-3}
     fig3_file = json.loads((numbers_dir / "fig3_compute_optimal.json").read_text())
-    iso = fig3_file["inputs"]["table:t-iso"]
-    assert iso["path"] == str(paper_run.results / "t-iso" / "table.csv") and len(iso["sha256"]) == 64
+    iso = fig3_file["inputs"]["table:t-iso-small"]
+    assert iso["path"] == str(paper_run.results / "t-iso-small" / "table.csv") and len(iso["sha256"]) == 64
 
 
 def test_jetscale_paper_names_a_missing_table_and_how_to_make_it(tmp_path, capsys):
     config, results, _ = _paper_inputs(tmp_path)
-    (results / "t-pfn" / "table.csv").unlink()
+    (results / "t-pfn-small" / "table.csv").unlink()
     assert main(["paper", "--config", str(config), "--results-dir", str(results)]) == 2
     err = capsys.readouterr().err
-    assert "'t-pfn'" in err and str(results / "t-pfn" / "table.csv") in err and "make paper SCALE=small" in err
+    assert "'t-pfn-small'" in err and str(results / "t-pfn-small" / "table.csv") in err
+    assert "make paper SCALE=small" in err

@@ -7,9 +7,11 @@ from jetscale.models import PFN
 from jetscale.paper.cost import cost_table, generation_core_hours, sweep_cost
 
 
-def write_sweep(tmp_path, name, axes, overrides, experiment="jets_pfn"):
+def write_sweep(tmp_path, name, axes, overrides, task="jets", scale=None):
+    """A sweep file (axes and overrides under scales.<scale> when a scale is given, as the paper's sweeps)."""
     path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "experiment": experiment, "axes": axes, "overrides": overrides}))
+    sized = {"axes": axes, "overrides": overrides}
+    path.write_text(yaml.safe_dump({"name": name, "task": task, **({"scales": {scale: sized}} if scale else sized)}))
     return str(path)
 
 
@@ -27,22 +29,23 @@ def test_steps_and_budgets_are_counted_like_training(tmp_path):
     assert 2 * (budget - biggest_step) < iso.train_flops <= 2 * budget and iso.largest_point_flops <= budget
 
     toy = sweep_cost(write_sweep(tmp_path, "toy", {"n_samples": [10], "width": [4, 8]},
-                                 {"data.source.latent_dim": 50}, experiment="toy"))
+                                 {"data.source.latent_dim": 50}, task="toy"))
     assert toy.gradient_points == 0 and toy.train_flops == 0 and toy.cpu_seconds > 0
 
 
 def test_cost_table_of_a_scale_totals_its_sweeps(tmp_path, capsys):
     jets = write_sweep(tmp_path, "pj", {"n_samples": [100]}, {"data.dataset_dir": "data/jets/x",
-                                                             "trainer.max_steps": 10})
-    toy = write_sweep(tmp_path, "pt", {"n_samples": [10], "width": [4]}, {"data.source.latent_dim": 50}, "toy")
+                                                             "trainer.max_steps": 10}, scale="tiny")
+    toy = write_sweep(tmp_path, "pt", {"n_samples": [10], "width": [4]}, {"data.source.latent_dim": 50}, "toy",
+                      scale="tiny")
     scale = tmp_path / "tiny.yaml"
     scale.write_text(yaml.safe_dump({
         "scale": "tiny", "jets": {"config": "jets_pythia", "dataset": "x", "n_shards": 2, "jets_per_shard": 1000},
         "efp": {"dmax": 5, "beta": 1}, "sweeps": {"classifiers": {"pfn": jets}, "width": jets, "isoflop": jets,
                                                    "toy": toy}}))
     table = cost_table(str(scale), sustained_tflops=1.0, gpus_per_node=4)
-    flops = sweep_cost(jets).train_flops
-    assert f"| pj | 1 | {flops:.2e} |" in table and "| pt | 1 |" in table
+    flops = sweep_cost(f"{jets}@tiny").train_flops
+    assert f"| pj-tiny | 1 | {flops:.2e} |" in table and "| pt-tiny | 1 |" in table
     assert f"{generation_core_hours(2000):.1f}" in table.splitlines()[-2]
     assert main(["paper-cost", "--config", str(scale), "--sustained-tflops", "1"]) == 0
     assert capsys.readouterr().out.strip() == table

@@ -20,7 +20,7 @@ SIZES = [32, 64, 128, 256, 512]
 
 @pytest.fixture(scope="module")
 def table():
-    """5 x 5 grid x 2 seeds of the closed-form ridge readout (what `jetscale train experiment=toy` computes)."""
+    """5 x 5 grid x 2 seeds of the closed-form ridge readout (what `jetscale train task=toy` computes)."""
     source = ToyPowerLaw(TOY["alpha"], TOY["r"], TOY["latent_dim"], TOY["noise"])
     rows = [{"run_id": f"n_samples={p}__width={n}__seed={s}", "task": "toy", "model": "random_features",
              "width": n, "n_params": n, "n_samples": p, "seed": s,

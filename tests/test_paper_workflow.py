@@ -4,6 +4,7 @@ and the paper scale files it reads (jetscale.paper.config)."""
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from conftest import REPO
 from jetscale.paper.config import (
     PAPER_FIGURES, PaperConfigError, load_paper_config, paper_config_path, spectrum_path, sweep_name, table_path,
 )
-from jetscale.sweep import load_sweep, sweep_path
+from jetscale.sweep import load_sweep
 
 
 def dry_run(tmp_path, env, *config):
@@ -32,7 +33,7 @@ def test_paper_target_plans_every_sweep_the_jets_and_both_spectra(tmp_path, cli_
     proc = dry_run(tmp_path, cli_env, "data_dir=data/jets", "paper_scale=small")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
-    n_points = sum(len(load_sweep(sweep_path(name)).points()) for name in paper.sweeps())
+    n_points = sum(len(load_sweep(name).points()) for name in paper.sweeps())
     assert counts == {
         "generate_shard": paper.jets.n_shards, "jet_manifest": 1, "efp_features": paper.jets.n_shards,
         "efp_spectrum": 1, "constituent_spectrum": 1,
@@ -44,6 +45,25 @@ def test_paper_target_plans_every_sweep_the_jets_and_both_spectra(tmp_path, cli_
     assert f"data/jets/{paper.jets.dataset}/shard-{paper.jets.n_shards - 1:05d}.h5" in proc.stdout
     for figure in PAPER_FIGURES:
         assert f"results/paper/small/{figure}.pdf" in proc.stdout
+
+
+# Points per sweep of each scale, as the separate paper-<scale>-<sweep>.yaml files had them before the scales of
+# a sweep became one file: the same points (and results/<sweep>-<scale>/ per scale).
+POINTS = {
+    "small": {"efp-linear": 12, "efp-mlp": 12, "pfn": 12, "transformer": 6, "pfn-width": 10, "isoflop": 12,
+              "toy": 72},
+    "full": {"efp-linear": 21, "efp-mlp": 21, "pfn": 21, "transformer": 21, "pfn-width": 16, "isoflop": 35,
+             "toy": 324},
+}
+
+
+@pytest.mark.parametrize("scale", sorted(POINTS))
+def test_each_scale_plans_the_points_it_always_had_in_a_directory_of_its_own(scale):
+    paper = load_paper_config(scale)
+    sweeps = {ref: load_sweep(ref, check_config=False) for ref in paper.sweeps()}
+    assert {s.name: len(s.points()) for s in sweeps.values()} == {
+        f"paper-{name}-{scale}": n for name, n in POINTS[scale].items()}
+    assert all(str(table_path("results", ref)) == f"results/{s.name}/table.csv" for ref, s in sweeps.items())
 
 
 PAPER_RULES = ["paper_numbers", "paper_figure", "paper_report", "paper"]
@@ -121,15 +141,16 @@ def test_the_report_of_a_made_paper_holds_its_figures_report_numbers_and_every_s
 
 
 def tiny_scale(tmp_path, dataset_dir="data/jets/tiny-jets", dataset="tiny-jets"):
-    """A paper scale in tmp whose sweeps are tmp files (one jet sweep, one toy sweep)."""
-    jets = tmp_path / "paper-tiny-jets.yaml"
+    """A paper scale in tmp whose sweeps are tmp files (one jet sweep, one toy sweep) with a scale `tiny`."""
+    jets = tmp_path / "paper-jets.yaml"
     jets.write_text(yaml.safe_dump({
-        "name": "paper-tiny-jets", "experiment": "jets_pfn", "axes": {"n_samples": [40, 80], "seed": [0]},
-        "overrides": {"data.dataset_dir": dataset_dir, "data.n_test": 40}}))
-    toy = tmp_path / "paper-tiny-toy.yaml"
+        "name": "paper-jets", "task": "jets", "overrides": {"data.n_test": 40},
+        "scales": {"tiny": {"axes": {"n_samples": [40, 80], "seed": [0]},
+                            "overrides": {"data.dataset_dir": dataset_dir}}}}))
+    toy = tmp_path / "paper-toy.yaml"
     toy.write_text(yaml.safe_dump({
-        "name": "paper-tiny-toy", "experiment": "toy", "axes": {"n_samples": [40], "width": [8, 16], "seed": [0]},
-        "overrides": {"data.source.latent_dim": 100}}))
+        "name": "paper-toy", "task": "toy", "overrides": {"data.source.latent_dim": 100},
+        "scales": {"tiny": {"axes": {"n_samples": [40], "width": [8, 16], "seed": [0]}}}}))
     scale = tmp_path / "tiny.yaml"
     scale.write_text(yaml.safe_dump({
         "scale": "tiny", "jets": {"config": "jets_pythia", "dataset": dataset, "n_shards": 2, "jets_per_shard": 100},
@@ -152,7 +173,7 @@ def test_a_paper_jet_sweep_on_another_dataset_is_refused_naming_both(tmp_path, c
                    f"paper_scale={tiny_scale(tmp_path, dataset_dir='data/jets/elsewhere')}")
     assert proc.returncode != 0
     message = proc.stdout + proc.stderr
-    assert "paper-tiny-jets.yaml" in message and "data/jets/elsewhere" in message and "data/jets/tiny-jets" in message
+    assert "paper-jets.yaml" in message and "data/jets/elsewhere" in message and "data/jets/tiny-jets" in message
 
 
 def test_the_paper_dataset_may_not_reuse_the_workflow_datasets_name_with_other_sizes(tmp_path, cli_env):
@@ -167,11 +188,12 @@ def test_scale_files_are_checked_naming_file_and_key(tmp_path):
         load_paper_config("nonexistent")
     good = yaml.safe_load(paper_config_path("small").read_text())
     for change, message in [
-        ({"colour": "red"}, r"unknown key\(s\) \['colour'\]"),
+        ({"colour": "red"}, r"colour: unknown key"),
         ({"scale": "other"}, "must equal the file name"),
-        ({"jets": {**good["jets"], "n_shards": "many"}}, "jets.n_shards must be int"),
-        ({"sweeps": {**good["sweeps"], "toy": None}}, "sweeps.toy must be str"),
-        ({"extrapolation": {"holdout": 0}}, "holdout must be >= 1"),
+        ({"jets": {**good["jets"], "n_shards": "many"}}, "jets.n_shards: 'many' is not of type 'integer'"),
+        ({"sweeps": {**good["sweeps"], "toy": None}}, "sweeps.toy: None is not of type 'string'"),
+        ({"sweeps": {**good["sweeps"], "toy": "paper-toy@full"}}, "sweeps.toy: 'paper-toy@full' does not match"),
+        ({"extrapolation": {"holdout": 0}}, "extrapolation.holdout: 0 is less than the minimum of 1"),
     ]:
         path = tmp_path / "small.yaml"
         path.write_text(yaml.safe_dump({**good, **change}))
@@ -184,12 +206,13 @@ def test_every_scale_names_existing_sweeps_whose_name_is_their_file():
     for path in sorted((REPO / "configs" / "paper").glob("*.yaml")):
         paper = load_paper_config(path)
         for entry in paper.sweeps():
-            sweep = load_sweep(sweep_path(entry), check_config=False)
-            assert sweep.name == sweep_name(entry), f"{path}: {entry}"
+            sweep = load_sweep(entry, check_config=False)
+            assert sweep.name == sweep_name(entry) == f"{Path(sweep.source).stem}-{paper.scale}", f"{path}: {entry}"
 
 
 def test_path_conventions():
-    assert table_path("r", "a/b/pfn.yaml") == table_path("r", "pfn")
+    assert table_path("r", "a/b/pfn.yaml") == table_path("r", "pfn") == Path("r/pfn/table.csv")
+    assert table_path("r", "a/b/pfn.yaml@small") == table_path("r", "pfn@small") == Path("r/pfn-small/table.csv")
     assert str(spectrum_path("r", "ds", "efp", 5, 1.0)).endswith("r/ds/spectrum/efp-d5-b1/spectrum.json")
     assert str(spectrum_path("r", "ds", "constituents")).endswith("r/ds/spectrum/constituents/spectrum.json")
     with pytest.raises(ValueError, match="unknown spectrum features"):

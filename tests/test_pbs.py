@@ -253,7 +253,7 @@ def toy_sweep(tmp_path, n_samples=(16, 32), widths=(8, 16)) -> Path:
     """Gradient-trained toy points (the `mpi` launcher applies to them; closed-form points run without it)."""
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump({
-        "name": "toy", "experiment": "toy_sgd",
+        "name": "toy", "task": "toy_sgd",
         "axes": {"n_samples": list(n_samples), "width": list(widths)},
         "overrides": {"data.source.latent_dim": 64, "data.batch_size": 16, "trainer.max_steps": 10},
         "fit": {"laws": []},
@@ -400,7 +400,7 @@ def test_an_8_point_sweep_in_bundles_of_4_submits_2_jobs(tmp_path, pbs_env):
     still with its own metrics file."""
     path = tmp_path / "bundled.yaml"
     path.write_text(yaml.safe_dump({
-        "name": "bundled", "experiment": "toy_sgd", "axes": {"width": [4, 8], "seed": [0, 1, 2, 3]},
+        "name": "bundled", "task": "toy_sgd", "axes": {"width": [4, 8], "seed": [0, 1, 2, 3]},
         "overrides": {"data.source.latent_dim": 40, "n_samples": 32, "data.batch_size": 16, "trainer.max_steps": 10},
         "fit": {"laws": []},
     }, sort_keys=False))

@@ -16,7 +16,7 @@ from jetscale.train import train
 
 from conftest import BIN, JETS_POINT
 
-TOY = ["experiment=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
+TOY = ["task=toy_sgd", "n_samples=64", "width=32", "data.batch_size=16", "data.source.latent_dim=200",
        "trainer.max_steps=40", "checkpoint_every_n_steps=5"]
 COMPARED = ("test_loss", "accuracy", "roc_auc", "steps", "flops", "epochs", "n_params", "val_loss", "best_step")
 JETS = JETS_POINT

@@ -28,10 +28,10 @@ SNAKEMAKE_JOB = ("/venv/bin/python3", "-m", "snakemake", "--target-jobs", "train
 
 # --- helpers shared with test_slurm.py ------------------------------------------------------------
 
-def write_sweep(directory: Path, name: str, experiment: str, axes: dict, overrides: dict) -> Path:
+def write_sweep(directory: Path, name: str, task: str, axes: dict, overrides: dict) -> Path:
     """A sweep file that stops at the table (no fits)."""
     path = directory / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "experiment": experiment, "axes": axes, "overrides": overrides,
+    path.write_text(yaml.safe_dump({"name": name, "task": task, "axes": axes, "overrides": overrides,
                                     "fit": {"laws": []}}, sort_keys=False))
     return path
 

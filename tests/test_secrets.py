@@ -33,7 +33,7 @@ def leaks(root) -> list[str]:
 def test_a_config_that_interpolates_a_secret_is_written_redacted(compose_train, tmp_path, monkeypatch):
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    cfg = compose_train("experiment=toy", "data.source.latent_dim=50", "n_samples=16", "width=8",
+    cfg = compose_train("task=toy", "data.source.latent_dim=50", "n_samples=16", "width=8",
                         "+note=hub ${oc.env:HF_TOKEN}", "+data_dir=${oc.env:HOME}/jets")
     metrics = train(cfg, tmp_path / "run")
     written = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -53,7 +53,7 @@ def test_sweep_with_wandb_writes_no_secret(tmp_path, cli_env):
     """A real Snakemake sweep (toy_sgd, logger=wandb offline) run with secrets in its environment."""
     sweep = tmp_path / "secrets.yaml"
     sweep.write_text(yaml.safe_dump({
-        "name": "secrets", "experiment": "toy_sgd",
+        "name": "secrets", "task": "toy_sgd",
         "axes": {"n_samples": [16], "width": [8]},
         "overrides": {"data.source.latent_dim": 50, "trainer.max_steps": 5, "logger": "wandb"},
         "fit": {"laws": []},  # train and aggregate: the table is a results file too
@@ -82,7 +82,7 @@ def test_a_secret_in_an_invalid_value_is_redacted_from_every_log_and_traceback(t
     the run dir, the Snakemake logs nor the output holds it."""
     sweep = tmp_path / "bad.yaml"
     sweep.write_text(yaml.safe_dump({
-        "name": "bad", "experiment": "toy_sgd", "axes": {"n_samples": [16], "width": [8]},
+        "name": "bad", "task": "toy_sgd", "axes": {"n_samples": [16], "width": [8]},
         "overrides": {"data.source.latent_dim": 50, "trainer.max_steps": 5,
                       "trainer.accelerator": "${oc.env:HF_TOKEN}"},
         "fit": {"laws": []}}))

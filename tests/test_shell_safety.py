@@ -20,7 +20,7 @@ RESULTS = "results $(touch pwned_results) `touch pwned_results`; touch pwned_res
 def write_sweep(tmp_path, **fields):
     """A one-point toy sweep whose CSV logger name (a string key of the training config) is CSV_NAME,
     written as a Hydra-quoted value, as any Hydra string with `;`, `$(`, `(` or a backquote must be."""
-    sweep = {"name": "shell", "experiment": "toy", "axes": {"n_samples": [16], "width": [8]},
+    sweep = {"name": "shell", "task": "toy", "axes": {"n_samples": [16], "width": [8]},
              "overrides": {"data.source.latent_dim": 50, "logger.csv.name": f"'{CSV_NAME}'"},
              "fit": {"laws": []}, **fields}
     path = tmp_path / "shell.yaml"
@@ -58,7 +58,7 @@ def assert_no_canary(tmp_path):
 
 @pytest.mark.parametrize("value", [CSV_NAME, "it's \"quoted\"", "a\nb", "", "*", "$HOME", "\\", "'", "x=y z"])
 def test_shell_overrides_round_trip_through_shlex_and_bash(value, tmp_path):
-    overrides = ["experiment=toy", f"logger.csv.name={value}", f'hydra.run.dir="{tmp_path / RESULTS}"']
+    overrides = ["task=toy", f"logger.csv.name={value}", f'hydra.run.dir="{tmp_path / RESULTS}"']
     assert shlex.split(shell_overrides(overrides)) == overrides
     bash = subprocess.run(["bash", "-c", f"printf '%s\\0' {shell_overrides(overrides)}"], cwd=tmp_path,
                           capture_output=True, check=True).stdout
@@ -67,9 +67,9 @@ def test_shell_overrides_round_trip_through_shlex_and_bash(value, tmp_path):
 
 
 def test_sweep_overrides_are_quoted_as_given():
-    sweep = Sweep(name="s", axes={"width": [8]}, overrides={"logger.csv.name": CSV_NAME}, experiment="toy")
+    sweep = Sweep(name="s", axes={"width": [8]}, overrides={"logger.csv.name": CSV_NAME}, task="toy")
     overrides = sweep.hydra_overrides({"width": 8})
-    assert shlex.split(shell_overrides(overrides)) == ["experiment=toy", f"logger.csv.name={CSV_NAME}", "width=8"]
+    assert shlex.split(shell_overrides(overrides)) == ["task=toy", f"logger.csv.name={CSV_NAME}", "width=8"]
 
 
 def test_an_unquoted_hydra_value_with_shell_syntax_stops_at_validation(tmp_path):
@@ -85,7 +85,7 @@ def test_an_unquoted_hydra_value_with_shell_syntax_stops_at_validation(tmp_path)
 def test_every_rule_quotes_its_paths_and_values(tmp_path, cli_env, canary_dir, bundle_size):
     """Dry run of the sweep and the jet targets with a results dir, data dir, jets config and dataset name
     full of shell syntax: in every printed command each of them is one literal word (or inside one)."""
-    jets = yaml.safe_load((REPO / "configs" / "data" / "jets_pythia.yaml").read_text())
+    jets = yaml.safe_load((REPO / "configs" / "generator" / "jets_pythia.yaml").read_text())
     jets["dataset"] = "jets $(touch pwned_jets)"
     jets_config = tmp_path / "jets `touch pwned_jets`; touch pwned_jets.yaml"
     jets_config.write_text(yaml.safe_dump(jets))

@@ -27,7 +27,7 @@ from jetscale.data.shower.cli import main
 from jetscale.data.shower.generate import generate_snapshots, load_shower_config, pythia_settings, read_record
 from jetscale.paths import CONFIG_DIR
 
-SHOWER_CONFIGS = f"{CONFIG_DIR}/shower"
+SHOWER_CONFIGS = f"{CONFIG_DIR}/generator/shower"
 
 # A hand-made record at sqrt(s) = 100 GeV: beams and hard process (0-2), Born q q̄ (3, 4);
 # branching 1: q(3) -> q(5) g(6), recoiler q̄(4) -> 7; branching 2: g(6) -> q(8) q̄(9), recoiler q(5) -> 10.
@@ -251,13 +251,13 @@ def test_writer_refuses_inconsistent_arrays(z_snapshots, tmp_path):
 # --- configs and the CLI -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, message", [
-    ("name: x\nsqrt_s: 91.0\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\n", "missing key(s) description"),
-    ("name: x\ndescription: d\nsqrt_s: -1\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\n", "sqrt_s = -1.0 must be > 0"),
+    ("name: x\nsqrt_s: 91.0\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\n", "<top level>: 'description' is a required property"),
+    ("name: x\ndescription: d\nsqrt_s: -1\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\n", "sqrt_s: -1 is less than or equal to the minimum of 0"),
     ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: ['Random:seed = 4']\n",
      "'Random:seed = 4' is set by the generator"),
     ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: ['hadronlevel:all=on']\n",
      "'hadronlevel:all=on' is set by the generator"),
-    ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\nextra: 1\n", "extra"),
+    ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\nextra: 1\n", "extra: unknown key"),
 ])
 def test_config_errors_name_file_and_key(tmp_path, text, message):
     path = tmp_path / "proc.yaml"
@@ -274,7 +274,7 @@ def test_shipped_configs_load_with_generator_settings_last():
         settings = pythia_settings(config, seed=0)
         assert settings[-1] == f"Random:seed = {shower_generate.derive_seed(0)}"  # never 0 (= time-based)
         assert f"Beams:eCM = {config.sqrt_s!r}" in settings and "HadronLevel:all = off" in settings
-    with pytest.raises(ConfigError, match="k_max = 0 must be >= 1"):
+    with pytest.raises(ConfigError, match="k_max: 0 is less than the minimum of 1"):
         load_shower_config(f"{SHOWER_CONFIGS}/z_qq.yaml", k_max=0)
 
 

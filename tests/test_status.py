@@ -16,7 +16,7 @@ from test_pbs import render_job_script
 
 def tiny_sweep(tmp_path):
     path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump({"name": "tiny", "experiment": "toy", "axes": {"n_samples": [8, 16, 32],
+    path.write_text(yaml.safe_dump({"name": "tiny", "task": "toy", "axes": {"n_samples": [8, 16, 32],
                                     "width": [4, 8]}, "overrides": {"data.source.latent_dim": 40}}))
     return load_sweep(path, check_config=False)
 
@@ -36,7 +36,7 @@ def test_each_point_is_in_one_state_and_failed_ones_show_their_log(tmp_path, cli
     stale.mkdir(parents=True)
     payload = json.loads((runs / "n_samples=8__width=4" / "metrics.json").read_text())
     (stale / "metrics.json").write_text(json.dumps({**payload, "run_id": stale.name, "overrides": [
-        "experiment=toy", "data.source.latent_dim=20", "n_samples=8", "width=8"]}))
+        "task=toy", "data.source.latent_dim=20", "n_samples=8", "width=8"]}))
     logs.mkdir(parents=True)
     (logs / "n_samples=16__width=4.log").write_text("loading\n\nValueError: data.batch_size must be an integer\n")
     busy = runs / "n_samples=16__width=8"

@@ -13,7 +13,20 @@ from conftest import REPO
 from jetscale import tasks
 from jetscale.sweep import SweepError, load_sweep, sweep_path
 
-TASKS = sorted(p.stem for p in (REPO / "configs" / "task").glob("*.yaml"))
+TASK_CONFIGS = sorted(p.stem for p in (REPO / "configs" / "task").glob("*.yaml"))
+
+
+def task_defaults(config: str) -> list:
+    return yaml.safe_load((REPO / "configs" / "task" / f"{config}.yaml").read_text())["defaults"]
+
+
+def base_task(config: str) -> str:
+    """The task a task config evaluates as: itself, or for a variant the task its defaults list starts from."""
+    bases = [entry for entry in task_defaults(config) if isinstance(entry, str)]
+    return base_task(bases[0]) if bases else config
+
+
+TASKS = [config for config in TASK_CONFIGS if base_task(config) == config]
 SWEEPS = sorted(p.stem for p in (REPO / "configs" / "sweep").glob("*.yaml"))
 
 
@@ -21,11 +34,12 @@ def test_the_issue_tasks_exist():
     assert {"toy", "jets", "rhm", "rambo", "shower"} <= set(TASKS)
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_each_task_composes_to_its_data_model_and_solver(compose_train, task):
-    cfg = compose_train(f"task={task}")
+@pytest.mark.parametrize("config", TASK_CONFIGS)
+def test_each_task_composes_to_its_data_model_and_solver(compose_train, config):
+    cfg = compose_train(f"task={config}")
     datamodule, model = get_class(cfg.data._target_), get_class(cfg.model._target_)
-    assert datamodule.task == task  # the name the results table groups by is the config's name
+    # the name the results table groups by is the task config's name (a variant's: its task's)
+    assert datamodule.task == base_task(config)
     assert set(tasks.TASK_DATA) - {"batch_size", "n_val"} <= set(dir(datamodule))
     assert not {"evaluate", "theory_loss", "predict"} & set(dir(datamodule))  # loaders only load: the task evaluates
     assert set(tasks.TASK_MODEL) - {"name", "net"} <= set(dir(model))
@@ -50,10 +64,11 @@ def test_the_readme_lists_each_task_with_a_sweep_of_that_task():
 
 
 @pytest.mark.parametrize("name", SWEEPS)
-def test_every_sweep_names_an_existing_task_and_experiment(name):
+def test_every_sweep_names_an_existing_task(name):
     raw = yaml.safe_load((REPO / "configs" / "sweep" / f"{name}.yaml").read_text())
-    assert raw.get("task") in TASKS + [None]
-    load_sweep(sweep_path(name))  # structure, choices, and the largest point composes
+    assert raw.get("task") in TASK_CONFIGS + [None]
+    for scale in raw.get("scales") or [None]:  # structure, choices, and the largest point composes, at every scale
+        load_sweep(f"{name}@{scale}" if scale else name)
 
 
 def test_a_sweep_with_an_unknown_task_is_refused_listing_the_tasks(tmp_path):
@@ -63,12 +78,21 @@ def test_a_sweep_with_an_unknown_task_is_refused_listing_the_tasks(tmp_path):
         load_sweep(path)
 
 
-def test_the_task_comes_first_in_the_overrides_so_an_experiment_and_overrides_refine_it(tmp_path):
+def test_the_task_comes_first_in_the_overrides_so_overrides_refine_it(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"name": "s", "task": "toy", "experiment": "toy_sgd",
-                                    "axes": {"n_samples": [10]}, "overrides": {"ridge": 0.1}}))
+    path.write_text(yaml.safe_dump({"name": "s", "task": "toy_sgd", "axes": {"n_samples": [10]},
+                                    "overrides": {"ridge": 0.1}}))
     sweep = load_sweep(path)
-    assert sweep.hydra_overrides({"n_samples": 10}) == ["task=toy", "experiment=toy_sgd", "ridge=0.1", "n_samples=10"]
+    assert sweep.hydra_overrides({"n_samples": 10}) == ["task=toy_sgd", "ridge=0.1", "n_samples=10"]
+
+
+@pytest.mark.parametrize("experiment, task", [("jets_pfn", "jets"), ("toy_sgd", "toy_sgd"), ("toy", "toy"),
+                                              ("jets_efp_mlp", "jets_efp_mlp")])
+def test_a_sweep_that_still_names_an_experiment_is_told_which_task_to_write(tmp_path, experiment, task):
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump({"name": "old", "experiment": experiment, "axes": {"n_samples": [10]}}))
+    with pytest.raises(SweepError, match=rf"old.yaml: experiment = '{experiment}': .*write `task: {task}`"):
+        load_sweep(path)
 
 
 def test_workflow_rules_name_no_task():
@@ -134,9 +158,11 @@ def test_check_task_accepts_the_toy_task(compose_train):
 
 def test_config_groups_and_task_files_agree():
     """Each task config picks data and model configs that exist (Hydra would fail late otherwise)."""
-    for task in TASKS:
-        raw = yaml.safe_load((REPO / "configs" / "task" / f"{task}.yaml").read_text())
-        for entry in raw["defaults"]:
+    for task in TASK_CONFIGS:
+        for entry in task_defaults(task):
+            if isinstance(entry, str):  # a variant's base task
+                assert entry in TASK_CONFIGS and task.startswith(f"{entry}_"), (task, entry)
+                continue
             (group, choice), = entry.items()
             group = group.removeprefix("override ").lstrip("/")
             assert Path(REPO / "configs" / group / f"{choice}.yaml").is_file(), (task, group, choice)
@@ -146,7 +172,7 @@ def test_validation_needs_a_val_loader_and_a_validation_step(compose_train):
     """data.n_val > 0 turns on early stopping, which needs both sides of the validation split."""
     from hydra.utils import instantiate
 
-    cfg = compose_train("task=toy", "experiment=toy_sgd", "data.source.latent_dim=20", "width=4", "n_samples=8")
+    cfg = compose_train("task=toy_sgd", "data.source.latent_dim=20", "width=4", "n_samples=8")
     datamodule, model = instantiate(cfg.data), instantiate(cfg.model)
     tasks.check_task(datamodule, model, "lightning")  # the toy has no validation split
     datamodule.n_val = 4

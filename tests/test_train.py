@@ -15,7 +15,7 @@ SMALL = ["data.source.latent_dim=50", "n_samples=100", "width=16", "ridge=1e-2",
 
 
 def test_closed_form_writes_the_metrics_contract(compose_train, tmp_path):
-    cfg = compose_train("experiment=toy", *SMALL)
+    cfg = compose_train("task=toy", *SMALL)
     run_dir = tmp_path / "n_samples=100__width=16__seed=3"
     metrics = train(cfg, run_dir)
     on_disk = json.loads((run_dir / "metrics.json").read_text())
@@ -35,18 +35,18 @@ def test_closed_form_writes_the_metrics_contract(compose_train, tmp_path):
 
 
 def test_lightning_run_approaches_the_closed_form(compose_train, tmp_path):
-    exact = train(compose_train("experiment=toy", *SMALL), tmp_path / "exact")
-    sgd = train(compose_train("experiment=toy_sgd", *SMALL, "trainer.max_steps=400", "model.optimizer.lr=0.05"),
+    exact = train(compose_train("task=toy", *SMALL), tmp_path / "exact")
+    sgd = train(compose_train("task=toy_sgd", *SMALL, "trainer.max_steps=400", "model.optimizer.lr=0.05"),
                 tmp_path / "sgd")
     assert sgd["solver"] == "lightning" and sgd["steps"] == 400
     assert sgd["test_loss"] == pytest.approx(exact["test_loss"], rel=0.03)
-    first_steps = train(compose_train("experiment=toy_sgd", *SMALL, "trainer.max_steps=5", "model.optimizer.lr=0.05"),
+    first_steps = train(compose_train("task=toy_sgd", *SMALL, "trainer.max_steps=5", "model.optimizer.lr=0.05"),
                         tmp_path / "early")
     assert abs(first_steps["test_loss"] - exact["test_loss"]) > 5 * abs(sgd["test_loss"] - exact["test_loss"])
 
 
 def test_rerun_resumes_from_the_last_checkpoint(compose_train, tmp_path):
-    args = ("experiment=toy_sgd", *SMALL, "model.optimizer.lr=0.05", "checkpoint_every_n_steps=20")
+    args = ("task=toy_sgd", *SMALL, "model.optimizer.lr=0.05", "checkpoint_every_n_steps=20")
     straight = train(compose_train(*args, "trainer.max_steps=120"), tmp_path / "straight")
     run_dir = tmp_path / "resumed"
     train(compose_train(*args, "trainer.max_steps=60"), run_dir)  # a run cut off after 60 steps
@@ -63,7 +63,7 @@ def test_compute_budget_sets_the_number_of_steps(compose_train, tmp_path):
     from jetscale.models.random_features import sgd_flops_per_sample
 
     per_step = sgd_flops_per_sample(16, 50) * 100  # full batch of 100 samples
-    metrics = train(compose_train("experiment=toy_sgd", *SMALL, f"compute={per_step * 37.5}"), tmp_path / "budget")
+    metrics = train(compose_train("task=toy_sgd", *SMALL, f"compute={per_step * 37.5}"), tmp_path / "budget")
     assert metrics["steps"] == 37
     assert metrics["flops"] == pytest.approx(37 * per_step)
     assert metrics["flops"] <= per_step * 37.5
@@ -85,9 +85,9 @@ def test_analytic_flops_match_torch_flop_counter():
 
 def test_unknown_solver_and_useless_budget_are_named(compose_train, tmp_path):
     with pytest.raises(ValueError, match="newton"):
-        train(compose_train("experiment=toy", *SMALL, "solver=newton"), tmp_path / "bad")
+        train(compose_train("task=toy", *SMALL, "solver=newton"), tmp_path / "bad")
     with pytest.raises(ValueError, match="compute=1000"):
-        train(compose_train("experiment=toy", *SMALL, "compute=1000"), tmp_path / "bad")
+        train(compose_train("task=toy", *SMALL, "compute=1000"), tmp_path / "bad")
     assert not (tmp_path / "bad" / "metrics.json").exists()
 
 
@@ -97,7 +97,7 @@ def test_wandb_logger_runs_offline_and_writes_no_api_key(compose_train, tmp_path
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     run_dir = tmp_path / "wandb-run"
-    train(compose_train("experiment=toy", *SMALL, "logger=wandb"), run_dir)
+    train(compose_train("task=toy", *SMALL, "logger=wandb"), run_dir)
     assert (run_dir / "metrics.json").exists() and list((run_dir / "csv").glob("version_*/metrics.csv"))
     assert list((run_dir / "wandb").glob("offline-run-*")), "wandb should keep an offline run to sync later"
     for path in run_dir.rglob("*"):
@@ -108,7 +108,7 @@ def test_wandb_logger_runs_offline_and_writes_no_api_key(compose_train, tmp_path
 def test_training_loss_is_logged_every_log_every_n_steps(compose_train, tmp_path):
     import pandas as pd
 
-    cfg = compose_train("experiment=toy_sgd", "trainer.max_steps=30", "trainer.log_every_n_steps=10",
+    cfg = compose_train("task=toy_sgd", "trainer.max_steps=30", "trainer.log_every_n_steps=10",
                         "data.source.latent_dim=100", "width=16", "n_samples=64")
     train(cfg, tmp_path / "point")
     log = pd.read_csv(next((tmp_path / "point" / "csv").glob("version_*/metrics.csv")))

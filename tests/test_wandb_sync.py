@@ -44,7 +44,7 @@ def recorded(tmp_path_factory):
         for point in POINTS:
             with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
                 cfg = compose(config_name="train", overrides=[
-                    "experiment=toy", "logger=wandb", "data.source.latent_dim=50", "width=8",
+                    "task=toy", "logger=wandb", "data.source.latent_dim=50", "width=8",
                     *point.split("__")])
             train(cfg, out / "runs" / point)
             wandb.finish()  # one process per point in a sweep; here the next point needs its own run

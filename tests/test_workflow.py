@@ -21,7 +21,7 @@ def tiny_sweep(tmp_path, n_samples=(40, 80), widths=(8, 16), seeds=(0, 1)):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump({
         "name": "tiny",
-        "experiment": "toy",
+        "task": "toy",
         "axes": {"n_samples": list(n_samples), "width": list(widths), "seed": list(seeds)},
         "overrides": {"data.source.latent_dim": 100, "ridge": 1e-2},
         "fit": {"bootstrap": 20},
@@ -131,7 +131,7 @@ def test_a_changed_override_retrains_a_finished_sweep_from_scratch(tmp_path, cli
     sweep = tmp_path / "sgd.yaml"
 
     def run(ridge):
-        sweep.write_text(yaml.safe_dump({"name": "sgd", "experiment": "toy_sgd", "axes": {"n_samples": [64]},
+        sweep.write_text(yaml.safe_dump({"name": "sgd", "task": "toy_sgd", "axes": {"n_samples": [64]},
                                          "overrides": {"data.source.latent_dim": 64, "width": 8, "ridge": ridge,
                                                        "trainer.max_steps": 30}, "fit": {"laws": []}}))
         proc = subprocess.run(snakemake_cmd(tmp_path, sweep, "--until", "aggregate"), capture_output=True, text=True,
@@ -141,7 +141,7 @@ def test_a_changed_override_retrains_a_finished_sweep_from_scratch(tmp_path, cli
 
     before, after = run(0.01), run(0.1)
     fresh = tmp_path / "fresh"
-    done = subprocess.run(["jetscale", "train", "experiment=toy_sgd", "data.source.latent_dim=64", "width=8",
+    done = subprocess.run(["jetscale", "train", "task=toy_sgd", "data.source.latent_dim=64", "width=8",
                            "ridge=0.1", "trainer.max_steps=30", "n_samples=64", f"hydra.run.dir={fresh}"],
                           capture_output=True, text=True, env=cli_env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -180,7 +180,7 @@ def test_jet_isoflop_sweep_generates_its_data_and_sets_steps_from_compute(tmp_pa
     sweep = tmp_path / "jets-iso.yaml"
     budgets = [2.0e6, 6.0e6]
     sweep.write_text(yaml.safe_dump({
-        "name": "jets-iso", "experiment": "jets_efp_linear",
+        "name": "jets-iso", "task": "jets_efp_linear",
         "axes": {"compute": budgets, "n_samples": [40], "seed": [0]},
         "overrides": {"data.dataset_dir": str(data / "toptag-pythia"), "data.n_test": 40, "data.batch_size": 20},
         "fit": {"laws": []},
@@ -212,7 +212,7 @@ def test_training_resources_rule_defaults_then_sweep_then_profile_and_the_mpi_la
     """The train job's resources: rule defaults < the sweep's `resources:` < a profile's set-resources.
     The `mpi` resource (srun, a PBS mpiexec line) prefixes `jetscale train`."""
     plain = dry_run_shell(tmp_path, tiny_sweep(tmp_path, n_samples=(40,), widths=(8,), seeds=(0,)), cli_env)
-    assert "Shell command: jetscale train experiment=toy" in plain and "runtime=30" in plain
+    assert "Shell command: jetscale train task=toy" in plain and "runtime=30" in plain
 
     sweep = yaml.safe_load((tmp_path / "tiny.yaml").read_text())
     sweep["resources"] = {"runtime": 77, "nodes": 2}
@@ -220,16 +220,16 @@ def test_training_resources_rule_defaults_then_sweep_then_profile_and_the_mpi_la
     launcher = ("--set-resources", "train:mpi='mpiexec -n 8 --ppn 4'")
     closed_form = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, *launcher)
     assert "runtime=77" in closed_form and "nodes=2" in closed_form
-    assert "Shell command: jetscale train experiment=toy" in closed_form  # no ranks to launch: no prefix
+    assert "Shell command: jetscale train task=toy" in closed_form  # no ranks to launch: no prefix
 
-    sweep.update(experiment="toy_sgd", overrides={"data.source.latent_dim": 100})
+    sweep.update(task="toy_sgd", overrides={"data.source.latent_dim": 100})
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
     multi_node = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, *launcher)
-    assert "mpiexec -n 8 --ppn 4 jetscale train experiment=toy_sgd" in multi_node
+    assert "mpiexec -n 8 --ppn 4 jetscale train task=toy_sgd" in multi_node
 
     profile_wins = dry_run_shell(tmp_path, tmp_path / "tiny.yaml", cli_env, "--set-resources", "train:mpi='srun'",
                                  "train:runtime=5")
-    assert "srun jetscale train experiment=toy_sgd" in profile_wins and "runtime=5," in profile_wins
+    assert "srun jetscale train task=toy_sgd" in profile_wins and "runtime=5," in profile_wins
 
 
 def test_a_sweep_may_not_set_the_unquoted_mpi_launcher(tmp_path):

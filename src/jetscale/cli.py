@@ -78,14 +78,14 @@ def cmd_theory(args: argparse.Namespace) -> int:
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
     from jetscale.aggregate import build_table, print_progress, sweep_metrics, table_of, write_table
-    from jetscale.sweep import load_sweep, sweep_path
+    from jetscale.sweep import load_sweep
 
     if bool(args.metrics) == bool(args.sweep):
         raise ValueError("give either metrics files or --sweep (with --runs-dir), not both or neither")
     if args.sweep:
         if not args.runs_dir:
             raise ValueError("--sweep needs --runs-dir (results/<sweep>/runs)")
-        sweep = load_sweep(sweep_path(args.sweep), check_config=False)
+        sweep = load_sweep(args.sweep, check_config=False)
         table = table_of(sweep_metrics(sweep, args.runs_dir, progress=print_progress))
     else:
         table = build_table(args.metrics)
@@ -155,12 +155,11 @@ def cmd_spectrum_figure(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from jetscale.sweep import load_sweep, run_id, sweep_path
+    from jetscale.sweep import load_sweep, run_id
 
-    path = sweep_path(args.name)
-    sweep = load_sweep(path)
+    sweep = load_sweep(args.name)
     points = sweep.points()
-    print(f"sweep {sweep.name} ({path}): {len(points)} points, axes {list(sweep.axes)}")
+    print(f"sweep {sweep.name} ({sweep.ref}): {len(points)} points, axes {list(sweep.axes)}")
     for point in points:
         print(run_id(point))
     return 0
@@ -217,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "would. Each point's own overrides are read from its run dir's name, a sweep run id such as "
                     "'n_samples=64__seed=0'; the overrides after the options apply to every point. Points whose "
                     "metrics.json exists are skipped. Example: jetscale train-packed --run-dir runs/n_samples=64__"
-                    "seed=0 --run-dir runs/n_samples=128__seed=1 experiment=toy_sgd width=16 data.batch_size=32")
+                    "seed=0 --run-dir runs/n_samples=128__seed=1 task=toy_sgd width=16 data.batch_size=32")
     p.add_argument("--run-dir", action="append", required=True, metavar="DIR",
                    help="a point's run dir, named by its run id KEY=VALUE,... (repeat: one per point)")
     p.add_argument("overrides", nargs="*", metavar="HYDRA_OVERRIDES", help="Hydra overrides common to all points")
@@ -239,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "RUNS_DIR/<run id>/metrics.json and must have been trained with the overrides the sweep sets now "
                     "(the workflow's form: no per-point arguments); otherwise the files given are read as they are.")
     p.add_argument("metrics", nargs="*", help="metrics files (by hand; the workflow uses --sweep)")
-    p.add_argument("--sweep", help="sweep name (configs/sweep/<name>.yaml) or path to its .yaml")
+    p.add_argument("--sweep", help="sweep name (configs/sweep/<name>.yaml) or path to its .yaml; <sweep>@<scale> for a scale")
     p.add_argument("--runs-dir", help="the sweep's run dirs, e.g. results/<sweep>/runs")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_aggregate)
@@ -283,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_paper_cost(sub)
 
     p = sub.add_parser("sweep", help="validate a sweep config and list its points")
-    p.add_argument("name", help="sweep name (configs/sweep/<name>.yaml) or a path to a .yaml")
+    p.add_argument("name", help="sweep name (configs/sweep/<name>.yaml) or a path to a .yaml; <sweep>@<scale> for a scale (paper-pfn@small)")
     p.set_defaults(func=cmd_sweep)
     return parser
 

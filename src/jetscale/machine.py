@@ -120,6 +120,6 @@ def check_sweep(sweep: Sweep, cfg, machine: Machine, bundled: bool) -> None:
     else:
         what = f"the full batch (data.batch_size=null) of n_samples {sorted(wrong)}"
         fix = f"give data.batch_size a value that {ranks} divides, or n_samples that it divides"
-    raise SweepError(f"sweep config {sweep.source}: {what} is not divisible by the {ranks} ranks of one point on "
+    raise SweepError(f"sweep config {sweep.ref}: {what} is not divisible by the {ranks} ranks of one point on "
                      f"{machine.name} ({layout}). Nothing was submitted: {fix}, or train the points one per "
                      "device (--config bundle_size=K)")

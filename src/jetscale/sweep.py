@@ -1,14 +1,18 @@
 """Sweep definitions: load, validate and expand ``configs/sweep/<name>.yaml``.
 
 A sweep names a *task* (``configs/task/<task>.yaml``: data source, model family,
-solver; :mod:`jetscale.tasks`) and optionally an *experiment*, and lists *axes*
+solver and their settings; :mod:`jetscale.tasks`), and lists *axes*
 (``n_samples``, ``width``, ``seed``, ``compute``) whose cartesian product gives
-one training job per point, and fixed Hydra *overrides*.  Validation happens
+one training job per point, and fixed Hydra *overrides*.  A sweep run at several
+sizes (the paper's small and full scales) is one file with the common part at the
+top and what differs under ``scales.<scale>``; it is named ``<sweep>@<scale>``
+(``paper-pfn@small``) and its effective name, hence its results directory, is
+``<name>-<scale>`` (``results/paper-pfn-small/``).  Validation happens
 before any job exists:
 
-1. structure, against ``workflow/schemas/sweep.schema.yaml`` (unknown keys,
-   non-positive sizes, wrong types), and the task and experiment must be files
-   of their config groups;
+1. structure, against ``workflow/schemas/sweep.schema.yaml`` (:func:`jetscale.yamlfile.validate`: unknown keys,
+   non-positive sizes, wrong types), and the task must be a file of
+   ``configs/task/``;
 2. meaning, by composing the real Hydra config of the largest point (override
    keys must exist; a width may not exceed the toy model's latent dimension);
 3. types: every override must have the type of the key it sets
@@ -24,11 +28,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
-import yaml
-
-from jetscale.paths import CONFIG_DIR, SWEEP_SCHEMA as SCHEMA
-from jetscale.yamlfile import YAMLFileError, read_yaml
+from jetscale.paths import CONFIG_DIR
+from jetscale.yamlfile import YAMLFileError, read_yaml, validate
 
 FIT_DEFAULTS = {"laws": ["data", "params", "joint"], "bootstrap": 1000, "loss_col": "test_loss", "seed": 0}
 # The law fitted per group of the other axis: data law at fixed width, params law at fixed n_samples.
@@ -45,10 +46,15 @@ class Sweep:
     axes: dict[str, list]
     overrides: dict[str, object] = field(default_factory=dict)
     task: str | None = None  # configs/task/<task>.yaml (toy, jets, rhm, rambo, shower); None: train.yaml's default
-    experiment: str | None = None
     fit: dict = field(default_factory=dict)
     resources: dict = field(default_factory=dict)  # Snakemake resources of the training jobs
     source: str = "<memory>"
+    scale: str | None = None  # the scale of a file with `scales:` (its name is then <file's name>-<scale>)
+
+    @property
+    def ref(self) -> str:
+        """What names this sweep to :func:`load_sweep` again: its file, and ``@<scale>`` if it has one."""
+        return f"{self.source}{SCALE_MARK}{self.scale}" if self.scale else self.source
 
     def points(self) -> list[dict]:
         """All points, in axis order (first axis varies slowest)."""
@@ -56,9 +62,8 @@ class Sweep:
         return [dict(zip(keys, values)) for values in itertools.product(*self.axes.values())]
 
     def common_overrides(self) -> list[str]:
-        """The overrides every point shares: the task, the experiment and the fixed overrides (an axis key wins)."""
+        """The overrides every point shares: the task and the fixed overrides (an axis key wins)."""
         fixed = [f"task={self.task}"] if self.task else []
-        fixed += [f"experiment={self.experiment}"] if self.experiment else []
         return fixed + [f"{k}={_hydra_value(v)}" for k, v in self.overrides.items() if k not in self.axes]
 
     def hydra_overrides(self, point: dict) -> list[str]:
@@ -103,6 +108,9 @@ def _hydra_value(value) -> str:
     return str(value)
 
 
+SCALE_MARK = "@"  # paper-pfn@small: scale `small` of configs/sweep/paper-pfn.yaml
+
+
 def sweep_path(name: str, config_dir: str | Path = CONFIG_DIR) -> Path:
     """``configs/sweep/<name>.yaml``, or ``name`` itself when it is a path to a .yaml file."""
     if name.endswith((".yaml", ".yml")):
@@ -110,50 +118,91 @@ def sweep_path(name: str, config_dir: str | Path = CONFIG_DIR) -> Path:
     return Path(config_dir) / "sweep" / f"{name}.yaml"
 
 
-def load_sweep(path: str | Path, schema: str | Path = SCHEMA, check_config: bool = True) -> Sweep:
-    """Read, validate and return a sweep; raise ``SweepError`` naming the problem."""
-    path = Path(path)
+def split_ref(ref: str | Path) -> tuple[str, str | None]:
+    """``paper-pfn@small`` -> ``("paper-pfn", "small")``; a name or path without ``@<scale>`` has no scale."""
+    text = str(ref)
+    stem, mark, scale = text.rpartition(SCALE_MARK)
+    if not mark or not stem or "/" in scale or not scale:
+        return text, None
+    return stem, scale
+
+
+def scaled_name(name: str, scale: str | None) -> str:
+    """The effective name of scale ``scale`` of sweep ``name`` (its results directory): ``paper-pfn-small``."""
+    return f"{name}-{scale}" if scale else name
+
+
+def load_sweep(ref: str | Path, check_config: bool = True, config_dir: str | Path = CONFIG_DIR) -> Sweep:
+    """Read, validate and return a sweep named by ``ref``: a name of ``configs/sweep/`` or a path to a .yaml file,
+    followed by ``@<scale>`` for a file with ``scales:``. Raise ``SweepError`` naming the problem."""
+    name, scale = split_ref(ref)
+    path = sweep_path(name, config_dir)
     if not path.exists():
         available = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.exists() else []
         raise SweepError(f"sweep config {path} does not exist (available: {available})")
     try:
         raw = read_yaml(path) or {}
+        check_no_experiment(raw, path)
+        validate(raw, "sweep", path)
+        raw = at_scale(raw, scale, path)
+        validate(raw, "sweep", f"{path}{SCALE_MARK}{scale}" if scale else path)  # a scale may lack axes
     except YAMLFileError as bad:
         raise SweepError(str(bad)) from None
-    validate_structure(raw, path, schema)
-    check_choice(raw, "task", path)
-    check_choice(raw, "experiment", path)
+    check_task(raw, path)
     sweep = Sweep(
         name=raw["name"], axes=raw["axes"], overrides=raw.get("overrides") or {}, task=raw.get("task"),
-        experiment=raw.get("experiment"), fit=raw.get("fit") or {}, resources=raw.get("resources") or {},
-        source=str(path),
+        fit=raw.get("fit") or {}, resources=raw.get("resources") or {}, source=str(path), scale=scale,
     )
     if check_config:
         check_against_config(sweep)
     return sweep
 
 
-def validate_structure(raw: dict, path: Path, schema: str | Path = SCHEMA) -> None:
-    validator = jsonschema.Draft202012Validator(yaml.safe_load(Path(schema).read_text()))
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {_key(e.absolute_path)}: {e.message}" for e in errors]
-        raise SweepError(f"invalid sweep config {path}:\n" + "\n".join(lines))
+def at_scale(raw: dict, scale: str | None, path: Path) -> dict:
+    """The sweep at ``scale``: the file's common part, each mapping of ``scales.<scale>`` merged key by key into
+    the common one (other values replace it), and the name ``<name>-<scale>``. A file without ``scales:`` is its own
+    sweep and takes no scale; a file with ``scales:`` needs one."""
+    scales = raw.get("scales") or {}
+    if scale is None and scales:
+        raise SweepError(f"sweep config {path} has scales {', '.join(scales)}: name one, e.g. "
+                         f"{path.stem}{SCALE_MARK}{next(iter(scales))}")
+    if scale is None:
+        return raw
+    if scale not in scales:
+        raise SweepError(f"sweep config {path}: no scale {scale!r} under scales: "
+                         + (f"it has {', '.join(scales)}" if scales else "it has no scales"))
+    common = {key: value for key, value in raw.items() if key != "scales"}
+    merged = {**common, "name": scaled_name(raw["name"], scale)}
+    for key, value in scales[scale].items():
+        merged[key] = {**(common.get(key) or {}), **value} if isinstance(value, dict) else value
+    return merged
 
 
-def check_choice(raw: dict, group: str, path: Path) -> None:
-    """A sweep's ``task`` or ``experiment`` must name a file of that config group (listed when it does not)."""
-    choice = raw.get(group)
-    if choice is None or (Path(CONFIG_DIR) / group / f"{choice}.yaml").is_file():
+def tasks() -> list[str]:
+    """The task configs: the stems of ``configs/task/*.yaml``."""
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / "task").glob("*.yaml"))
+
+
+def check_task(raw: dict, path: Path) -> None:
+    """A sweep's ``task`` must name a file of ``configs/task/`` (listed when it does not)."""
+    task = raw.get("task")
+    if task is not None and task not in tasks():
+        raise SweepError(f"sweep config {path}: task = {task!r} is not a config of configs/task/ "
+                         f"(available: {', '.join(tasks())})")
+
+
+def check_no_experiment(raw: dict, path: Path) -> None:
+    """``experiment:`` is gone (experiments are tasks now); say which ``task:`` to write instead."""
+    if not isinstance(raw, dict) or "experiment" not in raw:
         return
-    available = sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
-    raise SweepError(f"sweep config {path}: {group} = {choice!r} is not a config of configs/{group}/ "
-                     f"(available: {', '.join(available)})")
-
-
-def _key(path) -> str:
-    parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in path]
-    return "".join(parts).lstrip(".") or "<top level>"
+    old = str(raw["experiment"])
+    # The task an old experiment was: itself (toy_sgd, jets_efp_mlp) or the task it refined (jets_pfn -> jets).
+    task = max((t for t in tasks() if old == t or old.startswith(f"{t}_")), key=len, default=None)
+    advice = f"write `task: {task}`" if task else f"write `task: <one of {', '.join(tasks())}>`"
+    if raw.get("task") not in (None, task):
+        advice += f" (and check it against the `task: {raw['task']}` the file also sets)"
+    raise SweepError(f"sweep config {path}: experiment = {old!r}: the experiment group is gone, experiments are "
+                     f"tasks of configs/task/ now; remove `experiment:` and {advice}")
 
 
 def compose_training_config(overrides: list[str], context: str):
@@ -172,7 +221,7 @@ def compose_training_config(overrides: list[str], context: str):
 
 def compose_point(sweep: Sweep, point: dict):
     """The training config (``configs/train.yaml`` + the sweep's overrides) of one point."""
-    return compose_training_config(sweep.hydra_overrides(point), f"sweep config {sweep.source}")
+    return compose_training_config(sweep.hydra_overrides(point), f"sweep config {sweep.ref}")
 
 
 def largest_point(sweep: Sweep) -> dict:
@@ -210,7 +259,7 @@ def check_override_types(sweep: Sweep, composed) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     groups = [o for o in sweep.common_overrides() if is_group(o.partition("=")[0])]
-    base = compose_training_config(groups, f"sweep config {sweep.source}")
+    base = compose_training_config(groups, f"sweep config {sweep.ref}")
     errors = []
     for key, written in sweep.overrides.items():
         if key in sweep.axes or is_group(key) or key.startswith(("+", "~")):
@@ -224,7 +273,7 @@ def check_override_types(sweep: Sweep, composed) -> None:
         if problem:
             errors.append(f"  overrides.{key} = {written!r}: {problem}")
     if errors:
-        raise SweepError(f"sweep config {sweep.source}: overrides of the wrong type:\n" + "\n".join(errors))
+        raise SweepError(f"sweep config {sweep.ref}: overrides of the wrong type:\n" + "\n".join(errors))
 
 
 def check_against_config(sweep: Sweep):
@@ -234,12 +283,12 @@ def check_against_config(sweep: Sweep):
     cfg = compose_point(sweep, largest)
     check_override_types(sweep, cfg)
     if "compute" in sweep.axes and cfg.solver != "lightning":
-        raise SweepError(f"sweep config {sweep.source}: axes.compute needs a gradient solver (solver=lightning), "
+        raise SweepError(f"sweep config {sweep.ref}: axes.compute needs a gradient solver (solver=lightning), "
                          f"but the points use solver={cfg.solver}")
     latent_dim = cfg.data.get("source", {}).get("latent_dim")
     if latent_dim is not None and largest.get("width", cfg.width) > latent_dim:
         raise SweepError(
-            f"sweep config {sweep.source}: axes.width = {largest['width']} is larger than the latent "
+            f"sweep config {sweep.ref}: axes.width = {largest['width']} is larger than the latent "
             f"dimension data.source.latent_dim = {latent_dim}"
         )
     return cfg

@@ -21,7 +21,7 @@ rule aggregate:
     log:
         f"{RESULTS}/{{sweep}}/logs/aggregate.log",
     params:
-        sweep=lambda wildcards: SWEEPS[wildcards.sweep].source,  # the points come from the sweep, not argv
+        sweep=lambda wildcards: SWEEPS[wildcards.sweep].ref,  # the points come from the sweep, not argv
         runs=lambda wildcards: f"{RESULTS}/{wildcards.sweep}/runs",
     threads: 1
     resources:

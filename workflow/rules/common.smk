@@ -12,7 +12,8 @@ from jetscale.paper.config import (
     PAPER_FIGURES, PaperConfigError, efp_tag, load_paper_config, paper_dir, spectrum_path, sweep_name, table_path,
 )
 from jetscale.paper.figures import figure_inputs
-from jetscale.sweep import SweepError, check_against_config, load_sweep, run_id, shell_overrides, sweep_path
+from jetscale.paths import generator_path
+from jetscale.sweep import SweepError, check_against_config, load_sweep, run_id, shell_overrides
 
 CONFIGS = Path(workflow.basedir) / "configs"
 RESULTS = config["results_dir"]
@@ -34,13 +35,9 @@ MACHINE = _checked(machine_of, config)
 # ---------------------------------------------------------------- jet datasets (data/jets/<dataset>/)
 
 
-def jets_config_path(name):
-    return Path(name) if name.endswith((".yaml", ".yml")) else CONFIGS / "data" / f"{name}.yaml"
-
-
 def jet_dataset(config_name, overrides):
     """A jet dataset this workflow generates: its generator settings and the overrides that shape it."""
-    settings = _checked(load_config, jets_config_path(config_name), overrides)
+    settings = _checked(load_config, generator_path(config_name, config_dir=CONFIGS), overrides)
     return SimpleNamespace(settings=settings, overrides=" ".join(overrides),
                            indices=[f"{i:05d}" for i in range(settings.generator.n_shards)])
 
@@ -83,20 +80,25 @@ def training_data(cfg):
 # ---------------------------------------------------------------- sweeps (results/<sweep>/)
 
 
-def sweep_named(name, must_match_file=False):
-    sweep = _checked(load_sweep, sweep_path(name, CONFIGS), check_config=False)
-    if must_match_file and sweep.name != Path(sweep.source).stem:
-        raise WorkflowError(f"{sweep.source}: name {sweep.name!r} must equal the file name for the paper to find "
-                            f"its table (results/<name>/table.csv)")
+def sweep_named(ref, must_match_file=False):
+    """The sweep `ref` names (configs/sweep/<name>.yaml or a path, then @<scale> for a file with scales:)."""
+    sweep = _checked(load_sweep, ref, check_config=False, config_dir=CONFIGS)
+    if must_match_file and sweep.name != sweep_name(sweep.ref):
+        raise WorkflowError(f"{sweep.source}: name {sweep.name!r} must be the file name for the paper to find its "
+                            f"table (results/{sweep_name(sweep.ref)}/table.csv)")
     return sweep
+
+
+def same_sweep(a, b):
+    return (Path(a.source).resolve(), a.scale) == (Path(b.source).resolve(), b.scale)
 
 
 MAIN_SWEEP = sweep_named(config["sweep"])
 SWEEPS = {MAIN_SWEEP.name: MAIN_SWEEP}
-for _name in PAPER.sweeps():
-    _sweep = sweep_named(_name, must_match_file=True)
-    if Path(SWEEPS.setdefault(_sweep.name, _sweep).source).resolve() != Path(_sweep.source).resolve():
-        raise WorkflowError(f"two sweeps are named {_sweep.name!r}: {SWEEPS[_sweep.name].source} and {_sweep.source}")
+for _ref in PAPER.sweeps():
+    _sweep = sweep_named(_ref, must_match_file=True)
+    if not same_sweep(SWEEPS.setdefault(_sweep.name, _sweep), _sweep):
+        raise WorkflowError(f"two sweeps are named {_sweep.name!r}: {SWEEPS[_sweep.name].ref} and {_sweep.ref}")
 
 
 # A PBS queue's per-user job limit (facility.yaml max_queued) is a global resource that each training job in
@@ -210,7 +212,7 @@ def train_overrides(wildcards):
 def bundle_arguments(wildcards):
     """Shell-quoted `jetscale train-bundle` arguments: the sweep and the bundle's name; the command reads the
     members and their overrides from the sweep file (no point is ever an argument)."""
-    return shell_overrides(["--sweep", SWEEPS[wildcards.sweep].source, "--bundle", wildcards.bundle,
+    return shell_overrides(["--sweep", SWEEPS[wildcards.sweep].ref, "--bundle", wildcards.bundle,
                             "--bundle-size", str(config["bundle_size"]),
                             "--runs-dir", f"{RESULTS}/{wildcards.sweep}/runs"] + ["--pack"] * config["bundle_pack"]
                            + (["--accelerator", MACHINE.accelerator] if plan(wildcards.sweep).machine_overrides else []))

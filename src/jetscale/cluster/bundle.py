@@ -177,9 +177,9 @@ def bundle_exit(status: dict[Path, int]) -> int:
 def sweep_bundle(sweep_name: str, bundle: str, size: int, pack: bool, runs_dir: Path) -> tuple[list[Path], list[str]]:
     """The run dirs of bundle ``bundle`` of a sweep cut into bundles of ``size`` (:func:`bundles`), and the
     overrides its members share, read from the sweep file (so no point is ever one argument)."""
-    from jetscale.sweep import load_sweep, run_id, sweep_path
+    from jetscale.sweep import load_sweep, run_id
 
-    sweep = load_sweep(sweep_path(sweep_name), check_config=False)
+    sweep = load_sweep(sweep_name, check_config=False)
     members = bundles({run_id(p): p for p in sweep.points()}, size, pack=pack)
     if bundle not in members:
         raise ValueError(f"sweep {sweep.name} ({sweep.source}) has no {bundle} in bundles of {size}"
@@ -221,7 +221,7 @@ def register(sub) -> None:
                     f"as 'n_samples=64{RUN_ID_SEPARATOR}seed=0'); the sweep's overrides (or those after the "
                     "options) apply to all. "
                     "Finished points are skipped. Exit 0 when all finished, 75 when one was preempted.")
-    p.add_argument("--sweep", help="the sweep (name or .yaml path) whose bundle to run (the workflow's form)")
+    p.add_argument("--sweep", help="the sweep (name or .yaml path, @<scale> for a scale) whose bundle to run")
     p.add_argument("--bundle", help="with --sweep: the bundle's name, e.g. bundle-003")
     p.add_argument("--bundle-size", type=int, help="with --sweep: points per bundle (workflow bundle_size)")
     p.add_argument("--runs-dir", help="with --sweep: the sweep's run dirs, e.g. results/<sweep>/runs")

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jetscale.paths import REPO_ROOT
-from jetscale.yamlfile import YAMLFileError, read_yaml
+from jetscale.yamlfile import YAMLFileError, read_validated
 
 PROPERTIES = re.compile(r"^# properties = (.*)$", re.M)  # the line Snakemake writes into every job script
 ACCOUNT_ENV = "JETSCALE_PBS_ACCOUNT"
@@ -171,43 +171,35 @@ def facility_path(name: str) -> Path:
 
 
 def _queue(name: str, raw: dict, where: str) -> Queue:
-    try:
-        nodes = tuple(int(n) for n in raw["nodes"])
-        walltime = tuple(parse_walltime(t) for t in raw["walltime"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise PBSError(f"{where}: queue {name} needs nodes: [min, max] and walltime: [HH:MM:SS, HH:MM:SS] ({err})")
-    if len(nodes) != 2 or len(walltime) != 2 or nodes[0] > nodes[1] or walltime[0] > walltime[1]:
-        raise PBSError(f"{where}: queue {name}: nodes and walltime must be [min, max] with min <= max")
+    """A queue of a facility file already checked against its schema: [min, max] must be in order."""
+    nodes, walltime = tuple(raw["nodes"]), tuple(parse_walltime(t) for t in raw["walltime"])
+    for key, (low, high) in (("nodes", nodes), ("walltime", walltime)):
+        if low > high:
+            raise PBSError(f"{where}: queues.{name}.{key} = {raw[key]!r}: must be [min, max] with min <= max")
     routes = tuple(_queue(r, spec, where) for r, spec in (raw.get("routes") or {}).items())
-    limits = {key: raw.get(key) for key in ("max_queued", "max_running")}
-    for key, value in limits.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise PBSError(f"{where}: queue {name}: {key} must be a whole number >= 1, got {value!r}")
-    return Queue(name, nodes, walltime, routes, bool(raw.get("rerunnable", False)), **limits)
+    return Queue(name, nodes, walltime, routes, raw.get("rerunnable", False),
+                 max_queued=raw.get("max_queued"), max_running=raw.get("max_running"))
 
 
 def load_facility(name_or_path: str) -> Facility:
+    """A facility file, checked against ``workflow/schemas/facility.schema.yaml``; errors name the file and key."""
     path = facility_path(name_or_path)
     if not path.is_file():
         raise PBSError(f"no facility file {path} (give a facility name such as polaris, or a path)")
     try:
-        raw = read_yaml(path) or {}
+        raw = read_validated(path, "facility")
     except YAMLFileError as bad:
         raise PBSError(str(bad)) from None
-    required = ("system", "filesystems", "ranks_per_node", "depth", "cpu_bind", "default_queue", "queues")
-    missing = [key for key in required if key not in raw]
-    if missing:
-        raise PBSError(f"{path}: missing {', '.join(missing)}")
     queues = {name: _queue(name, spec, str(path)) for name, spec in raw["queues"].items()}
     env_file = raw.get("env_file")
     facility = Facility(
-        name=raw.get("name", path.parent.name), system=str(raw["system"]), filesystems=str(raw["filesystems"]),
-        ranks_per_node=int(raw["ranks_per_node"]), depth=int(raw["depth"]), cpu_bind=str(raw["cpu_bind"]),
-        default_queue=str(raw["default_queue"]), queues=queues,
+        name=raw.get("name", path.parent.name), system=raw["system"], filesystems=raw["filesystems"],
+        ranks_per_node=raw["ranks_per_node"], depth=raw["depth"], cpu_bind=raw["cpu_bind"],
+        default_queue=raw["default_queue"], queues=queues,
         env_file=(path.parent / env_file).resolve() if env_file else None,
-        master_port=int(raw.get("master_port", 29500)), master_addr_suffix=str(raw.get("master_addr_suffix") or ""),
-        deadline_margin_s=int(raw.get("deadline_margin_s", 300)),
-        log_dir=str(raw.get("log_dir", "logs/pbs")), forward_env=tuple(raw.get("forward_env") or ()),
+        master_port=raw.get("master_port", 29500), master_addr_suffix=raw.get("master_addr_suffix") or "",
+        deadline_margin_s=raw.get("deadline_margin_s", 300),
+        log_dir=raw.get("log_dir", "logs/pbs"), forward_env=tuple(raw.get("forward_env") or ()),
         source=str(path))
     facility.queue(facility.default_queue)
     return facility

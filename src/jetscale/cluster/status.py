@@ -32,7 +32,7 @@ from jetscale.cluster.pbs import job_name, unfinished_jobs_of
 from jetscale.lifetime import ATTEMPTS, live_holder
 from jetscale.paths import CONFIG_DIR, REPO_ROOT, WORKFLOW_CONFIG
 from jetscale.results import override_mismatch, read_metrics
-from jetscale.sweep import load_sweep, run_id, sweep_path
+from jetscale.sweep import load_sweep, run_id
 from jetscale.yamlfile import read_yaml
 
 STATES = ("done", "running", "queued", "failed", "stale", "not started")
@@ -185,7 +185,7 @@ def report(sweep, statuses: list[Point], scheduler: str | None, listed: str | No
 
 def cmd_status(args: argparse.Namespace) -> int:
     defaults = read_yaml(WORKFLOW_CONFIG) or {}
-    sweep = load_sweep(sweep_path(args.sweep, CONFIG_DIR), check_config=False)
+    sweep = load_sweep(args.sweep, check_config=False, config_dir=CONFIG_DIR)
     scheduler = profile_scheduler(args.profile)
     bundle_size = args.bundle_size
     if bundle_size is None and args.profile and (profile_dir(args.profile) / "workflow.yaml").is_file():
@@ -199,7 +199,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("status", help="where each point of a sweep stands: done, running, queued, failed, ...",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sweep", help="configs/sweep/<name>.yaml, or a path to a sweep .yaml")
+    p.add_argument("sweep", help="configs/sweep/<name>.yaml, or a path to a sweep .yaml; <sweep>@<scale> for a scale")
     p.add_argument("--profile", help="the sweep's Snakemake profile (e.g. polaris, slurm, or a directory): its "
                                      "scheduler is asked which points are queued or running")
     p.add_argument("--results-dir", help="the workflow's results dir (default: workflow/config.yaml's)")

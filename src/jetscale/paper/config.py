@@ -1,22 +1,23 @@
 """Paper scales (``configs/paper/<scale>.yaml``): which sweeps and which jet dataset make the paper figures.
 
-A scale file names everything the ``paper`` target runs and reads::
+A scale file (its schema: ``workflow/schemas/paper.schema.yaml``) names everything the ``paper`` target runs
+and reads::
 
     scale: small                        # must equal the file name; outputs go to results/paper/<scale>/
     description: ...
     jets:                               # the jet dataset every jet sweep of this scale trains on
-      config: jets_pythia               #   generator settings (configs/data/<config>.yaml)
+      config: jets_pythia               #   generator settings (configs/generator/<config>.yaml)
       dataset: toptag-pythia-small      #   dataset name: data/jets/<dataset>/
       n_shards: 8
       jets_per_shard: 2500
     efp: {dmax: 5, beta: 1}             # EFP features of the spectrum (and of the EFP sweeps)
-    sweeps:
+    sweeps:                             # sweeps with `scales:`; this file's scale picks scales.<scale>:
       classifiers:                      # figure 1, in legend order: model name -> data-scaling sweep
-        efp_linear: paper-small-efp-linear
+        efp_linear: paper-efp-linear    #   paper-efp-linear@small -> results/paper-efp-linear-small/
         ...
-      width: paper-small-pfn-width      # figure 3, loss vs width at fixed data
-      isoflop: paper-small-isoflop      # figure 3, IsoFLOP curves
-      toy: paper-small-toy              # figure 4, toy-model phase diagram
+      width: paper-pfn-width            # figure 3, loss vs width at fixed data
+      isoflop: paper-isoflop            # figure 3, IsoFLOP curves
+      toy: paper-toy                    # figure 4, toy-model phase diagram
     fit: {bootstrap: 200, seed: 0}      # bootstrap resamples of every fit in the paper
     extrapolation: {holdout: 1}         # figure 5: the largest `holdout` sizes of each sweep are held out
 
@@ -30,13 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jetscale.paths import CONFIG_DIR
-from jetscale.yamlfile import YAMLFileError, read_yaml
+from jetscale.sweep import SCALE_MARK, scaled_name, split_ref
+from jetscale.yamlfile import YAMLFileError, read_validated
 
 SPECTRUM_FEATURES = ("efp", "constituents")
 PAPER_FIGURES = ("fig1_data_scaling", "fig2_spectrum", "fig3_compute_optimal", "fig4_toy_phase", "fig5_extrapolation")
 """File stems of the paper figures (each written as .png and .pdf) in :func:`paper_dir`."""
-_TOP_KEYS = {"scale", "description", "jets", "efp", "sweeps", "fit", "extrapolation"}
-_SWEEP_KEYS = {"classifiers", "width", "isoflop", "toy"}
 
 
 class PaperConfigError(ValueError):
@@ -58,7 +58,7 @@ class PaperConfig:
     jets: JetsSettings
     efp_dmax: int
     efp_beta: float
-    classifiers: dict[str, str]  # model name -> sweep (name, or path to its .yaml; figure-1 order)
+    classifiers: dict[str, str]  # model name -> sweep at this scale (<name or path>@<scale>; figure-1 order)
     width_sweep: str
     isoflop_sweep: str
     toy_sweep: str
@@ -85,87 +85,51 @@ def paper_config_path(name: str | Path, configs_dir: str | Path = CONFIG_DIR) ->
     return Path(configs_dir) / "paper" / f"{name}.yaml"
 
 
-def _need(mapping: dict, key: str, kind, where: str, source: str):
-    if key not in mapping:
-        raise PaperConfigError(f"{source}: missing key {where}{key}")
-    value = mapping[key]
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise PaperConfigError(f"{source}: {where}{key} must be {names}, got {value!r}")
-    return value
-
-
-def _unknown(mapping: dict, allowed: set, where: str, source: str) -> None:
-    extra = sorted(set(mapping) - allowed)
-    if extra:
-        raise PaperConfigError(f"{source}: unknown key(s) {extra} in {where or 'the top level'}; "
-                               f"allowed: {sorted(allowed)}")
-
-
 def load_paper_config(name: str | Path, configs_dir: str | Path = CONFIG_DIR) -> PaperConfig:
-    """Read and check a paper scale file; every error names the file and the key."""
+    """Read a paper scale file and check it against ``workflow/schemas/paper.schema.yaml``; every error names
+    the file and the key."""
     path = paper_config_path(name, configs_dir)
     source = str(path)
     if not path.is_file():
         known = sorted(p.stem for p in (Path(configs_dir) / "paper").glob("*.yaml"))
         raise PaperConfigError(f"no paper scale {name!r}: {source} does not exist; known scales: {known}")
     try:
-        raw = read_yaml(path) or {}
+        raw = read_validated(path, "paper")
     except YAMLFileError as bad:
         raise PaperConfigError(str(bad)) from None
-    if not isinstance(raw, dict):
-        raise PaperConfigError(f"{source}: expected a mapping at the top level")
-    _unknown(raw, _TOP_KEYS, "", source)
-    scale = _need(raw, "scale", str, "", source)
+    scale, jets, sweeps = raw["scale"], raw["jets"], raw["sweeps"]
     if scale != path.stem:
         raise PaperConfigError(f"{source}: scale {scale!r} must equal the file name {path.stem!r}")
-    jets = _need(raw, "jets", dict, "", source)
-    _unknown(jets, {"config", "dataset", "n_shards", "jets_per_shard"}, "jets", source)
-    jet_settings = JetsSettings(
-        config=_need(jets, "config", str, "jets.", source),
-        dataset=_need(jets, "dataset", str, "jets.", source),
-        n_shards=_need(jets, "n_shards", int, "jets.", source),
-        jets_per_shard=_need(jets, "jets_per_shard", int, "jets.", source),
-    )
-    if jet_settings.n_shards < 1 or jet_settings.jets_per_shard < 2:
-        raise PaperConfigError(f"{source}: jets.n_shards must be >= 1 and jets.jets_per_shard >= 2")
-    efp = _need(raw, "efp", dict, "", source)
-    _unknown(efp, {"dmax", "beta"}, "efp", source)
-    sweeps = _need(raw, "sweeps", dict, "", source)
-    _unknown(sweeps, _SWEEP_KEYS, "sweeps", source)
-    classifiers = _need(sweeps, "classifiers", dict, "sweeps.", source)
-    if not classifiers or not all(isinstance(v, str) for v in classifiers.values()):
-        raise PaperConfigError(f"{source}: sweeps.classifiers must map model names to sweep names, got {classifiers!r}")
-    fit = raw.get("fit", {}) or {}
-    _unknown(fit, {"bootstrap", "seed"}, "fit", source)
-    extrapolation = raw.get("extrapolation", {}) or {}
-    _unknown(extrapolation, {"holdout"}, "extrapolation", source)
-    config = PaperConfig(
+
+    def at_scale(entry: str) -> str:
+        return f"{entry}{SCALE_MARK}{scale}"
+
+    fit, extrapolation = raw.get("fit") or {}, raw.get("extrapolation") or {}
+    return PaperConfig(
         scale=scale,
-        description=str(raw.get("description", "")),
-        jets=jet_settings,
-        efp_dmax=_need(efp, "dmax", int, "efp.", source),
-        efp_beta=float(_need(efp, "beta", (int, float), "efp.", source)),
-        classifiers=dict(classifiers),
-        width_sweep=_need(sweeps, "width", str, "sweeps.", source),
-        isoflop_sweep=_need(sweeps, "isoflop", str, "sweeps.", source),
-        toy_sweep=_need(sweeps, "toy", str, "sweeps.", source),
-        bootstrap=int(fit.get("bootstrap", 200)),
-        seed=int(fit.get("seed", 0)),
-        holdout=int(extrapolation.get("holdout", 1)),
+        description=raw.get("description", ""),
+        jets=JetsSettings(**jets),
+        efp_dmax=raw["efp"]["dmax"],
+        efp_beta=float(raw["efp"]["beta"]),
+        classifiers={model: at_scale(entry) for model, entry in sweeps["classifiers"].items()},
+        width_sweep=at_scale(sweeps["width"]),
+        isoflop_sweep=at_scale(sweeps["isoflop"]),
+        toy_sweep=at_scale(sweeps["toy"]),
+        bootstrap=fit.get("bootstrap", 200),
+        seed=fit.get("seed", 0),
+        holdout=extrapolation.get("holdout", 1),
         source=source,
     )
-    if config.holdout < 1:
-        raise PaperConfigError(f"{source}: extrapolation.holdout must be >= 1, got {config.holdout}")
-    return config
 
 
 # ------------------------------------------------------------------ path conventions
 
-def sweep_name(entry: str) -> str:
-    """The sweep a scale file's entry names: ``pfn-small``, or the stem of a path ``.../pfn-small.yaml``
-    (a paper sweep's ``name:`` must equal its file name; the workflow checks it)."""
-    return Path(entry).stem if entry.endswith((".yaml", ".yml")) else entry
+def sweep_name(ref: str) -> str:
+    """The effective name of a sweep reference (its results directory): ``paper-pfn@small`` and
+    ``.../paper-pfn.yaml@small`` -> ``paper-pfn-small``; ``toy-demo`` -> ``toy-demo`` (a paper sweep's
+    ``name:`` must equal its file name; the workflow checks it)."""
+    name, scale = split_ref(ref)
+    return scaled_name(Path(name).stem if name.endswith((".yaml", ".yml")) else name, scale)
 
 
 def table_path(results_dir: str | Path, sweep: str) -> Path:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from hydra.utils import instantiate
 
 from jetscale.paper.config import load_paper_config, sweep_name
-from jetscale.sweep import compose_point, load_sweep, sweep_path
+from jetscale.sweep import compose_point, load_sweep
 
-GENERATE_JETS_PER_CORE_S = 165.0  # Pythia 8 + anti-kT, top + QCD, one core (configs/data/jets_pythia.yaml)
+GENERATE_JETS_PER_CORE_S = 165.0  # Pythia 8 + anti-kT, top + QCD, one core (configs/generator/jets_pythia.yaml)
 EFP_JETS_PER_CORE_S = 170.0  # EFPs d <= 5 (energyflow), one core
 CLOSED_FORM_CORE_S = 3.0  # one toy point: process start-up and a ridge solve
 DEFAULT_SUSTAINED_TFLOPS = 2.0  # per GPU, for small jet models (about 10 % of an A100's FP32 peak)
@@ -49,7 +49,7 @@ def point_flops(cfg) -> float:
 
 
 def sweep_cost(entry: str) -> SweepCost:
-    sweep = load_sweep(sweep_path(entry), check_config=False)
+    sweep = load_sweep(entry, check_config=False)
     flops, cpu, gradient = [], 0.0, 0
     for point in sweep.points():
         cfg = compose_point(sweep, point)

@@ -125,9 +125,9 @@ def measured_exponents(fig1_numbers: dict, reference: str = "efp_linear") -> dic
 def toy_settings(sweep: str) -> dict:
     """alpha, r, latent_dim, noise and ridge of the toy sweep (its largest point's composed config)."""
     from jetscale.paths import CONFIG_DIR
-    from jetscale.sweep import compose_point, largest_point, load_sweep, sweep_path
+    from jetscale.sweep import compose_point, largest_point, load_sweep
 
-    loaded = load_sweep(sweep_path(sweep, CONFIG_DIR))
+    loaded = load_sweep(sweep, config_dir=CONFIG_DIR)
     cfg = compose_point(loaded, largest_point(loaded))
     source = cfg.data.source
     return {"alpha": float(source.alpha), "r": float(source.r), "latent_dim": int(source.latent_dim),

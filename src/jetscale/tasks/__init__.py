@@ -1,7 +1,9 @@
 """Tasks: what ``jetscale train`` evaluates, and the contract a task's data and model meet (docs/tasks.md).
 
 A task is ``configs/task/<name>.yaml`` (data, model, solver) and the module ``jetscale.tasks.<name>``
-(:class:`~jetscale.tasks.base.Task`), registered in ``TASKS``; the datamodule's ``task`` names it (:func:`task_of`):
+(:class:`~jetscale.tasks.base.Task`), registered in ``TASKS``; the datamodule's ``task`` names it (:func:`task_of`).
+A variant ``configs/task/<task>_<variant>.yaml`` starts from ``<task>`` and changes settings; it evaluates as
+that task (toy_sgd: the toy by Lightning Adam; jets_efp_linear, jets_efp_mlp: EFP taggers on EFP caches):
 
 =========  =====================================================================================
 toy        Gaussian data with a power-law covariance, random-feature ridge (closed-form theory)

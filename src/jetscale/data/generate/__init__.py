@@ -5,7 +5,7 @@ One job per module: ``settings`` (config -> Pythia settings, seeds), ``events``
 ``selection`` (pure numpy cuts, top containment, packing), ``ranks`` (MPI
 rank/size), ``run`` (one shard, many shards, manifest), ``cli`` (``jetscale
 generate``). The shard format is :mod:`jetscale.data.shards`; the settings are
-``configs/data/jets_pythia.yaml``. Importing this package is cheap: Pythia loads
+``configs/generator/jets_pythia.yaml``. Importing this package is cheap: Pythia loads
 with ``run``.
 """
 

@@ -1,6 +1,6 @@
 """``jetscale generate``: Pythia 8 top/QCD jets into HDF5 shards, parallel over MPI ranks.
 
-    jetscale generate [--config configs/data/jets_pythia.yaml] [--shards 0-3 | --shard I]
+    jetscale generate [--config configs/generator/jets_pythia.yaml] [--shards 0-3 | --shard I]
                       [--jets-per-shard N] [--out DIR] [--seed S] [--no-manifest] [--skip-existing]
                       [KEY=VALUE ...]              # generator settings, e.g. mpi=true jet_r=1.0
     mpiexec -n K python -m jetscale.data.generate --shards 0-99    # rank r makes shards r, r+K, ...

@@ -6,7 +6,7 @@ with the E-scheme and return the same thing: ``cluster(event)`` gives the jets'
 ``pt_min``; ``constituents(j)`` then gives jet j's particles [m, 4]. Only the
 constituents of jets that are kept are ever read out (the costly part in Python).
 
-Speed on this machine is in ``configs/data/jets_pythia.yaml`` (``clustering``);
+Speed on this machine is in ``configs/generator/jets_pythia.yaml`` (``clustering``);
 SlowJet wins because fastjet needs every particle moved into Python first.
 """
 

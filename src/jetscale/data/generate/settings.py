@@ -1,27 +1,26 @@
-"""Generator config: load and validate ``configs/data/jets_pythia.yaml``, derive seeds, write Pythia settings.
+"""Generator config: load ``configs/generator/jets_pythia.yaml``, check it, derive seeds, write Pythia settings.
 
-The YAML's ``generator:`` mapping must match :class:`GeneratorConfig` exactly (no
-unknown key, no missing key, right types); everything else in the file (the
-``dataset`` name, loader keys) is left alone. Every error names the file and the
-key. Seeds are pure functions of ``(base_seed, shard)`` and ``(shard seed, label)``,
+The file, with any ``key=value`` overrides applied, must match ``workflow/schemas/generator.schema.yaml``
+(no unknown key, no missing key, right types and ranges); :func:`load_config` then checks what a schema
+cannot (``pthat_max > pthat_min``, classes balanced across shards, one label per process). Every error names
+the file and the key. Seeds are pure functions of ``(base_seed, shard)`` and ``(shard seed, label)``,
 always inside Pythia's valid range 1..900000000.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+import yaml
 
-from jetscale.paths import CONFIG_DIR
+from jetscale.paths import generator_path
+from jetscale.yamlfile import YAMLFileError, read_yaml, validate
 
-DEFAULT_CONFIG = Path(CONFIG_DIR) / "data" / "jets_pythia.yaml"
+DEFAULT_CONFIG = generator_path("jets_pythia")
 SEED_MAX = 900_000_000  # Pythia's Random:seed range is 1..900000000
-CLUSTERING_BACKENDS = ("slowjet", "fastjet")
 
 
 class ConfigError(ValueError):
@@ -30,35 +29,35 @@ class ConfigError(ValueError):
 
 @dataclass
 class ProcessConfig:
-    label: int = MISSING              # stored in the shard: 1 = top, 0 = QCD
-    match_top: bool = MISSING         # keep only jets containing a hadronic top and its decay quarks
-    settings: list[str] = MISSING     # Pythia settings strings selecting the process
+    label: int              # stored in the shard: 1 = top, 0 = QCD
+    match_top: bool         # keep only jets containing a hadronic top and its decay quarks
+    settings: list[str]     # Pythia settings strings selecting the process
 
 
 @dataclass
 class GeneratorConfig:
-    """Schema of ``generator:`` (the values live in the YAML only; see it for their meaning)."""
+    """``generator:`` of a checked config (the values and their meaning live in the YAML)."""
 
-    output_root: str = MISSING
-    n_shards: int = MISSING
-    jets_per_shard: int = MISSING
-    base_seed: int = MISSING
-    sqrt_s: float = MISSING
-    pthat_min: float = MISSING
-    pthat_max: float | None = MISSING
-    mpi: bool = MISSING
-    hadronization: bool = MISSING
-    common_settings: list[str] = MISSING
-    processes: dict[str, ProcessConfig] = field(default_factory=dict)
-    clustering: str = MISSING
-    jet_r: float = MISSING
-    jet_pt_min: float = MISSING
-    jet_pt_max: float = MISSING
-    jet_eta_max: float = MISSING
-    top_match_dr: float = MISSING
-    max_jets_per_event: int = MISSING
-    max_constituents: int = MISSING
-    log_interval_s: float = MISSING
+    output_root: str
+    n_shards: int
+    jets_per_shard: int
+    base_seed: int
+    sqrt_s: float
+    pthat_min: float
+    pthat_max: float | None
+    mpi: bool
+    hadronization: bool
+    common_settings: list[str]
+    processes: dict[str, ProcessConfig]
+    clustering: str
+    jet_r: float
+    jet_pt_min: float
+    jet_pt_max: float
+    jet_eta_max: float
+    top_match_dr: float
+    max_jets_per_event: int
+    max_constituents: int
+    log_interval_s: float
 
 
 @dataclass(frozen=True)
@@ -103,76 +102,59 @@ def pythia_settings(gen: GeneratorConfig, process: str, seed: int) -> list[str]:
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG, overrides: list[str] | tuple[str, ...] = ()) -> JetConfig:
-    """Read the YAML, apply ``key=value`` overrides (``generator.`` prefix optional), validate."""
+    """Read the YAML, apply ``key=value`` overrides (a key of ``generator:``, prefix optional, or ``dataset``),
+    check the result against the generator schema and :func:`check_consistency`."""
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: generator config not found")
     try:
-        raw = OmegaConf.load(path)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: generator config not found") from None
-    except (OmegaConfBaseException, ValueError) as err:  # YAML syntax
-        raise ConfigError(f"{path}: unreadable config ({err})") from err
-    for key in ("dataset", "generator"):
-        if not isinstance(raw, DictConfig) or key not in raw:
-            raise ConfigError(f"{path}: missing top-level key {key!r}")
-    dataset = str(raw.dataset)
-    gen = typed_merge(OmegaConf.merge(OmegaConf.structured(GeneratorConfig), {}), raw.generator, path, "generator")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"override {item!r}: expected KEY=VALUE (a key of generator: in {path})")
-        if key == "dataset":
-            dataset = value
-            continue
-        key = key.removeprefix("generator.")
-        gen = typed_merge(gen, OmegaConf.from_dotlist([f"{key}={value}"]), path, f"override {item!r}: generator")
-    missing = sorted(OmegaConf.missing_keys(gen))
-    if missing:
-        raise ConfigError(f"{path}: generator lacks {', '.join(missing)}")
-    config = JetConfig(dataset=dataset, generator=OmegaConf.to_object(gen), source=str(path))
-    validate(config)
+        raw = read_yaml(path) or {}
+        for item in overrides:
+            apply_override(raw, item, path)
+        validate(raw, "generator", f"{path}" + (f" (with {' '.join(overrides)})" if overrides else ""))
+    except YAMLFileError as bad:
+        raise ConfigError(str(bad)) from None
+    gen = raw["generator"]
+    processes = {name: ProcessConfig(**process) for name, process in gen["processes"].items()}
+    config = JetConfig(dataset=raw["dataset"], generator=typed(GeneratorConfig, {**gen, "processes": processes}),
+                       source=str(path))
+    check_consistency(config)
     return config
 
 
-def typed_merge(base: DictConfig, update, path: Path, where: str) -> DictConfig:
-    """Merge ``update`` into the typed ``base``; unknown keys and bad types raise naming the key."""
-    try:
-        return OmegaConf.merge(base, update)
-    except OmegaConfBaseException as err:
-        key = getattr(err, "full_key", None) or "?"
-        reason = str(err).splitlines()[0]
-        raise ConfigError(f"{path}: {where}.{key}: {reason}") from None
+def typed(container, values: dict):
+    """``container(**values)`` with the integers of its float fields as floats (``sqrt_s: 14000`` -> 14000.0), so
+    the settings a shard records do not depend on how a number was written."""
+    floats = {f.name for f in dataclasses.fields(container) if f.type in ("float", "float | None")}
+    return container(**{k: float(v) if k in floats and v is not None else v for k, v in values.items()})
 
 
-def validate(config: JetConfig) -> None:
-    """Range and consistency checks that types alone do not catch."""
+def apply_override(raw: dict, item: str, path: Path) -> None:
+    """Set ``key=value`` in ``raw`` (the value read as YAML: ``2`` an integer, ``wide`` a string); the schema
+    checks it afterwards."""
+    key, sep, value = item.partition("=")
+    keys = key.strip().removeprefix("generator.").split(".")
+    if not sep or not all(keys):
+        raise ConfigError(f"override {item!r}: expected KEY=VALUE (a key of generator: in {path})")
+    node = raw if keys == ["dataset"] else raw.setdefault("generator", {})
+    for part in keys[:-1]:
+        node = node.setdefault(part, {})
+    node[keys[-1]] = yaml.safe_load(value)
+
+
+def check_consistency(config: JetConfig) -> None:
+    """What the schema cannot say: relations between keys."""
     gen, src = config.generator, config.source
     checks = [
-        (gen.n_shards >= 1, "n_shards", "must be >= 1"),
-        (gen.jets_per_shard >= 1, "jets_per_shard", "must be >= 1"),
-        (len(gen.processes) >= 1, "processes", "needs at least one process"),
-        (not gen.processes or gen.jets_per_shard % len(gen.processes) == 0, "jets_per_shard",
+        (gen.jets_per_shard % len(gen.processes) == 0, "jets_per_shard",
          f"must be a multiple of the number of processes ({len(gen.processes)}) so classes are balanced"),
-        (gen.base_seed >= 0, "base_seed", "must be >= 0"),
-        (gen.sqrt_s > 0, "sqrt_s", "must be > 0"),
-        (gen.pthat_min >= 0, "pthat_min", "must be >= 0"),
         (gen.pthat_max is None or gen.pthat_max > gen.pthat_min, "pthat_max", "must be null or > pthat_min"),
-        (gen.clustering in CLUSTERING_BACKENDS, "clustering", f"must be one of {list(CLUSTERING_BACKENDS)}"),
-        (gen.jet_r > 0, "jet_r", "must be > 0"),
-        (0 <= gen.jet_pt_min < gen.jet_pt_max, "jet_pt_max", "must be > jet_pt_min >= 0"),
-        (gen.jet_eta_max > 0, "jet_eta_max", "must be > 0"),
-        (gen.top_match_dr > 0, "top_match_dr", "must be > 0"),
-        (gen.max_jets_per_event >= 1, "max_jets_per_event", "must be >= 1"),
-        (gen.max_constituents >= 1, "max_constituents", "must be >= 1"),
-        (gen.log_interval_s > 0, "log_interval_s", "must be > 0"),
+        (gen.jet_pt_min < gen.jet_pt_max, "jet_pt_max", "must be > jet_pt_min"),
     ]
     for ok, key, message in checks:
         if not ok:
             raise ConfigError(f"{src}: generator.{key} = {getattr(gen, key)!r} {message}")
     labels = [p.label for p in gen.processes.values()]
-    for name, process in gen.processes.items():
-        if process.label not in (0, 1):
-            raise ConfigError(f"{src}: generator.processes.{name}.label = {process.label} must be 0 (QCD) or 1 (top)")
     if len(set(labels)) != len(labels):
         raise ConfigError(f"{src}: generator.processes: labels {labels} must differ between processes")
 

@@ -3,7 +3,7 @@
 One job per module: ``history`` (pure replay of an event record into per-branching
 states, the energy-momentum check), ``generate`` (process config -> Pythia ->
 snapshots), ``snapshots`` (the HDF5 file format, writer and reader), ``cli``
-(``jetscale shower-generate``). The process configs are ``configs/shower/*.yaml``.
+(``jetscale shower-generate``). The process configs are ``configs/generator/shower/*.yaml``.
 Importing this package is cheap: Pythia loads with ``generate``.
 """
 

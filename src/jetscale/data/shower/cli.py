@@ -1,6 +1,6 @@
 """``jetscale shower-generate``: Pythia 8 parton showers -> one HDF5 file of per-branching snapshots.
 
-    jetscale shower-generate --config configs/shower/z_qq.yaml --events N --seed S --out FILE [--k-max K]
+    jetscale shower-generate --config configs/generator/shower/z_qq.yaml --events N --seed S --out FILE [--k-max K]
 
 The file format is :mod:`jetscale.data.shower.snapshots`; the same config, event
 count and seed give identical arrays.
@@ -12,15 +12,15 @@ import argparse
 import logging
 import sys
 
-from jetscale.paths import CONFIG_DIR
+from jetscale.paths import generator_path
 from jetscale.subcommand import run_alone
 
-DEFAULT_CONFIG = f"{CONFIG_DIR}/shower/z_qq.yaml"
+DEFAULT_CONFIG = str(generator_path("z_qq", "shower"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--config", default=DEFAULT_CONFIG,
-                        help="process config: a YAML file or a name in configs/shower/ (default: %(default)s)")
+                        help="process config: a YAML file or a name in configs/generator/shower/ (default: %(default)s)")
     parser.add_argument("--events", type=int, required=True, help="events to generate")
     parser.add_argument("--seed", type=int, default=0, help="run seed >= 0 (default: %(default)s)")
     parser.add_argument("--out", required=True, help="output HDF5 file (written atomically)")

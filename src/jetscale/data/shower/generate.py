@@ -1,6 +1,6 @@
 """Pythia 8 parton showers, snapshot after every branching: config -> Pythia -> replay -> arrays.
 
-A process config (``configs/shower/<name>.yaml``) holds ``name``, ``description``,
+A process config (``configs/generator/shower/<name>.yaml``) holds ``name``, ``description``,
 ``sqrt_s`` [GeV], ``k_max``, ``tolerance`` (relative to ``sqrt_s``) and the
 process's Pythia ``settings``. The generator appends the settings it owns,
 which must not appear in the config: ``Beams:eCM``, :data:`SHOWER_ONLY_SETTINGS`
@@ -25,15 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import pythia8mc
-from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from jetscale.data.generate.events import events, make_pythia, pythia_version
-from jetscale.data.generate.settings import ConfigError, derive_seed, typed_merge
+from jetscale.data.generate.settings import ConfigError, derive_seed, typed
 from jetscale.data.shower.history import ReplayError, check_conservation, shower_snapshots
 from jetscale.atomic import exclusive_lock
 from jetscale.data.shower.snapshots import N_BORN, ShowerSnapshots, snapshot_info, write_snapshots
-from jetscale.paths import CONFIG_DIR
+from jetscale.paths import generator_path
+from jetscale.yamlfile import YAMLFileError, read_validated, validate
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +52,15 @@ MAX_WARNINGS = 10  # dropped events logged one by one; later ones only counted
 
 @dataclass
 class ShowerConfig:
-    """Schema of ``configs/shower/<name>.yaml`` (values and their meaning live in the YAML)."""
+    """A checked ``configs/generator/shower/<name>.yaml`` (values and their meaning live in the YAML; its schema is
+    ``workflow/schemas/shower.schema.yaml``)."""
 
-    name: str = MISSING
-    description: str = MISSING
-    sqrt_s: float = MISSING
-    k_max: int = MISSING
-    tolerance: float = MISSING
-    settings: list[str] = MISSING
+    name: str
+    description: str
+    sqrt_s: float
+    k_max: int
+    tolerance: float
+    settings: list[str]
     source: str = "<config>"
 
 
@@ -70,29 +70,19 @@ def setting_key(line: str) -> str:
 
 
 def load_shower_config(path: str | Path, k_max: int | None = None) -> ShowerConfig:
-    """Read and validate a process config; ``k_max`` overrides the file's. Errors name the file and key."""
+    """Read a process config and check it against the shower schema; ``k_max`` overrides the file's. Errors name
+    the file and key."""
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: shower config not found")
     try:
-        raw = OmegaConf.load(path)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: shower config not found") from None
-    except (OmegaConfBaseException, ValueError) as err:
-        raise ConfigError(f"{path}: unreadable config ({err})") from err
-    if not isinstance(raw, DictConfig):
-        raise ConfigError(f"{path}: expected a mapping of name, description, sqrt_s, k_max, tolerance, settings")
-    merged = typed_merge(OmegaConf.structured(ShowerConfig), raw, path, "shower")
-    missing = sorted(OmegaConf.missing_keys(merged))
-    if missing:
-        raise ConfigError(f"{path}: missing key(s) {', '.join(missing)}")
-    config = OmegaConf.to_object(merged)
-    config.source = str(path)
-    if k_max is not None:
-        config.k_max = k_max
-    checks = [(config.sqrt_s > 0, "sqrt_s", "must be > 0"), (config.k_max >= 1, "k_max", "must be >= 1"),
-              (0 < config.tolerance < 1, "tolerance", "must be in (0, 1) (relative to sqrt_s)")]
-    for ok, key, message in checks:
-        if not ok:
-            raise ConfigError(f"{path}: {key} = {getattr(config, key)!r} {message}")
+        raw = read_validated(path, "shower")
+        if k_max is not None:
+            raw = {**raw, "k_max": k_max}
+            validate(raw, "shower", f"{path} (with k_max={k_max})")
+    except YAMLFileError as bad:
+        raise ConfigError(str(bad)) from None
+    config = typed(ShowerConfig, {**raw, "source": str(path)})
     owned = {setting_key(line) for line in (*SHOWER_ONLY_SETTINGS, *RUN_SETTINGS)}
     for line in config.settings:
         if setting_key(line) in owned:
@@ -163,8 +153,8 @@ def generate_snapshots(config: ShowerConfig, n_events: int, seed: int,
 
 
 def process_config_path(process: str) -> Path:
-    """``configs/shower/<process>.yaml`` for a process name, or ``process`` itself when it is a YAML path."""
-    return Path(process) if process.endswith((".yaml", ".yml")) else Path(CONFIG_DIR) / "shower" / f"{process}.yaml"
+    """``configs/generator/shower/<process>.yaml`` for a process name, or ``process`` itself when it is a YAML path."""
+    return generator_path(process, "shower")
 
 
 def ensure_snapshots(path: str | Path, process: str, n_events: int, seed: int) -> Path:
