@@ -230,6 +230,17 @@ def test_the_report_lists_every_sweep_with_its_revision_and_flags_mixed_or_dirty
 
 # ------------------------------------------------------------------ jetscale paper
 
+TOY_CONFIG = {"data": {"source": {"alpha": 1.5, "r": 0.3, "latent_dim": 2000, "noise": 0.0}}, "ridge": 3e-3}
+
+
+def write_toy_metrics(run_dir, **change):
+    config = {**TOY_CONFIG, "data": {"source": {**TOY_CONFIG["data"]["source"]}}}
+    config.update({k: v for k, v in change.items() if k == "ridge"})
+    config["data"]["source"].update({k: v for k, v in change.items() if k != "ridge"})
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").write_text(json.dumps({"config": config}))
+
+
 def _paper_inputs(root):
     results = root / "results"
     sweeps = {"efp_linear": "t-efp-linear", "pfn": "t-pfn"}
@@ -253,6 +264,8 @@ def _paper_inputs(root):
     for sweep, table in tables.items():
         (results / sweep).mkdir(parents=True)
         table.to_csv(results / sweep / "table.csv", index=False)
+    for run_id in tables["t-toy-small"]["run_id"]:  # the resolved config each toy run saved (figure 4 reads it)
+        write_toy_metrics(results / "t-toy-small" / "runs" / run_id)
     spectrum_dir = results / "toy-jets" / "spectrum" / "efp-d5-b1"
     spectrum_dir.mkdir(parents=True)
     (spectrum_dir / "spectrum.json").write_text(json.dumps(power_law_spectrum()))
@@ -320,6 +333,23 @@ def test_jetscale_paper_writes_every_figure_and_the_numbers_of_its_fits(paper_ru
     fig3_file = json.loads((numbers_dir / "fig3_compute_optimal.json").read_text())
     iso = fig3_file["inputs"]["table:t-iso-small"]
     assert iso["path"] == str(paper_run.results / "t-iso-small" / "table.csv") and len(iso["sha256"]) == 64
+
+
+def test_figure_4_refuses_toy_runs_trained_with_different_settings(tmp_path, capsys):
+    """The toy settings of figure 4's theory are read from the configs the runs saved, not from today's files:
+    runs that disagree (a ridge changed between runs) are refused, naming both runs, rather than compared with one
+    theory."""
+    config, results, tables = _paper_inputs(tmp_path)
+    changed = tables["t-toy-small"]["run_id"].iloc[-1]
+    write_toy_metrics(results / "t-toy-small" / "runs" / changed, ridge=1e-2)
+    args = ["paper-numbers", "--config", str(config), "--results-dir", str(results), "--figure", "fig4_toy_phase"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "different settings" in err and "'ridge': (0.003, 0.01)" in err and changed in err
+    write_toy_metrics(results / "t-toy-small" / "runs" / changed)
+    assert main(args) == 0
+    fig4 = json.loads((results / "paper" / "small" / "numbers" / "fig4_toy_phase.json").read_text())
+    assert fig4["numbers"]["toy"] == {"alpha": 1.5, "r": 0.3, "latent_dim": 2000, "noise": 0.0, "ridge": 3e-3}
 
 
 def test_jetscale_paper_names_a_missing_table_and_how_to_make_it(tmp_path, capsys):

@@ -122,19 +122,42 @@ def measured_exponents(fig1_numbers: dict, reference: str = "efp_linear") -> dic
     return {**entry(reference), "others": [entry(m) for m in fits if m != reference]}
 
 
-def toy_settings(sweep: str) -> dict:
-    """alpha, r, latent_dim, noise and ridge of the toy sweep (its largest point's composed config)."""
-    from jetscale.paths import CONFIG_DIR
-    from jetscale.sweep import compose_point, largest_point, load_sweep
-
-    loaded = load_sweep(sweep, config_dir=CONFIG_DIR)
-    cfg = compose_point(loaded, largest_point(loaded))
-    source = cfg.data.source
-    return {"alpha": float(source.alpha), "r": float(source.r), "latent_dim": int(source.latent_dim),
-            "noise": float(source.get("noise", 0.0)), "ridge": float(cfg.ridge)}
+TOY_SETTINGS = {"alpha": ("data", "source", "alpha"), "r": ("data", "source", "r"),
+                "latent_dim": ("data", "source", "latent_dim"), "noise": ("data", "source", "noise"), "ridge": ("ridge",)}
+"""Where each toy setting of figure 4's theory sits in a run's resolved config (metrics.json "config")."""
 
 
-def analyse(cfg: PaperConfig, name: str, loaded: dict) -> dict:
+def toy_settings(table, results_dir: str | Path, sweep: str) -> dict:
+    """alpha, r, latent_dim, noise and ridge of the toy sweep, read from the resolved config every run saved in its
+    ``metrics.json`` (``<results>/<sweep>/runs/<run_id>/``): the settings the runs were trained with, not today's
+    config files. Runs that disagree on a setting are an error naming both."""
+    settings, first = {}, None
+    for run_id in table["run_id"]:
+        path = Path(results_dir) / sweep / "runs" / str(run_id) / "metrics.json"
+        try:
+            config = json.loads(path.read_text())["config"]
+        except (OSError, ValueError, KeyError) as err:
+            raise ValueError(f"{path}: no resolved config of toy run {run_id!r} ({err}); rerun the sweep") from err
+        values = {}
+        for key, where in TOY_SETTINGS.items():
+            node = config
+            for part in where:
+                node = node.get(part) if isinstance(node, dict) else None
+            values[key] = 0.0 if node is None and key == "noise" else node
+        missing = [k for k, v in values.items() if v is None]
+        if missing:
+            raise ValueError(f"{path}: the resolved config has no {missing} (is {sweep!r} a toy sweep?)")
+        if first is None:
+            settings, first = values, path
+        elif values != settings:
+            differ = {k: (settings[k], values[k]) for k in values if values[k] != settings[k]}
+            raise ValueError(f"toy sweep {sweep!r}: runs were trained with different settings {differ} "
+                             f"({first} vs {path}); figure 4 compares one setting with its theory")
+    return {"alpha": float(settings["alpha"]), "r": float(settings["r"]), "latent_dim": int(settings["latent_dim"]),
+            "noise": float(settings["noise"]), "ridge": float(settings["ridge"])}
+
+
+def analyse(cfg: PaperConfig, name: str, loaded: dict, results_dir: str | Path) -> dict:
     """``{"numbers", "plot", "sweeps"}`` of figure ``name`` from its loaded inputs."""
     module = figure_module(name)
     tables = sweep_tables(loaded)
@@ -153,7 +176,7 @@ def analyse(cfg: PaperConfig, name: str, loaded: dict) -> dict:
         return module.analyse(tables[sweeps["width_sweep"]], tables[sweeps["isoflop_sweep"]], **sweeps, **fit)
     if name == "fig4_toy_phase":
         toy = sweep_name(cfg.toy_sweep)
-        return module.analyse(tables[toy], toy_settings(toy), sweep=toy, **fit)
+        return module.analyse(tables[toy], toy_settings(tables[toy], results_dir, toy), sweep=toy, **fit)
     return module.analyse(classifiers, tables, holdout=cfg.holdout, **sweeps, **fit)
 
 
@@ -164,7 +187,7 @@ def numbers_file(cfg: PaperConfig, results_dir: str | Path, name: str) -> dict:
 
     paths = figure_inputs(cfg, results_dir, name)
     loaded = read_inputs(cfg, paths)
-    result = analyse(cfg, name, loaded)
+    result = analyse(cfg, name, loaded, results_dir)
     tables = sweep_tables(loaded)
     return json_safe({
         "figure": name, "title": TITLES[name], "scale": cfg.scale, "config": cfg.source,
