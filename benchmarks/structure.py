@@ -5,7 +5,7 @@ from a lower layer up to a higher one, and file sizes.
     python benchmarks/structure.py --src DIR  # another tree's src/jetscale (e.g. an older commit's)
 
 A *unit* is a top-level module or package of jetscale (``fit``, ``data``, ``cli`` ...). ``LAYERS`` ranks them,
-lowest first; a unit may import its own layer and the ones below, except the ``FORBIDDEN`` pairs. ``tests/test_layers.py`` holds the code to it.
+lowest first; a unit may import its own layer and the ones below, except the ``FORBIDDEN`` pairs. ``tests/project/test_layers.py`` holds the code to it.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ objective *relative to max(|f|, 1)*, gtol 1e-5) stop far from the minimum here b
 the objective is ~1e-3 (a sum of Huber losses of ~1 % residuals with delta = 1e-3): a
 bootstrap refit from the full-data optimum then barely moves and the intervals come
 out ~100x too narrow. With these, the Chinchilla 95 % intervals match the published
-ones (tests/test_fit.py)."""
+ones (tests/fit/test_fit.py)."""
 
 
 def quiet_numerics():

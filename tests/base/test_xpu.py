@@ -1,5 +1,5 @@
 """Intel GPUs (Aurora): the XPU accelerator and DDP strategy of jetscale.xpu and the device choice of
-jetscale.devices, tested everywhere but on an XPU (no test here runs a tile; tests/test_distributed.py runs the
+jetscale.devices, tested everywhere but on an XPU (no test here runs a tile; tests/training/test_distributed.py runs the
 strategy's code path with two CPU processes over gloo)."""
 
 from types import SimpleNamespace

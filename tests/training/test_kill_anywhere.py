@@ -1,7 +1,7 @@
 """Kill anywhere: a real jet training point (early stopping on) is SIGKILLed again and again, at random moments
 and inside the moments that matter (a checkpoint written but not yet renamed, about to be written, a validation
 running, the test metrics being computed), resumed each time, and must end with exactly the metrics of the
-uninterrupted run. The moments come from tests/kill_probe/sitecustomize.py, which pauses the trainer there."""
+uninterrupted run. The moments come from tests/training/kill_probe/sitecustomize.py, which pauses the trainer there."""
 
 import json
 import os

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import check_grad
 
+from conftest import shared_dir
 from jetscale.fit import (
     LAWS,
     FitInputError,
@@ -27,16 +27,7 @@ from jetscale.fit import (
 )
 
 
-def _shared_dir() -> Path | None:
-    """``shared/`` beside the repository root, else ``$JETSCALE_SHARED``."""
-    beside = Path(__file__).resolve().parents[2] / "shared"
-    if beside.is_dir():
-        return beside
-    env = os.environ.get("JETSCALE_SHARED")
-    return Path(env) if env else None
-
-
-CHINCHILLA_CSV = (_shared_dir() or Path("/nonexistent")) / "reference" / "chinchilla_svg_extracted_data.csv"
+CHINCHILLA_CSV = (shared_dir() or Path("/nonexistent")) / "reference" / "chinchilla_svg_extracted_data.csv"
 
 # Besiroglu et al. 2024, L-BFGS from a grid (shared/reference/README.md).
 PUBLISHED = {"E": 1.817, "A": 477.8, "alpha": 0.3473, "B": 2143.9, "beta": 0.3672}

@@ -1,4 +1,4 @@
-"""Test-only hooks for tests/test_kill_anywhere.py: loaded by every Python started with this folder on PYTHONPATH.
+"""Test-only hooks for tests/training/test_kill_anywhere.py: loaded by every Python started with this folder on PYTHONPATH.
 
 With ``JETSCALE_KILL_PROBE=<file>`` set, the training process appends one line per event to ``<file>``:
 

@@ -139,7 +139,7 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.slow  # the same path runs through the real Slurm in tests/test_slurm.py (and without resume, test_workflow)
+@pytest.mark.slow  # the same path runs through the real Slurm in tests/cluster/test_slurm.py (and without resume, test_workflow)
 def test_resume_after_sigkill_unlocks_and_reruns_only_unfinished_points(tmp_path, cli_env):
     sweep = toy_sweep(tmp_path, n_samples=(16, 32, 64))
     runs = tmp_path / "results" / "toy" / "runs"

@@ -118,7 +118,7 @@ def dry_run(tmp_path, profile, sweep, *config):
 
 
 def test_aurora_bundles_its_points_on_the_gpu_tiles(tmp_path):
-    """Polaris' `trainer.accelerator=...` on each training command: tests/test_pbs.py (a sweep through it)."""
+    """Polaris' `trainer.accelerator=...` on each training command: tests/cluster/test_pbs.py (a sweep through it)."""
     aurora = dry_run(tmp_path, "aurora", gradient_sweep(tmp_path, batch=24))
     bundled = [line for line in aurora.stdout.splitlines() if "jetscale train-bundle" in line]
     assert aurora.returncode == 0 and len(bundled) == 1, aurora.stdout[-2000:] + aurora.stderr[-2000:]

@@ -366,7 +366,7 @@ def snapshot_text(job: dict, tmp_path: Path) -> str:
 def test_qsub_line_and_job_script_match_the_snapshot(facility, tmp_path, pbs_env):
     """The qsub command line and job script of one training job, as the profile submits them
     (FAKE_PBS_FAIL: the job does not run). Update after an intended change with
-    JETSCALE_UPDATE_SNAPSHOTS=1 pytest tests/test_pbs.py -k snapshot, and review the diff."""
+    JETSCALE_UPDATE_SNAPSHOTS=1 pytest tests/cluster/test_pbs.py -k snapshot, and review the diff."""
     env = {k: v for k, v in pbs_env.items() if k != "JETSCALE_ENV_FILE"}  # the facility's own env file
     env["FAKE_PBS_FAIL"] = "*"
     proc = snakemake(tmp_path, facility, toy_sweep(tmp_path, n_samples=(16,), widths=(8,)), env, "--retries", "0",
@@ -376,7 +376,7 @@ def test_qsub_line_and_job_script_match_the_snapshot(facility, tmp_path, pbs_env
     job = dict(jobs[0], script_copy=tmp_path / "pbs" / "jobs" / "1" / "script")
     actual = snapshot_text(job, tmp_path)
     expected_path = SNAPSHOTS / f"{facility}.txt"
-    header = (f"# Snapshot: what profiles/{facility} submits for one point of a toy sweep (tests/test_pbs.py).\n"
+    header = (f"# Snapshot: what profiles/{facility} submits for one point of a toy sweep (tests/cluster/test_pbs.py).\n"
               "# <WORKDIR>: Snakemake's --directory; Snakemake's own lines are abbreviated (...).\n")
     if os.environ.get("JETSCALE_UPDATE_SNAPSHOTS"):
         expected_path.parent.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,7 @@ def snakemake(tmp_path, sweep, cli_env, *extra):
 
 
 def test_packed_bundles_run_one_job_each_and_resume_per_point(tmp_path, cli_env):
-    sweep = write_sweep(tmp_path, widths=[4, 6], seeds=[0, 1, 2, 3])  # 16 points in 4 PBS jobs: tests/test_pbs.py
+    sweep = write_sweep(tmp_path, widths=[4, 6], seeds=[0, 1, 2, 3])  # 16 points in 4 PBS jobs: tests/cluster/test_pbs.py
     log = snakemake(tmp_path, sweep, cli_env, "bundle_size=4", "bundle_pack=True")
     out = tmp_path / "results" / "bundled"
     assert log.count("rule train_bundle:") == 2 and "rule train:" not in log

@@ -290,7 +290,7 @@ def test_make_jets_runs_through_the_local_slurm(workdir, cli_env):
 def test_make_paper_small_runs_end_to_end_through_the_local_slurm(workdir, cli_env):
     """`make paper SCALE=small PROFILE=slurm-local`: shards, EFP caches, spectra under their MPI launcher and every
     sweep point (bundles of 6) as sbatch jobs; the figures and report on the login side."""
-    from test_paper_workflow import PAPER_FIGURES
+    from jetscale.paper.config import PAPER_FIGURES
 
     done = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "paper", "SCALE=small",
                            "PROFILE=slurm-local", "CONFIG=bundle_size=6", f"SNAKEMAKE_ARGS=--directory {workdir}"],
