@@ -119,6 +119,13 @@ class Ranks(ClusterEnvironment):
 
 @pytest.fixture
 def twelve_tiles(monkeypatch):
+    """Twelve fake tiles; a Trainer built on them with ``Ranks(local=5)`` sets Lightning's process-wide rank to 5,
+    which would silence every logger of the trainings that later tests run in this process: restored after."""
+    from lightning.fabric.utilities import rank_zero as fabric_rank_zero
+    from lightning.pytorch.utilities import rank_zero as pytorch_rank_zero
+
+    for module in (fabric_rank_zero, pytorch_rank_zero):
+        monkeypatch.setattr(module.rank_zero_only, "rank", getattr(module.rank_zero_only, "rank", 0))
     monkeypatch.setattr(xpu, "xpu_count", lambda: 12)
     return Visible(xpu=12)
 

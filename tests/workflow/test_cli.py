@@ -106,7 +106,7 @@ def test_sweep_command_lists_points(capsys):
 def test_train_help_lists_the_config_groups_and_top_level_keys(cli_env):
     proc = subprocess.run(["jetscale", "train", "--help"], capture_output=True, text=True, env=cli_env, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    for line in ("jetscale train [GROUP=OPTION ...] [KEY=VALUE ...]", "task: jets, rambo, rhm, shower, toy",
+    for line in ("jetscale train [GROUP=OPTION ...] [KEY=VALUE ...]", "task: jets, jets_efp_linear, jets_efp_mlp, rambo, rhm, shower, toy, toy_sgd",
                  "model: ", "n_samples: 1000", "ridge: ", "checkpoint_every_n_steps: "):
         assert line in proc.stdout, line
 

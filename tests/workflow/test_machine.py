@@ -90,10 +90,12 @@ def test_a_full_batch_is_each_training_set(tmp_path):
 def test_every_shipped_sweep_runs_on_every_cluster_profile():
     configs = {profile: workflow_config(profile) for profile in CLUSTER_PROFILES}
     for path in sorted((REPO / "configs" / "sweep").glob("*.yaml")):
-        sweep = load_sweep(path, check_config=False)
-        cfg = check_against_config(sweep)
-        for config in configs.values():
-            check_sweep(sweep, cfg, machine_of(config), bundled=config["bundle_size"] > 1)
+        scales = yaml.safe_load(path.read_text()).get("scales") or {None: None}
+        for scale in scales:  # every scale of a paper sweep
+            sweep = load_sweep(f"{path}@{scale}" if scale else path, check_config=False)
+            cfg = check_against_config(sweep)
+            for config in configs.values():
+                check_sweep(sweep, cfg, machine_of(config), bundled=config["bundle_size"] > 1)
 
 
 def test_a_run_on_a_gpu_profile_is_the_sweeps_point_in_the_table():

@@ -83,10 +83,10 @@ def test_an_unquoted_hydra_value_with_shell_syntax_stops_at_validation(tmp_path)
 
 @pytest.mark.parametrize("bundle_size", [1, 2])  # rule train, or rule train_bundle
 def test_every_rule_quotes_its_paths_and_values(tmp_path, cli_env, canary_dir, bundle_size):
-    """Dry run of the sweep and the jet targets with a results dir, data dir, jets config and dataset name
-    full of shell syntax: in every printed command each of them is one literal word (or inside one)."""
+    """Dry run of the sweep and the jet targets with a results dir, data dir and jets config path full of shell
+    syntax: in every printed command each of them is one literal word (or inside one). (A dataset name with shell
+    syntax does not get this far: the generator schema refuses it, below.)"""
     jets = yaml.safe_load((REPO / "configs" / "generator" / "jets_pythia.yaml").read_text())
-    jets["dataset"] = "jets $(touch pwned_jets)"
     jets_config = tmp_path / "jets `touch pwned_jets`; touch pwned_jets.yaml"
     jets_config.write_text(yaml.safe_dump(jets))
     data_dir = tmp_path / "data $(touch pwned_data); touch pwned_data"
@@ -101,6 +101,20 @@ def test_every_rule_quotes_its_paths_and_values(tmp_path, cli_env, canary_dir, b
         for word in words:
             if "touch" in word or "rm -rf" in word:
                 assert any(value in word for value in literal), f"{word!r} split off in {shlex.join(words)}"
+    assert_no_canary(tmp_path)
+
+
+def test_a_dataset_name_with_shell_syntax_is_refused_before_any_job(tmp_path, cli_env, canary_dir):
+    jets = yaml.safe_load((REPO / "configs" / "generator" / "jets_pythia.yaml").read_text())
+    jets["dataset"] = "jets $(touch pwned_jets)"
+    jets_config = tmp_path / "jets.yaml"
+    jets_config.write_text(yaml.safe_dump(jets))
+    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--profile",
+           str(REPO / "profiles" / "local"), "--config", f"jets_config={jets_config}", "jet_shards=1", "-n", "jets"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env, timeout=300)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert str(jets_config) in message and "dataset" in message and "jets $(touch pwned_jets)" in message
     assert_no_canary(tmp_path)
 
 
