@@ -20,6 +20,9 @@ rule paper_numbers:
         figure="|".join(PAPER_FIGURES),
     params:
         config=PAPER.source,
+        # What the analysis reads from the scale file besides its inputs' paths: a changed value reruns the
+        # figures (Snakemake's params trigger), so a numbers file never holds fits of an older setting.
+        fit=f"bootstrap={PAPER.bootstrap} seed={PAPER.seed} holdout={PAPER.holdout}",
     threads: 1
     resources:
         mem_mb=4000,
