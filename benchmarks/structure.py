@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     for source, target in pairs:
         where = [e.where for e in up if (e.source, e.target) == (source, target)]
         print(f"  {source} -> {target}: {', '.join(where)}")
-    print(f"python files: {len(sizes)}, lines: {total}, docstring lines: {docstring_lines(args.src)} "
-          f"({100 * docstring_lines(args.src) / total:.0f} %)")
+    docs = docstring_lines(args.src)
+    print(f"python files: {len(sizes)}, lines: {total}, docstring lines: {docs} ({100 * docs / total:.0f} %)")
     print("largest files: " + ", ".join(f"{name} {n}" for name, n in
                                         sorted(sizes.items(), key=lambda kv: -kv[1])[:8]))
     return 0
