@@ -65,13 +65,13 @@ def cmd_theory(args: argparse.Namespace) -> int:
     theory = rf_test_error(args.alpha, args.r, args.features, args.samples, args.ridge, args.latent_dim, args.noise)
     payload = {"inputs": {k: getattr(args, k) for k in ("alpha", "r", "features", "samples", "ridge", "latent_dim", "noise")}}
     payload.update(theory.as_dict())
-    if args.features < args.samples and args.ridge > 0 and args.features > 1:
+    if args.features < args.samples and args.ridge > 0 and args.features > 1 and args.alpha > 1:
         ridge_exponent = -math.log(args.ridge) / math.log(args.features)  # λ = N^(-l)
         regime = classify_regime(args.alpha, args.r, ridge_exponent, args.noise, args.features, args.samples)
         payload.update(regime=regime.name, ridge_exponent=ridge_exponent,
                        n_exponent=regime.n_exponent, p_exponent=regime.p_exponent)
     else:
-        payload.update(regime=None, regime_note="the four-regime table holds for 1 < N < P with ridge > 0")
+        payload.update(regime=None, regime_note="the regime table holds for 1 < N < P, ridge > 0, alpha > 1")
     _print_json(payload)
     return 0
 

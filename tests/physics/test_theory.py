@@ -118,8 +118,8 @@ def test_noise_regimes_fall_as_one_over_p(name, p_exponent):
 def test_classify_regime_names_and_exponents():
     assert classify_regime(1.5, 0.3, 3.0, 0.0, 100, 1000).name == "signal-dominated"
     assert classify_regime(1.5, 0.3, 3.0, 0.0, 100, 1000).n_exponent == pytest.approx(-0.9)
-    reg = classify_regime(1.5, 0.8, 0.5, 0.0, 100, 1000)
-    assert (reg.name, reg.n_exponent) == ("ridge-dominated", pytest.approx(-0.5))
+    reg = classify_regime(1.5, 0.3, 0.5, 0.0, 100, 1000)
+    assert (reg.name, reg.n_exponent) == ("ridge-dominated", pytest.approx(-0.3))
     reg = classify_regime(1.5, 0.3, 3.0, 100.0, 100, 1000)
     assert (reg.name, reg.n_exponent, reg.p_exponent) == ("noise-dominated", 1.0, -1.0)
     reg = classify_regime(1.5, 0.3, 0.75, 100.0, 100, 1000)
