@@ -10,7 +10,7 @@ from jetscale.paper.sections import toy_phase as markdown
 from jetscale.data.toy import ToyPowerLaw
 from jetscale.models.ridge import simulate_excess_error
 from jetscale.fit.paper.toy_regimes import (
-    analyse, pooled_exponent, regime_lines, toy_phase_numbers, variance_exponent,
+    analyse, pooled_exponent, regime_lines, ridge_table, toy_phase_numbers, variance_exponent,
 )
 from jetscale.theory import rf_test_error
 
@@ -60,6 +60,23 @@ def test_variance_limited_exponents_have_finite_intervals(numbers, key):
     assert regime["theory"] == pytest.approx(1.0, abs=0.4)  # 4x separation: 1/(P - N) bends the curve
     assert regime["lines"] == [{"fixed": {"width" if key == "variance_P" else "n_samples": 32.0},
                                 "x": [128.0, 256.0, 512.0]}]
+
+
+def test_regime_table_at_the_width_limited_points(numbers):
+    """The sweep's ridge 1e-5 is below N^-alpha on the resolution-in-N line (N <= 128): the table agrees with
+    the ridgeless prediction; a larger ridge, or r > 1/2 with the ridge above N^-alpha, is named."""
+    table = numbers["regimes"]["resolution_N"]["table"]
+    assert table["regimes"] == ["signal-dominated"] and table["ridge_below_floor"]
+    assert table["exponent"] == [pytest.approx(0.75)] * 2 and table["ridge_exponent"][0] == pytest.approx(5 / np.log10(128))
+    lines = [{"fixed": 1000.0, "x": np.array([32.0, 100.0])}]
+    binding = ridge_table(TOY | {"ridge": 1e-2}, lines)  # l = 2 / log10 N < alpha
+    assert binding["regimes"] == ["ridge-dominated"] and not binding["ridge_below_floor"]
+    assert binding["exponent"] == [pytest.approx(2 * 1.0 * 0.25), pytest.approx(2 * 2 / np.log10(32) * 0.25)]
+    sampling = ridge_table(TOY | {"alpha": 2.0, "r": 0.75, "ridge": 1e-3}, [{"fixed": 1000.0, "x": np.array([100.0])}])
+    assert sampling["regimes"] == ["feature-sampling-limited"] and sampling["exponent"] == [pytest.approx(1.75)] * 2
+    assert ridge_table(TOY | {"ridge": 0.0}, lines) is None
+    assert "ridge binds" in markdown({**numbers, "regimes": {**numbers["regimes"], "resolution_N": {
+        **numbers["regimes"]["resolution_N"], "table": binding}}})
 
 
 def test_regime_lines_and_estimators_on_exact_power_laws(table):

@@ -176,6 +176,15 @@ def toy_phase(numbers: dict) -> str:
         measured = "n/a" if entry["measured"] is None else ci_text(entry["measured"], entry["ci95"])
         theory = "n/a" if entry["theory"] is None else f"{entry['theory']:.2f}"
         lines.append(f"| {entry['name']} | {line} | {measured} | {theory} | {entry['predicted']:.2f} |")
+    table = numbers["regimes"]["resolution_N"].get("table")
+    if table:
+        (l_lo, l_hi), (b_lo, b_hi) = table["ridge_exponent"], table["exponent"]
+        verdict = ("the ridge is below N^-alpha at every point, so the ridgeless 2 alpha min(r, 1/2) applies"
+                   if table["ridge_below_floor"] else "**the ridge binds at some points (l < alpha): the ridgeless "
+                   "prediction does not hold there, and at a fixed ridge E_g flattens towards the ridge's bias**")
+        lines += ["", f"Regime table (`jetscale.theory.classify_regime`, docs/theory.md#four-regimes) at the "
+                  f"resolution-limited-in-N points, the ridge read as lambda = N^-l with l in [{l_lo:.2f}, {l_hi:.2f}]: "
+                  f"{', '.join(table['regimes'])}, beta in [{b_lo:.2f}, {b_hi:.2f}]; {verdict}."]
     lines += ["", "Method: every grid line with >= 3 points at N/P or P/N >= "
               f"{numbers['separation']:g} enters its regime's fit (one exponent, one amplitude per line); "
               "resolution-limited exponents from the log-log slope of the seed-mean E_g, variance-limited ones from "

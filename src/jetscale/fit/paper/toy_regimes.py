@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 
 from jetscale.fit import percentile_ci
-from jetscale.theory import bahri_regimes, rf_test_error
+from jetscale.theory import bahri_regimes, classify_regime, rf_test_error
 
 
 SEPARATION = 4.0
@@ -154,6 +154,21 @@ def bootstrap_exponent(kind: str, xs: list[np.ndarray], matrices: list[np.ndarra
     return percentile_ci(samples), len(samples)
 
 
+def ridge_table(toy: dict, lines: list[dict]) -> dict | None:
+    """The regime table (:func:`jetscale.theory.classify_regime`, docs/theory.md#four-regimes) at the points of
+    resolution-limited-in-N ``lines``, the fixed ridge read as λ = N^(-l): the regimes met, the range of l and of
+    the table's exponent, and ``ridge_below_floor`` (l >= alpha everywhere: the ridgeless prediction applies).
+    None without lines, or where the table does not hold (ridge 0 or alpha <= 1)."""
+    points = [(x, line["fixed"]) for line in lines for x in line["x"] if x > 1]
+    if not points or toy["ridge"] <= 0 or toy["alpha"] <= 1:
+        return None
+    ls = [-np.log(toy["ridge"]) / np.log(n) for n, _ in points]
+    regimes = [classify_regime(toy["alpha"], toy["r"], l, toy.get("noise", 0.0), n, p) for l, (n, p) in zip(ls, points)]
+    betas = [-reg.n_exponent for reg in regimes]
+    return {"regimes": sorted({reg.name for reg in regimes}), "ridge_exponent": [min(ls), max(ls)],
+            "exponent": [min(betas), max(betas)], "ridge_below_floor": bool(min(ls) >= toy["alpha"])}
+
+
 def measure_regimes(table: pd.DataFrame, toy: dict, n_boot: int = 200, seed: int = 0) -> dict:
     """Measured (with CI), theory-at-the-points and asymptotic exponent of each regime (module docstring)."""
     out = {}
@@ -166,6 +181,8 @@ def measure_regimes(table: pd.DataFrame, toy: dict, n_boot: int = 200, seed: int
         matrices = [g.loc[seeds].to_numpy(dtype=float) for g in grids] if seeds else []
         entry = {**regime.as_dict(), "predicted": regime.exponent, "seeds": [int(s) for s in seeds],
                  "lines": [{"fixed": {line["fixed_axis"]: line["fixed"]}, "x": line["x"].tolist()} for line in lines]}
+        if key == "resolution_N":
+            entry["table"] = ridge_table(toy, lines)
         if not lines:
             out[key] = {**entry, "measured": None, "ci95": [None, None], "theory": None, "n_boot": 0,
                         "theory_in_ci": None, "predicted_in_ci": None,

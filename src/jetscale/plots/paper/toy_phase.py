@@ -54,6 +54,9 @@ def _draw_phase(ax, means: pd.DataFrame, toy: dict, regimes: dict) -> None:
     diag = np.geomspace(lo, hi, 2)
     palette = colors(4)
     width_limited = f"width-limited ($P \\geq {SEPARATION:g}N$):\n" + _region_text(regimes, "resolution_N", "variance_P")
+    table = regimes["resolution_N"].get("table")
+    if table:  # the regime table at the resolution-limited-in-N points (docs/paper.md, figure 4)
+        width_limited += f"\n  table: {', '.join(table['regimes'])}"
     data_limited = f"data-limited ($N \\geq {SEPARATION:g}P$):\n" + _region_text(regimes, "resolution_P", "variance_N")
     ax.fill_between(diag, diag * SEPARATION, hi * SEPARATION ** 2, color="0.55", alpha=0.18, lw=0, label=width_limited)
     ax.fill_between(diag, lo / SEPARATION ** 2, diag / SEPARATION, color="0.55", alpha=0.08, lw=0, hatch="///",
