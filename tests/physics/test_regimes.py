@@ -6,7 +6,7 @@ import pytest
 from scipy.special import zeta
 
 from jetscale.theory import classify_regime, classify_regime_seed, signal_exponents, spectrum_test_error
-from jetscale.theory.spectrum import power_law_spectrum, teacher_power
+from jetscale.theory.spectrum import power_law_spectrum, teacher_power, teacher_weights
 
 N1, N2 = 1e5, 1e6
 DF_TAIL, U_TAIL = 0.02, 0.01  # largest share of df₁ and of E_g the modes beyond M may carry
@@ -115,3 +115,29 @@ def test_classify_regime_names_each_branch():
         signal_exponents(1.0, 0.5, 0.5)
     with pytest.raises(ValueError, match="N < P"):
         classify_regime_seed(1.5, 0.3, 1.0, 0.0, 100, 100)
+
+
+def population_rf_error(alpha, r, width, ridge, latent_dim, seed):
+    """E_g of ridge on N random features at P = inf, one draw of F: v = (FΣFᵀ + λ)^(-1) FΣw̄ (direct, no theory)."""
+    rng = np.random.default_rng(seed)
+    lam, w = power_law_spectrum(alpha, latent_dim), teacher_weights(alpha, r, latent_dim)
+    f = rng.standard_normal((width, latent_dim)) / np.sqrt(width)
+    v = np.linalg.solve((f * lam) @ f.T + ridge * np.eye(width), (f * lam) @ w)
+    residual = w - f.T @ v
+    return float(residual @ (lam * residual))
+
+
+@pytest.mark.slow
+def test_simulated_slope_in_the_feature_sampling_regime():
+    """α = 2, r = 3/2, l = 1: direct simulation and the deterministic equivalent fall alike (table 1.5, seed 1.0)."""
+    alpha, r, l, m, widths = 2.0, 1.5, 1.0, 4000, [32, 64, 128, 256]
+    sim = [np.mean([population_rf_error(alpha, r, n, n**-l, m, s) for s in range(20)]) for n in widths]
+    theory = [spectrum_test_error(power_law_spectrum(alpha, m), teacher_power(alpha, r, m), n, np.inf, n**-l).test_error
+              for n in widths]
+
+    def beta(errors):
+        return -np.polyfit(np.log(widths), np.log(errors), 1)[0]
+
+    assert beta(sim) == pytest.approx(beta(theory), abs=0.1)
+    assert beta(sim) == pytest.approx(min(signal_exponents(alpha, r, l)), abs=0.2)  # small N: approached slowly
+    assert beta(sim) - -classify_regime_seed(alpha, r, l, 0.0, 256, np.inf).n_exponent > 0.4
