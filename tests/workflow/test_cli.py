@@ -28,6 +28,9 @@ def test_theory_command_has_no_regime_above_the_interpolation_threshold(capsys):
                  "--ridge", "1e-4", "--latent-dim", "2000", "--noise", "0.1"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["regime"] is None and payload["variance"] > 0
+    assert main(["theory", "--alpha", "0.8", "--r", "0.3", "--features", "100", "--samples", "400",
+                 "--ridge", "1e-4", "--latent-dim", "2000"]) == 0  # alpha <= 1: no regime table (infinite trace)
+    assert "alpha > 1" in json.loads(capsys.readouterr().out)["regime_note"]
 
 
 def fake_metrics(run_dir, n_samples, width, seed, loss):
