@@ -19,7 +19,6 @@ writing). Readers of per-k snapshots refuse this file and say so (its ``level`` 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import h5py
 import numpy as np
 
 from jetscale.atomic import atomic_output
-from jetscale.data.shower.snapshots import SnapshotError, _open
+from jetscale.data.shower.snapshots import SnapshotError, _open, run_attrs
 
 GROUP = "hadrons"
 INVISIBLE = (12, 14, 16)  # |PDG| left out of the stored particles (neutrinos), as JSL's StevensCode/gen/gen_*.cc
@@ -84,10 +83,7 @@ def write_hadrons(path: str | Path, events: HadronEvents) -> Path:
     path = Path(path)
     check_hadron_events(events, str(path))
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
-        handle.attrs.update({"level": "hadron", "process": events.process, "sqrt_s": float(events.sqrt_s),
-                             "seed": int(events.seed), "n_events": int(events.n_events),
-                             "settings": json.dumps(list(events.settings)), "pythia_version": events.pythia_version,
-                             "tolerance": float(events.tolerance), "n_dropped": int(events.n_dropped)})
+        handle.attrs.update(run_attrs(events, "hadron"))
         group = handle.create_group(GROUP)
         for name, dtype in (("momenta", np.float64), ("pdg_id", np.int64), ("offsets", np.int64),
                             ("event_id", np.int64), ("invisible", np.float64)):

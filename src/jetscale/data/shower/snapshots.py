@@ -93,16 +93,19 @@ def validate(snapshots: ShowerSnapshots, source: str = "<snapshots>") -> None:
         previous = ids
 
 
+def run_attrs(run, level: str) -> dict:
+    """The provenance attributes every shower file has (module docstring), of a run with those fields."""
+    return {"level": level, "process": run.process, "sqrt_s": float(run.sqrt_s), "seed": int(run.seed),
+            "n_events": int(run.n_events), "settings": json.dumps(list(run.settings)),
+            "pythia_version": run.pythia_version, "tolerance": float(run.tolerance), "n_dropped": int(run.n_dropped)}
+
+
 def write_snapshots(path: str | Path, snapshots: ShowerSnapshots) -> Path:
     """Write ``snapshots`` to ``path`` atomically; return the path."""
     path = Path(path)
     validate(snapshots, str(path))
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
-        handle.attrs.update({"level": "parton", "process": snapshots.process, "sqrt_s": float(snapshots.sqrt_s),
-                             "seed": int(snapshots.seed), "n_events": int(snapshots.n_events),
-                             "k_max": int(snapshots.k_max), "settings": json.dumps(list(snapshots.settings)),
-                             "pythia_version": snapshots.pythia_version, "tolerance": float(snapshots.tolerance),
-                             "n_dropped": int(snapshots.n_dropped)})
+        handle.attrs.update({**run_attrs(snapshots, "parton"), "k_max": int(snapshots.k_max)})
         for k in range(1, snapshots.k_max + 1):
             group = handle.create_group(group_name(k))
             group.create_dataset("momenta", data=np.asarray(snapshots.momenta[k], dtype=np.float64))
