@@ -4,7 +4,7 @@ The ``spectrum.json`` payload of :func:`jetscale.features.shower_spectrum.snapsh
 in ``per_k`` (``"k": null``, ``"label": "hadrons"``): the e+e- EFPs of every event's visible particles
 (evaluated per multiplicity), and, for whitening, RAMBO events whose multiplicities are drawn from the
 file's. Exact thrust (and the heavy jet mass) stop at :data:`~jetscale.physics.event_shapes.MAX_PARTICLES`
-particles, so hadron-level events usually need ``--target c_parameter``. Method: docs/spectrum.md#hadron-level.
+particles, so hadron-level events usually need ``--target c_parameter``. Docs: docs/tasks.md#shower-spectra.
 """
 
 from __future__ import annotations
