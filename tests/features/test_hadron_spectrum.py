@@ -15,6 +15,7 @@ from jetscale.features import spectrum
 from jetscale.features.efp_ee import COORDS, KAPPA, MEASURE, NORMED, compute_ee_efps
 from jetscale.features.hadron_spectrum import by_multiplicity, ragged_features, rambo_mixture_efps
 from jetscale.features.shower_spectrum import main as spectrum_main
+from jetscale.features.shower_spectrum import snapshot_spectra
 from jetscale.paths import CONFIG_DIR
 from jetscale.physics.event_shapes import MAX_PARTICLES, c_parameter, thrust
 from jetscale.physics.rambo import rambo
@@ -97,3 +98,5 @@ def test_shower_spectrum_on_a_hadron_level_file(hadron_file, tmp_path, capsys, m
     assert (out / "spectrum.png").stat().st_size > 0
     assert spectrum_main(args) == 2  # the default target, exact thrust, cannot take ~45 particles
     assert "use --target c_parameter" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="a hadron-level file has no branching depths k"):
+        snapshot_spectra(path, [1], target="c_parameter")

@@ -139,6 +139,8 @@ def snapshot_spectra(snapshots: str | Path, ks: list[int] | None = None, dmax: i
     if info["level"] == "hadron":  # one state per event: jetscale.features.hadron_spectrum
         from jetscale.features.hadron_spectrum import hadron_spectra
 
+        if ks:
+            raise ValueError(f"{snapshots}: a hadron-level file has no branching depths k; leave --k out")
         return hadron_spectra(snapshots, info, dmax, beta, target, rambo_events, rambo_seed, k_min, k_max,
                               whiten_rtol)
     ks = list(info["counts"]) if ks is None else ks
