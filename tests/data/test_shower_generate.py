@@ -283,7 +283,8 @@ def test_writer_refuses_inconsistent_arrays(z_snapshots, tmp_path):
     ("name: x\ndescription: d\nsqrt_s: 91\ntolerance: 1.0e-6\nsettings: []\n", "k_max: required at parton level"),
     ("name: x\ndescription: d\nsqrt_s: 91\nlevel: hadron\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\n",
      "k_max: has no meaning at level: hadron"),
-    ("name: x\ndescription: d\nsqrt_s: 91\nlevel: hadrons\ntolerance: 1.0e-6\nsettings: []\n", "level: 'hadrons' is not one of"),
+    ("name: x\ndescription: d\nsqrt_s: 91\nlevel: hadrons\ntolerance: 1.0e-6\nsettings: []\n",
+     "level: 'hadrons' is not one of"),
     ("name: x\ndescription: d\nsqrt_s: 91\nlevel: hadron\ntolerance: 1.0e-6\nsettings: ['PartonLevel:MPI = on']\n",
      "'PartonLevel:MPI = on' is set by the generator"),
 ])

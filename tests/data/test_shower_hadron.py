@@ -13,7 +13,12 @@ import jetscale.data.shower.generate as shower_generate
 from jetscale.data.generate.events import make_pythia
 from jetscale.data.shower import MomentumError, SnapshotError, read_snapshots, snapshot_info
 from jetscale.data.shower.cli import main
-from jetscale.data.shower.generate import generate_hadron_events, generate_snapshots, load_shower_config, pythia_settings
+from jetscale.data.shower.generate import (
+    generate_hadron_events,
+    generate_snapshots,
+    load_shower_config,
+    pythia_settings,
+)
 from jetscale.data.shower.hadron_file import INVISIBLE, read_hadrons, write_hadrons
 from jetscale.paths import CONFIG_DIR
 

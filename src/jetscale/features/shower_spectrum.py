@@ -198,9 +198,10 @@ def save_spectra(result: dict, out_dir: str | Path) -> list[Path]:
         for prefix, spectrum in (("", entry["standardized"]), ("whitened_", entry["whitened"])):
             if spectrum is None:
                 continue
-            arrays[f"{entry_label(entry)}_{prefix}eigenvalues"] = np.asarray(spectrum["eigenvalues"])
+            name = f"{entry_label(entry)}_{prefix}"
+            arrays[f"{name}eigenvalues"] = np.asarray(spectrum["eigenvalues"])
             if spectrum.get("label_projection"):
-                arrays[f"{entry_label(entry)}_{prefix}target_power"] = np.asarray(spectrum["label_projection"]["target_power"])
+                arrays[f"{name}target_power"] = np.asarray(spectrum["label_projection"]["target_power"])
     return write_spectrum_files(result, arrays, out_dir)
 
 

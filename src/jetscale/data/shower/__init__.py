@@ -4,7 +4,8 @@ hadron level, each event's final-state particles).
 One job per module: ``history`` (pure replay of an event record into per-branching
 states, the energy-momentum check), ``generate`` (process config -> Pythia ->
 snapshots or hadron-level events), ``snapshots`` (the per-k HDF5 file format, writer and
-reader), ``hadron_file`` (the hadron-level file format), ``cli`` (``jetscale shower-generate``). The process configs are ``configs/generator/shower/*.yaml``.
+reader), ``hadron_file`` (the hadron-level file format), ``cli`` (``jetscale shower-generate``).
+The process configs are ``configs/generator/shower/*.yaml``.
 Importing this package is cheap: Pythia loads with ``generate``.
 """
 

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``shower-generate`` subcommand to ``jetscale``'s subparsers."""
     return add_arguments(subparsers.add_parser(
-        "shower-generate", help="Pythia 8 showers -> HDF5 parton snapshots after each branching, or hadron-level events",
+        "shower-generate",
+        help="Pythia 8 showers -> HDF5 parton snapshots after each branching, or hadron-level events",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
 
 

@@ -65,7 +65,8 @@ def check_hadron_events(events: HadronEvents, source: str = "<hadron events>") -
     if np.shape(events.momenta) != (offsets[-1], 4) or np.shape(events.pdg_id) != (offsets[-1],):
         raise SnapshotError(f"{source}: momenta {np.shape(events.momenta)} and pdg_id {np.shape(events.pdg_id)} "
                             f"must be [{offsets[-1]}, 4] and [{offsets[-1]}]")
-    if n and (np.any(np.diff(events.event_id) <= 0) or events.event_id[0] < 0 or events.event_id[-1] >= events.n_events):
+    ids = np.asarray(events.event_id)
+    if n and (np.any(np.diff(ids) <= 0) or ids[0] < 0 or ids[-1] >= events.n_events):
         raise SnapshotError(f"{source}: event_id must be ascending in [0, {events.n_events})")
     if np.isin(np.abs(events.pdg_id), INVISIBLE).any():
         raise SnapshotError(f"{source}: neutrinos among the stored (visible) particles")
