@@ -5,6 +5,7 @@ the configs and the CLI."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,24 +184,45 @@ def test_momentum_violation_fails_the_run(monkeypatch, tmp_path, z_config):
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
-def test_h_to_gg_starts_from_two_gluons():
-    config = load_shower_config(f"{SHOWER_CONFIGS}/h_gg.yaml", k_max=5)
-    pythia = make_pythia(pythia_settings(config, seed=3))
-    for _ in range(5):
+def born_ids(config, n_events: int, seed: int) -> np.ndarray:
+    """PDG ids [n_events, 2] of the Born partons (|status| 23) of ``n_events`` events of ``config``."""
+    pythia = make_pythia(pythia_settings(config, seed))
+    ids = []
+    for _ in range(n_events):
         assert pythia.next()
-        status, mother1, mother2, momenta = read_record(pythia.event)
-        born = branching_states(status, mother1, mother2)[0]
-        assert [pythia.event[int(i)].id() for i in born] == [21, 21]
-        np.testing.assert_allclose(momenta[born].sum(axis=0), [125.0, 0, 0, 0], atol=1e-9)
-    snapshots = generate_snapshots(config, 20, seed=3)
-    assert snapshots.counts()[5] == 20 and snapshots.n_dropped == 0  # gluon showers are deep
+        ids.append([p.id() for p in pythia.event if p.statusAbs() == 23])
+    return np.asarray(ids)
 
 
-def test_gamma_config_runs_at_its_energy():
-    config = load_shower_config(f"{SHOWER_CONFIGS}/gamma_qq.yaml", k_max=3)
-    snapshots = generate_snapshots(config, 10, seed=5)
-    np.testing.assert_allclose(snapshots.momenta[3].sum(axis=1)[:, 0], 200.0, rtol=1e-12)
-    assert "WeakZ0:gmZmode = 1" in snapshots.settings
+def test_z_qq_has_all_five_flavours_at_jsls_rates_and_light_only_none():
+    """z_qq is JSL's sample (u, d, s, c, b; about 39 % c or b at the Z pole); z_qq_light keeps d, u, s."""
+    flavours = np.abs(born_ids(load_shower_config(f"{SHOWER_CONFIGS}/z_qq.yaml"), 300, seed=2))
+    assert (flavours[:, 0] == flavours[:, 1]).all() and set(np.unique(flavours)) == {1, 2, 3, 4, 5}
+    heavy = np.isin(flavours[:, 0], (4, 5)).mean()
+    assert 0.27 < heavy < 0.51  # R_c + R_b = 0.39; binomial sd at 300 events: 0.03
+    light = np.abs(born_ids(load_shower_config(f"{SHOWER_CONFIGS}/z_qq_light.yaml"), 300, seed=2))
+    assert set(np.unique(light)) == {1, 2, 3}
+
+
+def test_z_qq_700_is_photon_dominated():
+    """gamma*/Z interference on: at 700 GeV the photon (charge^2) makes up-type quarks the majority, where the Z
+    alone would give them about a third of the events."""
+    flavours = np.abs(born_ids(load_shower_config(f"{SHOWER_CONFIGS}/z_qq_700.yaml"), 300, seed=3))[:, 0]
+    assert set(np.unique(flavours)) == {1, 2, 3, 4, 5}
+    assert np.isin(flavours, (2, 4)).mean() > 0.48  # about 0.6 with the photon, 0.34 with the Z alone
+
+
+@pytest.mark.parametrize("quark, gluon, sqrt_s", [("z_qq", "h_gg", 91.188), ("z_qq_700", "h_gg_700", 700.0)])
+def test_quark_and_gluon_processes_at_equal_sqrt_s(quark, gluon, sqrt_s):
+    """As JSL compares them: q qbar and g g Born states at one sqrt(s), the gluons from an H of mass sqrt(s)."""
+    for name, born in ((quark, {1, 2, 3, 4, 5}), (gluon, {21})):
+        config = load_shower_config(f"{SHOWER_CONFIGS}/{name}.yaml", k_max=5)
+        assert config.sqrt_s == sqrt_s and set(np.unique(np.abs(born_ids(config, 40, seed=3)))) <= born
+        snapshots = generate_snapshots(config, 20, seed=3)
+        np.testing.assert_allclose(snapshots.momenta[5].sum(axis=1), [[sqrt_s, 0, 0, 0]] * len(snapshots.momenta[5]),
+                                   atol=1e-6 * sqrt_s)
+        assert snapshots.n_dropped == 0
+    assert generate_snapshots(config, 20, seed=3).counts()[5] == 20  # gluon showers are deep
 
 
 # --- the HDF5 contract -------------------------------------------------------------------------------
@@ -213,7 +235,7 @@ def test_file_round_trip_and_info(z_snapshots, tmp_path):
         np.testing.assert_array_equal(momenta, z_snapshots.momenta[k])
         np.testing.assert_array_equal(event_id, z_snapshots.event_id[k])
     info = snapshot_info(path)
-    assert info["process"] == "z_qq" and info["sqrt_s"] == 91.1876 and info["seed"] == 11
+    assert info["process"] == "z_qq" and info["sqrt_s"] == 91.188 and info["seed"] == 11 and info["level"] == "parton"
     assert info["n_events"] == 150 and info["k_max"] == 60 and info["tolerance"] == 1e-6
     assert info["settings"] == z_snapshots.settings and info["settings"][-1].startswith("Random:seed = ")
     assert info["counts"] == z_snapshots.counts() and info["n_dropped"] == 0
@@ -258,6 +280,13 @@ def test_writer_refuses_inconsistent_arrays(z_snapshots, tmp_path):
     ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: ['hadronlevel:all=on']\n",
      "'hadronlevel:all=on' is set by the generator"),
     ("name: x\ndescription: d\nsqrt_s: 91\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\nextra: 1\n", "extra: unknown key"),
+    ("name: x\ndescription: d\nsqrt_s: 91\ntolerance: 1.0e-6\nsettings: []\n", "k_max: required at parton level"),
+    ("name: x\ndescription: d\nsqrt_s: 91\nlevel: hadron\nk_max: 3\ntolerance: 1.0e-6\nsettings: []\n",
+     "k_max: has no meaning at level: hadron"),
+    ("name: x\ndescription: d\nsqrt_s: 91\nlevel: hadrons\ntolerance: 1.0e-6\nsettings: []\n",
+     "level: 'hadrons' is not one of"),
+    ("name: x\ndescription: d\nsqrt_s: 91\nlevel: hadron\ntolerance: 1.0e-6\nsettings: ['PartonLevel:MPI = on']\n",
+     "'PartonLevel:MPI = on' is set by the generator"),
 ])
 def test_config_errors_name_file_and_key(tmp_path, text, message):
     path = tmp_path / "proc.yaml"
@@ -267,13 +296,21 @@ def test_config_errors_name_file_and_key(tmp_path, text, message):
     assert str(path) in str(err.value) and message in str(err.value)
 
 
+SHIPPED = {"z_qq": "parton", "z_qq_light": "parton", "z_qq_700": "parton", "h_gg": "parton", "h_gg_700": "parton",
+           "z_qq_hadron": "hadron", "h_gg_hadron": "hadron"}
+
+
 def test_shipped_configs_load_with_generator_settings_last():
-    for name in ("z_qq", "h_gg", "gamma_qq"):
+    assert {path.stem for path in Path(SHOWER_CONFIGS).glob("*.yaml")} == set(SHIPPED)
+    for name, level in SHIPPED.items():
         config = load_shower_config(f"{SHOWER_CONFIGS}/{name}.yaml")
-        assert config.name == name and config.k_max >= 10
+        assert config.name == name and config.level == level and (config.k_max is None) == (level == "hadron")
+        assert level == "hadron" or config.k_max >= 20
         settings = pythia_settings(config, seed=0)
         assert settings[-1] == f"Random:seed = {shower_generate.derive_seed(0)}"  # never 0 (= time-based)
-        assert f"Beams:eCM = {config.sqrt_s!r}" in settings and "HadronLevel:all = off" in settings
+        hadronization = "HadronLevel:all = on" if level == "hadron" else "HadronLevel:all = off"
+        assert f"Beams:eCM = {config.sqrt_s!r}" in settings and hadronization in settings
+        assert "25:m0" not in str(settings) or f"25:m0 = {config.sqrt_s:g}" in settings  # the H sits at sqrt(s)
     with pytest.raises(ConfigError, match="k_max: 0 is less than the minimum of 1"):
         load_shower_config(f"{SHOWER_CONFIGS}/z_qq.yaml", k_max=0)
 
@@ -329,3 +366,21 @@ def test_an_existing_file_of_other_settings_is_refused_naming_them(tmp_path):
         ensure_snapshots(target, "z_qq", 30, 2)
     with pytest.raises(ValueError, match=r"process='z_qq'.*process='h_gg'"):
         ensure_snapshots(target, "h_gg", 20, 1)
+
+
+def test_an_edited_config_never_reuses_an_older_file(tmp_path):
+    """A file keyed by the process name alone would survive a change of the config (as z_qq's did in issue 18):
+    every Pythia setting is compared, and the message names the lines that differ."""
+    from jetscale.data.shower.generate import ensure_snapshots
+
+    config, target = tmp_path / "z_qq.yaml", tmp_path / "z.h5"
+    text = Path(SHOWER_CONFIGS, "z_qq.yaml").read_text()
+    config.write_text(text.replace('"23:onIfAny = 1 2 3 4 5"', '"23:onIfAny = 1 2 3"'))  # z_qq before issue 18
+    ensure_snapshots(target, str(config), 20, 1)
+    config.write_text(text)
+    with pytest.raises(ValueError, match=r"holds settings \['23:onIfAny = 1 2 3'\], but data.generate asks for "
+                                         r"settings \['23:onIfAny = 1 2 3 4 5'\]"):
+        ensure_snapshots(target, str(config), 20, 1)
+    with pytest.raises(ValueError, match="level 'hadron': the shower task trains on per-k parton snapshots"):
+        ensure_snapshots(tmp_path / "h.h5", "z_qq_hadron", 20, 1)
+    assert not (tmp_path / "h.h5").exists()

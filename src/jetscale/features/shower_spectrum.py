@@ -136,6 +136,13 @@ def snapshot_spectra(snapshots: str | Path, ks: list[int] | None = None, dmax: i
     if target not in EVENT_SHAPES:
         raise ValueError(f"target {target!r} is not one of {list(EVENT_SHAPES)}")
     info = snapshot_info(snapshots)
+    if info["level"] == "hadron":  # one state per event: jetscale.features.hadron_spectrum
+        from jetscale.features.hadron_spectrum import hadron_spectra
+
+        if ks:
+            raise ValueError(f"{snapshots}: a hadron-level file has no branching depths k; leave --k out")
+        return hadron_spectra(snapshots, info, dmax, beta, target, rambo_events, rambo_seed, k_min, k_max,
+                              whiten_rtol)
     ks = list(info["counts"]) if ks is None else ks
     per_k = []
     for k in ks:
@@ -179,6 +186,11 @@ def summary(entry: dict) -> str:
     return f"standardized {_fit_text(entry['standardized'])}; whitened {_fit_text(entry['whitened'])}"
 
 
+def entry_label(entry: dict) -> str:
+    """``k3`` for a parton-level entry, its ``label`` (``hadrons``) for a hadron-level one."""
+    return entry.get("label") or f"k{entry['k']}"
+
+
 def save_spectra(result: dict, out_dir: str | Path) -> list[Path]:
     """Write ``spectrum.json`` (atomically) and ``spectrum.npz``; return their paths."""
     arrays = {}
@@ -186,9 +198,10 @@ def save_spectra(result: dict, out_dir: str | Path) -> list[Path]:
         for prefix, spectrum in (("", entry["standardized"]), ("whitened_", entry["whitened"])):
             if spectrum is None:
                 continue
-            arrays[f"k{entry['k']}_{prefix}eigenvalues"] = np.asarray(spectrum["eigenvalues"])
+            name = f"{entry_label(entry)}_{prefix}"
+            arrays[f"{name}eigenvalues"] = np.asarray(spectrum["eigenvalues"])
             if spectrum.get("label_projection"):
-                arrays[f"k{entry['k']}_{prefix}target_power"] = np.asarray(spectrum["label_projection"]["target_power"])
+                arrays[f"{name}target_power"] = np.asarray(spectrum["label_projection"]["target_power"])
     return write_spectrum_files(result, arrays, out_dir)
 
 
@@ -206,7 +219,8 @@ def cmd_shower_spectrum(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.snapshots}: no k with at least {MIN_EVENTS} events")
     paths = save_spectra(result, args.out_dir)
     for entry in result["per_k"]:
-        print(f"k = {entry['k']} ({entry['n']} events): {summary(entry)}")
+        name = entry.get("label") or f"k = {entry['k']}"
+        print(f"{name} ({entry['n']} events): {summary(entry)}")
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -18,10 +18,12 @@ NEWTON_MAX_ITER = 100
 
 
 def massless_phase_space_volume(n_particles: int, sqrt_s: float) -> float:
-    """Φ_n = (π/2)^(n−1) s^(n−2) / ((n−1)! (n−2)!) of n massless particles (no 2π factors)."""
+    """Φ_n = (π/2)^(n−1) s^(n−2) / ((n−1)! (n−2)!) of n massless particles (no 2π factors), as the product
+    (π/2) Π_{j=1}^{n−2} (π/2) s / (j (j+1)), which stays finite for hadron-level n (≈ 100); inf beyond float
+    range."""
     check_kinematics(n_particles, sqrt_s, None)
     n, s = n_particles, float(sqrt_s) ** 2
-    return (math.pi / 2) ** (n - 1) * s ** (n - 2) / (math.factorial(n - 1) * math.factorial(n - 2))
+    return math.prod((math.pi / 2 * s / (j * (j + 1)) for j in range(1, n - 1)), start=math.pi / 2)
 
 
 def check_kinematics(n_particles: int, sqrt_s: float, masses: Sequence[float] | None) -> np.ndarray:

@@ -135,7 +135,7 @@ def shower_spectra_figure(result: dict, out_dir: str | Path, name: str = "spectr
         fig, (raw, white) = panel_figure(2)
         for ax, key, title in ((raw, "standardized", "standardized EFPs"),
                                (white, "whitened", "whitened by RAMBO phase space")):
-            series = [(f"$k$ = {e['k']}", e[key]) for e in entries if e[key] is not None]
+            series = [(e.get("label") or f"$k$ = {e['k']}", e[key]) for e in entries if e[key] is not None]
             colours = [c for c, e in zip(palette, entries) if e[key] is not None]
             if series:
                 draw_spectra(ax, series, colours)

@@ -1,9 +1,11 @@
-"""Parton-shower depth snapshots: Pythia 8 final-state showers, the partons after each branching.
+"""Parton-shower depth snapshots: Pythia 8 final-state showers, the partons after each branching (or, at
+hadron level, each event's final-state particles).
 
 One job per module: ``history`` (pure replay of an event record into per-branching
 states, the energy-momentum check), ``generate`` (process config -> Pythia ->
-snapshots), ``snapshots`` (the HDF5 file format, writer and reader), ``cli``
-(``jetscale shower-generate``). The process configs are ``configs/generator/shower/*.yaml``.
+snapshots or hadron-level events), ``snapshots`` (the per-k HDF5 file format, writer and
+reader), ``hadron_file`` (the hadron-level file format), ``cli`` (``jetscale shower-generate``).
+The process configs are ``configs/generator/shower/*.yaml``.
 Importing this package is cheap: Pythia loads with ``generate``.
 """
 

@@ -13,6 +13,7 @@ Attributes of the file:
 ``tolerance``      energy-momentum check: every snapshot sums to (sqrt_s, 0, 0, 0) within
                    ``tolerance * sqrt_s`` GeV on each component
 ``n_dropped``      events whose record the replay could not follow (left out of every k)
+``level``          ``"parton"`` (files written before it existed lack it and are parton-level)
 ================== ======================================================================
 
 Group ``k<k>`` (k = 1 .. k_max), the state after k branchings of the events that had
@@ -24,6 +25,8 @@ at least k (``n_k`` of them, non-increasing in k):
                                      ``k<k+1>`` are a subset of those of ``k<k>``
 ============ ======================= ====================================================
 
+Hadron-level files (``level = "hadron"``, :mod:`jetscale.data.shower.hadron_file`) have no ``k``
+groups; :func:`read_snapshots` refuses them naming the level.
 Files are written to a temporary name and renamed when complete
 (:func:`jetscale.atomic.atomic_output`). Readers raise :class:`SnapshotError` (or
 ``FileNotFoundError``) naming the file.
@@ -90,16 +93,19 @@ def validate(snapshots: ShowerSnapshots, source: str = "<snapshots>") -> None:
         previous = ids
 
 
+def run_attrs(run, level: str) -> dict:
+    """The provenance attributes every shower file has (module docstring), of a run with those fields."""
+    return {"level": level, "process": run.process, "sqrt_s": float(run.sqrt_s), "seed": int(run.seed),
+            "n_events": int(run.n_events), "settings": json.dumps(list(run.settings)),
+            "pythia_version": run.pythia_version, "tolerance": float(run.tolerance), "n_dropped": int(run.n_dropped)}
+
+
 def write_snapshots(path: str | Path, snapshots: ShowerSnapshots) -> Path:
     """Write ``snapshots`` to ``path`` atomically; return the path."""
     path = Path(path)
     validate(snapshots, str(path))
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
-        handle.attrs.update({"process": snapshots.process, "sqrt_s": float(snapshots.sqrt_s),
-                             "seed": int(snapshots.seed), "n_events": int(snapshots.n_events),
-                             "k_max": int(snapshots.k_max), "settings": json.dumps(list(snapshots.settings)),
-                             "pythia_version": snapshots.pythia_version, "tolerance": float(snapshots.tolerance),
-                             "n_dropped": int(snapshots.n_dropped)})
+        handle.attrs.update({**run_attrs(snapshots, "parton"), "k_max": int(snapshots.k_max)})
         for k in range(1, snapshots.k_max + 1):
             group = handle.create_group(group_name(k))
             group.create_dataset("momenta", data=np.asarray(snapshots.momenta[k], dtype=np.float64))
@@ -125,6 +131,9 @@ def read_snapshots(path: str | Path, k: int) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     with _open(path) as handle:
         available = _available(handle)
+        if handle.attrs.get("level", "parton") != "parton":
+            raise SnapshotError(f"{path}: a {handle.attrs['level']}-level file has no per-k parton snapshots "
+                                f"(read it with jetscale.data.shower.hadron_file.read_hadrons)")
         if k not in available:
             span = f"k = {available[0]} .. {available[-1]}" if available else "none"
             raise SnapshotError(f"{path}: no snapshots for k = {k}; available: {span}")
@@ -136,10 +145,11 @@ def read_snapshots(path: str | Path, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def snapshot_info(path: str | Path) -> dict:
-    """The file's attributes (``settings`` as a list) plus ``counts``: {k: events that reached k}."""
+    """The file's attributes (``settings`` as a list, ``level`` "parton" when absent) plus ``counts``: {k: events
+    that reached k} (empty for a hadron-level file)."""
     path = Path(path)
     with _open(path) as handle:
-        info = {key: plain(value) for key, value in handle.attrs.items()}
+        info = {"level": "parton", **{key: plain(value) for key, value in handle.attrs.items()}}
         info["settings"] = json.loads(info["settings"]) if "settings" in info else []
         info["counts"] = {k: int(handle[group_name(k)]["event_id"].shape[0]) for k in _available(handle)}
     return info
