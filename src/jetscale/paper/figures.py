@@ -70,8 +70,11 @@ def figure_inputs(cfg: PaperConfig, results_dir: str | Path, name: str) -> dict[
     if name == "fig1_data_scaling":
         return tables(classifiers)
     if name == "fig2_spectrum":
+        bk = cfg.bk_spectrum
         return {"spectrum:efp": spectrum_path(results_dir, cfg.jets.dataset, "efp", cfg.efp_dmax, cfg.efp_beta),
                 "spectrum:constituents": spectrum_path(results_dir, cfg.jets.dataset, "constituents"),
+                **({} if bk is None else {"spectrum:bk": spectrum_path(results_dir, cfg.jets.dataset, "efp",
+                                                                         bk["dmax"], bk["beta"], bk)}),
                 "numbers:fig1_data_scaling": numbers_path(results_dir, cfg.scale, "fig1_data_scaling")}
     if name == "fig3_compute_optimal":
         return tables([cfg.width_sweep, cfg.isoflop_sweep])
@@ -171,7 +174,7 @@ def analyse(cfg: PaperConfig, name: str, loaded: dict, results_dir: str | Path) 
         measured = measured_exponents(fig1)
         t_values = fig1["classifiers"][measured["model"]]["T"]
         return module.analyse(loaded["spectrum:efp"], loaded["spectrum:constituents"], measured,
-                              (min(t_values), max(t_values)), **fit)
+                              (min(t_values), max(t_values)), bk_spectrum=loaded.get("spectrum:bk"), **fit)
     if name == "fig3_compute_optimal":
         return module.analyse(tables[sweeps["width_sweep"]], tables[sweeps["isoflop_sweep"]], **sweeps, **fit)
     if name == "fig4_toy_phase":
