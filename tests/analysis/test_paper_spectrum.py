@@ -131,3 +131,14 @@ def test_the_prediction_refuses_a_spectrum_in_another_convention():
         "dmax": 6, "centring": "second-moment", "classes": "pooled", "scale": "standardised"}}
     with pytest.raises(ValueError, match="'centring': 'second-moment'.*the prediction needs"):
         spectrum_prediction.analyse(wrong, None, {"beta": 0.8, "ci95": [0.6, 1.0]}, (500, 8000), n_boot=5)
+
+
+def test_a_bk_spectrum_made_with_other_options_than_the_scale_files_is_refused():
+    from jetscale.paper.config import load_paper_config
+    from jetscale.paper.figures import check_bk_options
+
+    cfg = load_paper_config("full")  # bk_spectrum: d <= 6, second moment, per class, raw
+    check_bk_options(cfg, bk_payload())
+    stale = {**bk_payload(), "options": {**bk_payload()["options"], "centring": "covariance"}}
+    with pytest.raises(ValueError, match="data/jets/x: .*'centring': 'covariance'.*full.yaml asks for bk_spectrum"):
+        check_bk_options(cfg, stale)
