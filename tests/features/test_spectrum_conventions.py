@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from jetscale.data.shards import read_shard, shard_name, shard_paths
+from jetscale.data.shards import read_shard, shard_name, shard_paths, write_shard
 from jetscale.features.covariance import (
     CovarianceAccumulator, moment_matrix, scaled_moment, second_moment, standardized_covariance,
 )
 from jetscale.features.efp import n_efps
 from jetscale.features.spectrum import dataset_spectrum, register
 from jetscale.plots.spectrum import plot_spectrum
-from test_efp import toy_shard
+from test_efp import toy_jets, toy_shard
 
 
 def eigenvalues(matrix):
@@ -153,3 +153,12 @@ def test_unknown_option_values_are_refused_by_name(dataset, option, value, capsy
     with pytest.raises(SystemExit):
         run_spectrum("--dataset", dataset, "--features", "constituents", f"--{option}", value, "--out-dir", "x")
     assert f"--{option}: invalid choice: '{value}'" in capsys.readouterr().err
+
+
+def test_a_class_of_one_jet_is_refused_naming_the_class(tmp_path):
+    constituents, counts = toy_jets(41, 1, 8, seed=3)
+    write_shard(tmp_path / shard_name(0), {"constituents": constituents, "n_constituents": counts,
+                                           "jet": np.zeros((41, 4), np.float32), "label": np.r_[np.zeros(40), 1]},
+                {"generator": "toy", "seed": 3})
+    with pytest.raises(ValueError, match="the top jets' spectrum: covariance needs more than 1 rows, have 1"):
+        dataset_spectrum(tmp_path, "constituents", classes="per-class")

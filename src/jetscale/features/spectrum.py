@@ -24,7 +24,7 @@ from jetscale.parallel import Ranks, current_ranks
 from jetscale.data.shards import CLASS_NAMES, MANIFEST, ShardError, read_shard, shard_paths
 from jetscale.features.covariance import (
     CENTRINGS, CovarianceAccumulator, allreduce, constant_features, eigh_desc, moment_matrix, scaled_moment,
-    standardized_target,
+    split_target, standardized_target,
 )
 from jetscale.features.efp import ANGLE, MEASURE, NORMED, iter_shard_efps
 from jetscale.fit.spectrum import K_MIN, fit_spectrum_exponent, label_projection, noise_floor
@@ -164,7 +164,7 @@ def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, 
         joint = joint.merge(acc)
     convention = {"dmax": dmax if features == "efp" else None, "centring": centring, "classes": classes,
                   "scale": scale}
-    if standardized_target(joint).label_variance == 0:
+    if split_target(joint)[2] == 0:
         log.info("every jet has the same label: no label projection in the spectrum")
     result = {
         "source": str(dataset), "dataset": _dataset_name(dataset), "features": features,
@@ -179,8 +179,11 @@ def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, 
             if acc.n == 0:
                 log.warning("no %s jets (label %d): no %s spectrum", name, label, name)
                 continue
-            result["classes"][name] = {"label": label, **moment_spectra(acc, {**convention, "classes": name},
-                                                                         k_min, k_max)}
+            try:
+                spectra = moment_spectra(acc, {**convention, "classes": name}, k_min, k_max)
+            except ValueError as err:  # e.g. a class of one jet
+                raise ValueError(f"{dataset}: the {name} jets' spectrum: {err}") from err
+            result["classes"][name] = {"label": label, **spectra}
     return result
 
 

@@ -71,10 +71,10 @@ def bk_lines(bk: dict | None, theory: dict | None) -> list[str]:
     if bk is None:
         return [used + " No spectrum in Batson & Kahn's convention is configured (bk_spectrum)."]
     options = bk["options"] or {}
-    centring = ("uncentred second moment (1/T) sum x x^T" if options.get("centring") == "second-moment"
-                else "centred covariance")
+    centring = ("uncentred second moment (1/T) sum x x^T (the d = 0 EFP dropped)"
+                if options.get("centring") == "second-moment" else "centred covariance")
     lines = [f"Batson & Kahn's convention (their Fig. 4, JSL ItayCode/efp_spectrum.py): {centring}, "
-             f"{options.get('scale')} EFPs d <= {options.get('dmax')} (the d = 0 EFP dropped), {options.get('classes')}:",
+             f"{options.get('scale')} EFPs d <= {options.get('dmax')}, {options.get('classes')}:",
              ""]
     for name, part in bk["classes"].items():
         lines.append(f"- {name} ({part['n']} jets, {part['d']} EFPs): alpha = {_fmt(part['alpha'], part['alpha_ci95'])} "
