@@ -73,8 +73,9 @@ def bk_lines(bk: dict | None, theory: dict | None) -> list[str]:
     options = bk["options"] or {}
     centring = ("uncentred second moment (1/T) sum x x^T (the d = 0 EFP dropped)"
                 if options.get("centring") == "second-moment" else "centred covariance")
+    scale = (next(iter(bk["classes"].values()), {}).get("convention") or options).get("scale")  # of the entries shown
     lines = [f"Batson & Kahn's convention (their Fig. 4, JSL ItayCode/efp_spectrum.py): {centring}, "
-             f"{options.get('scale')} EFPs d <= {options.get('dmax')}, {options.get('classes')}:",
+             f"{scale} EFPs d <= {options.get('dmax')}, {options.get('classes')}:",
              ""]
     for name, part in bk["classes"].items():
         lines.append(f"- {name} ({part['n']} jets, {part['d']} EFPs): alpha = {_fmt(part['alpha'], part['alpha_ci95'])} "

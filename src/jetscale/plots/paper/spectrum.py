@@ -57,8 +57,8 @@ def _bk_series(plot: dict) -> list:
     bk = plot["bk_spectrum"]
     options = bk["options"] or {}
     centring = "uncentred $\\frac{1}{T}\\sum x x^T$" if options.get("centring") == "second-moment" else "centred"
-    series = [(f"B&K's, {name}: {centring}, {options.get('scale', 'raw')}, d $\\leq$ {bk['dmax']}", entry)
-              for name, entry in bk["classes"].items()]
+    series = [(f"B&K's, {name}: {centring}, {(entry.get('convention') or options).get('scale')}, "
+               f"d $\\leq$ {bk['dmax']}", entry) for name, entry in bk["classes"].items()]
     return series + [(f"{THEORY_LABEL}, d $\\leq$ {plot['exponents']['prediction']['spectrum_convention']['dmax']}",
                       plot["efp_spectrum"]["standardized"])]
 
@@ -79,7 +79,7 @@ def draw(plot: dict):
     if bk:
         conventions = _bk_series(plot)
         draw_spectra(middle[0], conventions, colors(len(conventions)))
-        middle[0].set_title("(b) EFP spectra: Batson & Kahn's convention (Fig. 4) vs the theory's")
+        middle[0].set_title("(b) EFP spectra: Batson & Kahn's Fig. 4 vs the theory's")
     draw_target_power(c, series[:2], palette[:2])
     c.set_title(f"({'c' if bk else 'b'}) EFP label projection $t_k$: tail sums, fits")
     _draw_exponents(d, plot["exponents"])
