@@ -19,6 +19,7 @@ import yaml
 from jetscale.cli import main
 from jetscale.fit import fit_law
 from conftest import REPO, draw_from_numbers_file
+from test_paper_spectrum import bk_payload
 from jetscale.fit.paper import compute_optimal, data_scaling
 from jetscale.fit.paper.compute_optimal import (
     budget_optimum, isoflop_rows, joint_frame, parabola_vertex,
@@ -247,6 +248,7 @@ def _paper_inputs(root):
     paper = {"scale": "small", "description": "test",
              "jets": {"config": "jets_pythia", "dataset": "toy-jets", "n_shards": 1, "jets_per_shard": 100},
              "efp": {"dmax": 5, "beta": 1},
+             "bk_spectrum": {"dmax": 6, "beta": 1, "centring": "second-moment", "classes": "per-class", "scale": "raw"},
              "sweeps": {"classifiers": sweeps, "width": "t-width", "isoflop": "t-iso",
                         "toy": str(root / "t-toy.yaml")},
              "fit": {"bootstrap": N_BOOT, "seed": 0}, "extrapolation": {"holdout": 1}}
@@ -269,6 +271,9 @@ def _paper_inputs(root):
     spectrum_dir = results / "toy-jets" / "spectrum" / "efp-d5-b1"
     spectrum_dir.mkdir(parents=True)
     (spectrum_dir / "spectrum.json").write_text(json.dumps(power_law_spectrum()))
+    bk_dir = results / "toy-jets" / "spectrum" / "efp-d6-b1-second-moment-per-class-raw"  # the scale's bk_spectrum
+    bk_dir.mkdir(parents=True)
+    (bk_dir / "spectrum.json").write_text(json.dumps(bk_payload()))
     return root / "paper" / "small.yaml", results, tables
 
 
@@ -328,6 +333,8 @@ def test_jetscale_paper_writes_every_figure_and_the_numbers_of_its_fits(paper_ru
     assert fig2["numbers"]["prediction"]["finite_d"]["t_range"] == [250, 8000]
     assert fig2["inputs"]["numbers:fig1_data_scaling"]["path"] == str(numbers_dir / "fig1_data_scaling.json")
     assert fig2["inputs"]["spectrum:constituents"] is None  # optional, and absent here
+    assert fig2["inputs"]["spectrum:bk"]["path"].endswith("efp-d6-b1-second-moment-per-class-raw/spectrum.json")
+    assert list(fig2["numbers"]["bk"]["classes"]) == ["QCD", "top"] and "Batson & Kahn's convention" in report
     fig4 = json.loads((numbers_dir / "fig4_toy_phase.json").read_text())
     assert fig4["numbers"]["toy"] == {"alpha": 1.5, "r": 0.3, "latent_dim": 2000, "noise": 0.0, "ridge": 3e-3}
     fig3_file = json.loads((numbers_dir / "fig3_compute_optimal.json").read_text())

@@ -51,3 +51,24 @@ def test_cost_table_of_a_scale_totals_its_sweeps(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == table
     assert main(["paper-cost", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "no paper scale" in capsys.readouterr().err
+
+
+
+def test_the_bk_spectrums_own_efps_are_counted(tmp_path):
+    """A B&K spectrum at d <= 6 needs EFPs d <= 6 of every jet beside the d <= 5 ones: a row of their own."""
+    from jetscale.paper.cost import EFP_JETS_PER_CORE_S_BY_DMAX
+
+    toy = write_sweep(tmp_path, "pt", {"n_samples": [10], "width": [4]}, {"data.source.latent_dim": 50}, "toy",
+                      scale="tiny")
+    scale = {"scale": "tiny", "jets": {"config": "jets_pythia", "dataset": "x", "n_shards": 2, "jets_per_shard": 1000},
+             "efp": {"dmax": 5, "beta": 1}, "sweeps": {"classifiers": {"t": toy}, "width": toy, "isoflop": toy,
+                                                        "toy": toy},
+             "bk_spectrum": {"dmax": 6, "beta": 1, "centring": "second-moment", "classes": "per-class", "scale": "raw"}}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(scale))
+    table = cost_table(str(tmp_path / "tiny.yaml"))
+    hours = 2000 / EFP_JETS_PER_CORE_S_BY_DMAX[6] / 3600
+    assert f"| EFPs d <= 6 of the B&K spectrum (bk_spectrum) | | | | | | {hours:.1f} |" in table
+    assert f"**{generation_core_hours(2000) + hours + 3.0 / 3600:.1f}**" in table.splitlines()[-1]
+    scale["bk_spectrum"]["dmax"] = 5  # the caches of `efp`: nothing more
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(scale))
+    assert "B&K spectrum" not in cost_table(str(tmp_path / "tiny.yaml"))

@@ -1,5 +1,7 @@
 """Figure 2: the toy model's data-scaling exponent predicted from a spectrum payload, and the figure's numbers."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,63 @@ def test_a_spectrum_without_labels_gives_no_prediction(tmp_path):
     assert numbers["prediction"]["asymptotic"] is None and numbers["prediction"]["finite_d"] is None
     assert numbers["measured_minus_predicted"]["asymptotic"] is None and "n/a" in spectrum_section(numbers)
     assert [p.suffix for p in draw_from_numbers_file("fig2_spectrum", result, tmp_path)] == [".png", ".pdf"]
+
+
+def bk_payload(alphas=(("QCD", 2.0), ("top", 1.2)), d=60):
+    """A spectrum.json in Batson & Kahn's convention (second moment, per class, raw), classes with their own decay."""
+    options = {"dmax": 6, "centring": "second-moment", "classes": "per-class", "scale": "raw"}
+    classes = {}
+    for label, (name, alpha) in enumerate(alphas):
+        lam = np.arange(1, d + 1.0) ** -alpha
+        classes[name] = {"label": label, "n": 500, "eigenvalues": lam.tolist(), "noise_floor": 0.0,
+                         "fit": fit_spectrum_exponent(lam), "label_projection": None, "constant_features": [0],
+                         "convention": {**options, "classes": name}}
+    pooled = {**classes["QCD"], "convention": {**options, "classes": "pooled"}}
+    del pooled["label"]
+    return {"source": "data/jets/x", "features": "efp", "feature_options": {"dmax": 6}, "n": 1000, "d": d + 1,
+            "options": options, **pooled, "classes": classes}
+
+
+def test_figure_2_shows_bk_convention_per_class_beside_the_theorys_and_says_which_is_which(tmp_path):
+    measured = {"model": "efp_linear", "beta": 0.8, "ci95": [0.6, 1.0], "others": []}
+    result = spectrum_prediction.analyse(payload(d=60), None, measured, (500, 8000), n_boot=2, bk_spectrum=bk_payload())
+    bk = result["numbers"]["bk"]
+    assert bk["options"]["centring"] == "second-moment" and list(bk["classes"]) == ["QCD", "top"]
+    assert bk["classes"]["QCD"]["alpha"] == pytest.approx(2.0) and bk["classes"]["top"]["alpha"] == pytest.approx(1.2)
+    assert bk["classes"]["top"]["convention"]["classes"] == "top" and bk["classes"]["top"]["d"] == 60
+    assert result["numbers"]["prediction"]["spectrum_convention"] == {
+        "centring": "covariance", "classes": "pooled", "scale": "standardised", "dmax": None}
+    text = spectrum_section(result["numbers"])
+    assert "Batson & Kahn's convention" in text and "uncentred second moment" in text
+    assert "- QCD (500 jets, 60 EFPs): alpha = 2.00" in text and "- top (500 jets, 60 EFPs): alpha = 1.20" in text
+    assert "The prediction uses the theory's convention: covariance (centred), standardised, pooled" in text
+    paths = draw_from_numbers_file("fig2_spectrum", result, tmp_path)
+    assert all(p.stat().st_size > 1000 for p in paths)
+    from jetscale.plots.paper.spectrum import draw
+    fig = draw(json.loads((tmp_path / "numbers" / "fig2_spectrum.json").read_text())["plot"])  # as drawn from the file
+    assert len(fig.axes) == 4 and "Batson & Kahn" in fig.axes[1].get_title()
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert legend[0].startswith("B&K's, QCD: uncentred") and legend[1].startswith("B&K's, top: uncentred")
+    assert legend[2].startswith("theory's: centred, standardized, pooled")
+    without = spectrum_section({**result["numbers"], "bk": None})
+    assert "No spectrum in Batson & Kahn's convention is configured" in without
+
+
+def test_the_prediction_refuses_a_spectrum_in_another_convention():
+    """A second-moment (uncentred) 'standardized' entry is not what the toy model's theory link needs: named, refused."""
+    wrong = payload()
+    wrong["standardized"] = {**wrong["standardized"], "convention": {
+        "dmax": 6, "centring": "second-moment", "classes": "pooled", "scale": "standardised"}}
+    with pytest.raises(ValueError, match="'centring': 'second-moment'.*the prediction needs"):
+        spectrum_prediction.analyse(wrong, None, {"beta": 0.8, "ci95": [0.6, 1.0]}, (500, 8000), n_boot=5)
+
+
+def test_a_bk_spectrum_made_with_other_options_than_the_scale_files_is_refused():
+    from jetscale.paper.config import load_paper_config
+    from jetscale.paper.figures import check_bk_options
+
+    cfg = load_paper_config("full")  # bk_spectrum: d <= 6, second moment, per class, raw
+    check_bk_options(cfg, bk_payload())
+    stale = {**bk_payload(), "options": {**bk_payload()["options"], "centring": "covariance"}}
+    with pytest.raises(ValueError, match="data/jets/x: .*'centring': 'covariance'.*full.yaml asks for bk_spectrum"):
+        check_bk_options(cfg, stale)

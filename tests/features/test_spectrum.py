@@ -251,10 +251,10 @@ def test_two_mpi_ranks_give_the_eigenvalues_of_one(dataset, tmp_path, cli_env):
         pytest.skip(f"no mpiexec next to {sys.executable}")
     for i in range(3):  # EFP caches made here, so both runs read the same features
         cache_shard_efps(dataset / shard_name(i), 3)
-    single = dataset_spectrum(dataset, "efp", dmax=3)
+    single = dataset_spectrum(dataset, "efp", dmax=3, classes="per-class")
     env = {**cli_env, "OMP_NUM_THREADS": "1"}
     command = [str(MPIEXEC), "-n", "2", sys.executable, "-m", "jetscale.features.spectrum", "--dataset", str(dataset),
-               "--features", "efp", "--dmax", "3", "--out-dir", str(tmp_path)]
+               "--features", "efp", "--dmax", "3", "--classes", "per-class", "--out-dir", str(tmp_path)]
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     multi = json.loads((tmp_path / "spectrum.json").read_text())
@@ -262,6 +262,9 @@ def test_two_mpi_ranks_give_the_eigenvalues_of_one(dataset, tmp_path, cli_env):
     lam = np.asarray(single["eigenvalues"])
     np.testing.assert_allclose(multi["eigenvalues"], lam, rtol=1e-8, atol=1e-12 * lam[0])
     assert multi["fit"]["alpha"] == pytest.approx(single["fit"]["alpha"], rel=1e-8)
+    for name in ("QCD", "top"):  # one accumulator per class, reduced over the ranks
+        lam = np.asarray(single["classes"][name]["eigenvalues"])
+        np.testing.assert_allclose(multi["classes"][name]["eigenvalues"], lam, rtol=1e-8, atol=1e-12 * lam[0])
     t = np.asarray(single["standardized"]["label_projection"]["target_power"])
     np.testing.assert_allclose(multi["standardized"]["label_projection"]["target_power"], t, rtol=1e-6,
                                atol=1e-9 * t.max())

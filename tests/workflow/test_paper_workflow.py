@@ -36,12 +36,14 @@ def test_paper_target_plans_every_sweep_the_jets_and_both_spectra(tmp_path, cli_
     n_points = sum(len(load_sweep(name).points()) for name in paper.sweeps())
     assert counts == {
         "generate_shard": paper.jets.n_shards, "jet_manifest": 1, "efp_features": paper.jets.n_shards,
-        "efp_spectrum": 1, "constituent_spectrum": 1,
+        "efp_spectrum": 1, "constituent_spectrum": 1, "efp_spectrum_convention": 1,
         "train": n_points, "aggregate": len(paper.sweeps()),
         "paper_numbers": len(PAPER_FIGURES), "paper_figure": len(PAPER_FIGURES), "paper_report": 1, "paper": 1,
     }
     for name in paper.sweeps():
         assert str(table_path(tmp_path / "results", name)) in proc.stdout
+    bk = paper.bk_spectrum  # figure 2's spectrum in B&K's convention, its options from the scale file
+    assert f"spectrum/efp-d{bk['dmax']}-b1-second-moment-per-class-raw/spectrum.json" in proc.stdout
     assert f"data/jets/{paper.jets.dataset}/shard-{paper.jets.n_shards - 1:05d}.h5" in proc.stdout
     for figure in PAPER_FIGURES:
         assert f"results/paper/small/{figure}.pdf" in proc.stdout
@@ -194,6 +196,8 @@ def test_scale_files_are_checked_naming_file_and_key(tmp_path):
         ({"sweeps": {**good["sweeps"], "toy": None}}, "sweeps.toy: None is not of type 'string'"),
         ({"sweeps": {**good["sweeps"], "toy": "paper-toy@full"}}, "sweeps.toy: 'paper-toy@full' does not match"),
         ({"extrapolation": {"holdout": 0}}, "extrapolation.holdout: 0 is less than the minimum of 1"),
+        ({"bk_spectrum": {**good["bk_spectrum"], "centring": "centred"}}, "bk_spectrum.centring: 'centred' is not one of"),
+        ({"bk_spectrum": {**good["bk_spectrum"], "dmax": 8}}, "bk_spectrum.dmax: 8 is greater than the maximum of 7"),
     ]:
         path = tmp_path / "small.yaml"
         path.write_text(yaml.safe_dump({**good, **change}))
@@ -217,6 +221,11 @@ def test_path_conventions():
     assert str(spectrum_path("r", "ds", "constituents")).endswith("r/ds/spectrum/constituents/spectrum.json")
     with pytest.raises(ValueError, match="unknown spectrum features"):
         spectrum_path("r", "ds", "pixels")
+    bk = {"centring": "second-moment", "classes": "per-class", "scale": "raw"}
+    assert str(spectrum_path("r", "ds", "efp", 6, 1.0, bk)).endswith(
+        "r/ds/spectrum/efp-d6-b1-second-moment-per-class-raw/spectrum.json")
+    with pytest.raises(ValueError, match="EFP spectra only"):
+        spectrum_path("r", "ds", "constituents", convention=bk)
 
 
 @pytest.mark.slow  # ~40 min on 2 cores: the whole small paper, every job through the fake PBS

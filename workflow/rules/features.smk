@@ -43,6 +43,35 @@ rule efp_spectrum:
         "--beta {wildcards.beta} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
+# The same EFPs' spectrum in another convention (docs/spectrum.md#conventions), e.g. Batson & Kahn's for the
+# paper's figure 2: the directory name carries the options, which the paper scale file sets (bk_spectrum).
+rule efp_spectrum_convention:
+    input:
+        manifest=f"{DATA_DIR}/{{dataset}}/manifest.json",
+        efps=lambda wildcards: jet_shards(wildcards.dataset, f".efp-d{wildcards.dmax}-b{wildcards.beta}.h5"),
+    output:
+        expand(f"{RESULTS}/{{{{dataset}}}}/spectrum/efp-d{{{{dmax}}}}-b{{{{beta}}}}-{{{{centring}}}}-{{{{classes}}}}-"
+               f"{{{{spectrum_scale}}}}/{{file}}", file=SPECTRUM_FILES),
+    log:
+        f"{DATA_DIR}/{{dataset}}/logs/spectrum-efp-d{{dmax}}-b{{beta}}-{{centring}}-{{classes}}-{{spectrum_scale}}.log",
+    wildcard_constraints:
+        centring="covariance|second-moment",
+        classes="pooled|per-class",
+        spectrum_scale="both|raw|standardised",
+    params:
+        data=lambda wildcards: f"{DATA_DIR}/{wildcards.dataset}",
+        out=lambda wildcards, output: str(Path(output[0]).parent),
+        launch=spectrum_launcher,
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "{params.launch}jetscale spectrum --dataset {params.data:q} --features efp --dmax {wildcards.dmax} "
+        "--beta {wildcards.beta} --centring {wildcards.centring} --classes {wildcards.classes} "
+        "--scale {wildcards.spectrum_scale} --out-dir {params.out:q} > {log:q} 2>&1"
+
+
 rule constituent_spectrum:
     input:
         manifest=f"{DATA_DIR}/{{dataset}}/manifest.json",

@@ -21,10 +21,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from jetscale.data.sampling import training_loader
-from jetscale.data.shards import MANIFEST, ShardError, check_layout, load_manifest, sha256_file
+from jetscale.data.shards import CLASS_NAMES, MANIFEST, ShardError, check_layout, load_manifest, sha256_file
 
 CLASSES = (0, 1)  # item order within each interleaved pair: QCD, then top
-CLASS_NAMES = {0: "QCD", 1: "top"}
 SPLITS = ("train", "val", "test")
 FROM_THE_END = ("val", "test")  # splits counted from the end of each class
 SCALAR_FIELDS = ("label", "n_constituents", "jet")  # read at construction; constituents lazily

@@ -29,6 +29,8 @@ FIELDS = {  # name -> (dtype, shape after the jet axis; None = the constituent a
 }
 SHARD_PATTERN = re.compile(r"^shard-(\d{5})\.h5$")
 MANIFEST = "manifest.json"
+CLASS_NAMES = {0: "QCD", 1: "top"}
+"""A shard's labels and the class each names."""
 
 
 class ShardError(ValueError):

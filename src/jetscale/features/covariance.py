@@ -3,7 +3,8 @@
 :class:`CovarianceAccumulator` holds, in float64, n, the mean [d] and the centred M2 [d, d]; batches and
 accumulators merge in any order (Chan, Golub & LeVeque), :func:`allreduce` combines MPI ranks, and the
 sample covariance is M2 / (n - ddof), ddof = 1. Accumulating rows [x, y] gives Cov(x, y) and Var(y) in the
-same pass (:func:`split_target`, :func:`standardized_target`). Method: docs/spectrum.md#streaming-covariance.
+same pass (:func:`split_target`, :func:`standardized_target`). :func:`moment_matrix` gives either centring
+(covariance, or Batson & Kahn's uncentred (1/n) sum x x^T). Method: docs/spectrum.md#streaming-covariance.
 """
 
 from __future__ import annotations
@@ -137,16 +138,41 @@ def constant_features(acc: CovarianceAccumulator) -> np.ndarray:
     return is_constant(acc.mean, np.sqrt(np.clip(np.diag(acc.m2), 0.0, None) / acc.n))
 
 
-def standardized_covariance(acc: CovarianceAccumulator, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Covariance of the standardized features (the correlation matrix) and the mask of kept features.
+CENTRINGS = ("covariance", "second-moment")
+"""``covariance``: M2 / (n - ddof); ``second-moment``: (1/n) sum_i x_i x_i^T, uncentred (docs/spectrum.md#conventions)."""
 
-    Constant features (:func:`constant_features`) have no standard deviation and are
-    dropped; the matrix is [k, k] over the k kept features.
+
+def second_moment(acc: CovarianceAccumulator) -> np.ndarray:
+    """The uncentred second moment (1/n) sum_i x_i x_i^T [d, d] (Batson & Kahn's Eq. 8)."""
+    if acc.n == 0:
+        raise ValueError("a second moment needs at least one row, have 0")
+    return acc.sum_outer / acc.n
+
+
+def moment_matrix(acc: CovarianceAccumulator, centring: str, ddof: int = 1) -> np.ndarray:
+    """The covariance (``ddof``) or the uncentred second moment of the rows, by ``centring`` (:data:`CENTRINGS`)."""
+    if centring == "covariance":
+        return acc.covariance(ddof)
+    if centring == "second-moment":
+        return second_moment(acc)
+    raise ValueError(f"unknown centring {centring!r}; choose from {list(CENTRINGS)}")
+
+
+def scaled_moment(acc: CovarianceAccumulator, centring: str, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`moment_matrix` of the standardized features x_j / std_j (std with ``ddof``) and the mask of kept features.
+
+    Constant features (:func:`constant_features`) have no standard deviation and are dropped; the matrix is
+    [k, k] over the k kept features. With ``covariance`` it is the correlation matrix.
     """
     keep = ~constant_features(acc)
-    cov = acc.covariance(ddof)[np.ix_(keep, keep)]
-    scale = 1.0 / np.sqrt(np.diag(cov))
-    return cov * np.outer(scale, scale), keep
+    scale = 1.0 / np.sqrt(np.diag(acc.covariance(ddof))[keep])
+    return moment_matrix(acc, centring, ddof)[np.ix_(keep, keep)] * np.outer(scale, scale), keep
+
+
+def standardized_covariance(acc: CovarianceAccumulator, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Covariance of the standardized features (the correlation matrix) and the mask of kept features
+    (:func:`scaled_moment` with ``covariance``)."""
+    return scaled_moment(acc, "covariance", ddof)
 
 
 class StandardizedTarget(NamedTuple):

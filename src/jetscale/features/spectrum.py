@@ -21,8 +21,11 @@ import numpy as np
 
 from jetscale.atomic import atomic_output
 from jetscale.parallel import Ranks, current_ranks
-from jetscale.data.shards import MANIFEST, ShardError, read_shard, shard_paths
-from jetscale.features.covariance import CovarianceAccumulator, allreduce, eigh_desc, standardized_target
+from jetscale.data.shards import CLASS_NAMES, MANIFEST, ShardError, read_shard, shard_paths
+from jetscale.features.covariance import (
+    CENTRINGS, CovarianceAccumulator, allreduce, constant_features, eigh_desc, moment_matrix, scaled_moment,
+    split_target, standardized_target,
+)
 from jetscale.features.efp import ANGLE, MEASURE, NORMED, iter_shard_efps
 from jetscale.fit.spectrum import K_MIN, fit_spectrum_exponent, label_projection, noise_floor
 from jetscale.results import write_json_atomic
@@ -31,6 +34,10 @@ from jetscale.subcommand import run_alone
 log = logging.getLogger(__name__)
 
 FEATURES = ("efp", "constituents")
+CLASSES = ("pooled", "per-class")
+"""``pooled``: one spectrum of all jets; ``per-class``: also one per class of :data:`CLASS_NAMES` (0 QCD, 1 top)."""
+SCALES = ("both", "raw", "standardised")
+"""Spectra of the raw features, of the standardized ones (x_j / std_j, constant features dropped), or both."""
 CHUNK = 10_000
 """Jets per block when streaming a shard into the accumulator."""
 # --------------------------------------------------------------------------- streaming
@@ -50,26 +57,29 @@ def shard_features(shard: Path, features: str, dmax: int = 5, beta: float = 1.0,
         raise ValueError(f"unknown features {features!r}; choose from {list(FEATURES)}")
 
 
-def accumulate(shards: list[Path], features: str, labels: bool = False, **options) -> CovarianceAccumulator:
-    """One accumulator over all rows of ``shards``; ``options`` go to :func:`shard_features`.
-
-    ``labels``: accumulate rows [x, y] with the shard's label y as a last column (split them with
-    :func:`~jetscale.features.covariance.split_target`).
-    """
-    acc = CovarianceAccumulator()
+def accumulate(shards: list[Path], features: str, **options) -> dict[int, CovarianceAccumulator]:
+    """Accumulators of rows [x, y] (the shard's label y as a last column), one per label value of
+    :data:`CLASS_NAMES`, over all rows of ``shards``; ``options`` go to :func:`shard_features`. Merge them for the
+    pooled accumulator; split rows with :func:`~jetscale.features.covariance.split_target`."""
+    accs = {label: CovarianceAccumulator() for label in CLASS_NAMES}
     for shard in shards:
         shard = Path(shard)
-        y = read_shard(shard, fields=("label",))["label"].astype(np.float64) if labels else None
+        y = read_shard(shard, fields=("label",))["label"].astype(np.float64)
+        unknown = sorted(set(np.unique(y).tolist()) - set(CLASS_NAMES))
+        if unknown:
+            raise ShardError(f"{shard}: labels {unknown} are not classes {CLASS_NAMES}")
         start = 0
         for block in shard_features(shard, features, **options):
-            rows = block if y is None else np.column_stack([block, y[start:start + len(block)]])
+            labels = y[start:start + len(block)]
+            rows = np.column_stack([block, labels])
             start += len(block)
             try:
-                acc.update(rows)
+                for label, acc in accs.items():
+                    acc.update(rows[labels == label])
             except ValueError as err:
                 raise ShardError(f"{shard}: {err}") from err
-        log.info("%s: %d jets accumulated so far", shard.name, acc.n)
-    return acc
+        log.info("%s: %d jets accumulated so far", shard.name, sum(acc.n for acc in accs.values()))
+    return accs
 
 
 def spectrum_entry(matrix: np.ndarray, k_min: int, k_max: int | None, cross: np.ndarray | None = None,
@@ -86,16 +96,57 @@ def spectrum_entry(matrix: np.ndarray, k_min: int, k_max: int | None, cross: np.
     return entry
 
 
+def check_convention(centring: str, classes: str, scale: str) -> None:
+    """Refuse an unknown ``centring``, ``classes`` or ``scale``, naming the option and its choices."""
+    for option, value, choices in (("centring", centring, CENTRINGS), ("classes", classes, CLASSES),
+                                   ("scale", scale, SCALES)):
+        if value not in choices:
+            raise ValueError(f"unknown {option} {value!r}; choose from {list(choices)}")
+
+
+def moment_spectra(joint: CovarianceAccumulator, convention: dict, k_min: int = K_MIN,
+                   k_max: int | None = None) -> dict:
+    """The spectra of one accumulator of rows [x, y] in ``convention`` (``centring``, ``scale``, ...; docs/spectrum.md
+    #conventions): the raw entry's keys at the top and the standardized one under ``standardized``, as ``scale``
+    asks, each with its ``convention``. The label projection needs ``covariance`` and a varying label."""
+    centring, scale = convention["centring"], convention["scale"]
+    moments = standardized_target(joint)
+    features, label_variance = moments.features, moments.label_variance
+    projected = centring == "covariance" and label_variance > 0
+    group = {"n": features.n}
+    if scale != "standardised":
+        matrix, cross, dropped = moment_matrix(features, centring), moments.cross, []
+        if centring == "second-moment":  # a constant (the d = 0 EFP) would dominate it: dropped, as by B&K
+            keep = ~constant_features(features)
+            matrix, dropped = matrix[np.ix_(keep, keep)], np.flatnonzero(~keep).tolist()
+        group |= {**spectrum_entry(matrix, k_min, k_max, cross if projected else None, label_variance, features.n),
+                  "convention": {**convention, "scale": "raw"}}
+        if centring == "second-moment":
+            group["constant_features"] = dropped
+    if scale != "raw":
+        matrix = moments.corr if centring == "covariance" else scaled_moment(features, centring)[0]
+        group["standardized"] = {
+            **spectrum_entry(matrix, k_min, k_max, moments.scaled_cross if projected else None, label_variance,
+                             features.n),
+            "d": int(moments.keep.sum()), "constant_features": np.flatnonzero(~moments.keep).tolist(),
+            "convention": {**convention, "scale": "standardised"}}
+    return group
+
+
 def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, beta: float = 1.0,
                      k_min: int = K_MIN, k_max: int | None = None, comm=None, n_jobs: int = 1,
-                     chunk: int = CHUNK) -> dict:
+                     chunk: int = CHUNK, centring: str = "covariance", classes: str = "pooled",
+                     scale: str = "both") -> dict:
     """The ``spectrum.json`` payload of a dataset directory (docs/spectrum.md); same on every rank.
 
+    ``centring``, ``classes``, ``scale``: the convention (:func:`check_convention`, docs/spectrum.md#conventions);
+    the pooled spectra are always at the top, ``per-class`` adds ``classes: {class name: spectra}``.
     ``comm``: an mpi4py communicator, or None for :func:`jetscale.parallel.current_ranks` (one process unless
     launched by ``mpiexec``). Rank r accumulates shards r, r + size, ...
     """
     if features not in FEATURES:
         raise ValueError(f"unknown features {features!r}; choose from {list(FEATURES)}")
+    check_convention(centring, classes, scale)
     dataset = Path(dataset)
     if not dataset.is_dir():
         raise ShardError(f"{dataset}: no such dataset directory")
@@ -105,23 +156,35 @@ def dataset_spectrum(dataset: str | Path, features: str = "efp", dmax: int = 5, 
     ranks = current_ranks() if comm is None else Ranks(comm.rank, comm.size, comm)
     comm, size = ranks.comm, ranks.size
     options = {"dmax": dmax, "beta": beta, "chunk": chunk, "n_jobs": n_jobs} if features == "efp" else {"chunk": chunk}
-    joint = accumulate(ranks.share(shards), features, labels=True, **options)
+    by_label = accumulate(ranks.share(shards), features, **options)
     if comm is not None:
-        joint = allreduce(joint, comm)
-    moments = standardized_target(joint)
-    acc, keep, projected = moments.features, moments.keep, moments.label_variance > 0
-    if not projected:
+        by_label = {label: allreduce(acc, comm) for label, acc in by_label.items()}
+    joint = CovarianceAccumulator()
+    for acc in by_label.values():
+        joint = joint.merge(acc)
+    convention = {"dmax": dmax if features == "efp" else None, "centring": centring, "classes": classes,
+                  "scale": scale}
+    if split_target(joint)[2] == 0:
         log.info("every jet has the same label: no label projection in the spectrum")
-    return {
+    result = {
         "source": str(dataset), "dataset": _dataset_name(dataset), "features": features,
-        "feature_options": _feature_options(features, dmax, beta, acc.d),
-        "n": acc.n, "d": acc.d, "n_shards": len(shards), "n_ranks": size,
-        **spectrum_entry(acc.covariance(), k_min, k_max, moments.cross if projected else None,
-                         moments.label_variance, acc.n),
-        "standardized": {**spectrum_entry(moments.corr, k_min, k_max, moments.scaled_cross if projected else None,
-                                          moments.label_variance, acc.n),
-                         "d": int(keep.sum()), "constant_features": np.flatnonzero(~keep).tolist()},
+        "feature_options": _feature_options(features, dmax, beta, joint.d - 1),
+        "n": joint.n, "d": joint.d - 1, "n_shards": len(shards), "n_ranks": size, "options": convention,
+        **moment_spectra(joint, {**convention, "classes": "pooled"}, k_min, k_max),
     }
+    if classes == "per-class":
+        result["classes"] = {}
+        for label, acc in by_label.items():
+            name = CLASS_NAMES[label]
+            if acc.n == 0:
+                log.warning("no %s jets (label %d): no %s spectrum", name, label, name)
+                continue
+            try:
+                spectra = moment_spectra(acc, {**convention, "classes": name}, k_min, k_max)
+            except ValueError as err:  # e.g. a class of one jet
+                raise ValueError(f"{dataset}: the {name} jets' spectrum: {err}") from err
+            result["classes"][name] = {"label": label, **spectra}
+    return result
 
 
 def _dataset_name(dataset: Path) -> str:
@@ -148,13 +211,22 @@ def write_spectrum_files(result: dict, arrays: dict[str, np.ndarray], out_dir: s
     return [write_json_atomic(out_dir / "spectrum.json", result), npz]
 
 
+def spectrum_groups(result: dict) -> list[tuple[str, dict]]:
+    """(name, spectra) of the pooled spectra (``pooled``) and of each class in a ``spectrum.json`` payload."""
+    return [("pooled", result), *result.get("classes", {}).items()]
+
+
 def save_spectrum(result: dict, out_dir: str | Path) -> list[Path]:
     """Write ``spectrum.json`` (atomically) and ``spectrum.npz``; return their paths."""
-    arrays = {"eigenvalues": np.asarray(result["eigenvalues"]),
-              "standardized_eigenvalues": np.asarray(result["standardized"]["eigenvalues"])}
-    for prefix, entry in (("", result), ("standardized_", result["standardized"])):
-        if entry.get("label_projection"):
-            arrays[f"{prefix}target_power"] = np.asarray(entry["label_projection"]["target_power"])
+    arrays = {}
+    for group_name, group in spectrum_groups(result):
+        group_prefix = "" if group_name == "pooled" else f"{group_name}_"
+        for prefix, entry in (("", group), ("standardized_", group.get("standardized"))):
+            if entry is None or "eigenvalues" not in entry:
+                continue
+            arrays[f"{group_prefix}{prefix}eigenvalues"] = np.asarray(entry["eigenvalues"])
+            if entry.get("label_projection"):
+                arrays[f"{group_prefix}{prefix}target_power"] = np.asarray(entry["label_projection"]["target_power"])
     return write_spectrum_files(result, arrays, out_dir)
 
 
@@ -166,7 +238,8 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
     comm = current_ranks().comm
     try:
         result = dataset_spectrum(args.dataset, args.features, args.dmax, args.beta, args.k_min, args.k_max,
-                                  comm=comm, n_jobs=args.jobs)
+                                  comm=comm, n_jobs=args.jobs, centring=args.centring, classes=args.classes,
+                                  scale=args.scale)
     except (ValueError, OSError) as err:
         if comm is not None and comm.size > 1:  # the other ranks may be waiting in a collective
             print(f"jetscale spectrum: rank {comm.rank}: error: {err}", file=sys.stderr, flush=True)
@@ -174,28 +247,39 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
         raise
     if comm is None or comm.rank == 0:
         paths = save_spectrum(result, args.out_dir)
-        fit = result["fit"]
-        print(f"{result['features']} spectrum of {result['n']} jets, d = {result['d']}, {result['n_ranks']} rank(s): "
-              f"alpha = {fit['alpha']:.3f} [{fit['ci95'][0]:.3f}, {fit['ci95'][1]:.3f}] over k in {fit['k_range']}")
-        for name, entry in (("raw", result), ("standardized", result["standardized"])):
-            projection = entry["label_projection"]
-            if projection and projection["r"] is not None:
-                lo, hi = projection["r_ci95"]
-                print(f"label projection ({name}): 2 alpha r = {projection['fit']['exponent']:.3f}, "
-                      f"r = {projection['r']:.3f} [{lo if lo is None else round(lo, 3)}, "
-                      f"{hi if hi is None else round(hi, 3)}]")
+        print(f"{result['features']} spectra of {result['n']} jets, d = {result['d']}, {result['n_ranks']} rank(s), "
+              f"{result['options']['centring']}:")
+        for group_name, group in spectrum_groups(result):
+            for entry in (group, group.get("standardized")):
+                if entry is None or "eigenvalues" not in entry:
+                    continue
+                fit, projection = entry["fit"], entry["label_projection"]
+                print(f"  {group_name}, {entry['convention']['scale']}: alpha = {fit['alpha']:.3f} "
+                      f"[{fit['ci95'][0]:.3f}, {fit['ci95'][1]:.3f}] over k in {fit['k_range']}")
+                if projection and projection["r"] is not None:
+                    lo, hi = projection["r_ci95"]
+                    print(f"    label projection: 2 alpha r = {projection['fit']['exponent']:.3f}, "
+                          f"r = {projection['r']:.3f} [{lo if lo is None else round(lo, 3)}, "
+                          f"{hi if hi is None else round(hi, 3)}]")
         for path in paths:
             print(f"wrote {path}")
     return 0
 
 
 def register(subparsers) -> None:
-    """Add ``jetscale spectrum --dataset DIR --features {efp,constituents} --out-dir DIR [...]``."""
+    """Add ``jetscale spectrum --dataset DIR --features {efp,constituents} --out-dir DIR [--centring ...]
+    [--classes ...] [--scale ...] [...]``."""
     p = subparsers.add_parser("spectrum", help="data-covariance eigen-spectrum and its power-law exponent "
                                                "(runs on all ranks under mpiexec)")
     p.add_argument("--dataset", required=True, help="dataset directory of shard-<i>.h5 files")
     p.add_argument("--features", required=True, choices=FEATURES)
-    p.add_argument("--dmax", type=int, default=5, help="maximum EFP degree (efp features; default 5)")
+    p.add_argument("--dmax", type=int, default=5, help="maximum EFP degree, 1..7 (efp features; default 5)")
+    p.add_argument("--centring", choices=CENTRINGS, default="covariance",
+                   help="covariance (centred, the default) or second-moment: (1/n) sum x x^T, Batson & Kahn's")
+    p.add_argument("--classes", choices=CLASSES, default="pooled",
+                   help="pooled (default) or per-class: also one spectrum per class (QCD, top)")
+    p.add_argument("--scale", choices=SCALES, default="both",
+                   help="spectra of the raw features, the standardized ones (x / std), or both (default)")
     p.add_argument("--beta", type=float, default=1.0, help="EFP angular exponent (efp features; default 1)")
     p.add_argument("--k-min", type=int, default=K_MIN, help=f"first rank of the fit (default {K_MIN})")
     p.add_argument("--k-max", type=int, default=None,

@@ -11,6 +11,8 @@ and reads::
       n_shards: 8
       jets_per_shard: 2500
     efp: {dmax: 5, beta: 1}             # EFP features of the spectrum (and of the EFP sweeps)
+    bk_spectrum:                        # optional: a second EFP spectrum in Batson & Kahn's Fig. 4 convention
+      {dmax: 6, beta: 1, centring: second-moment, classes: per-class, scale: raw}   # (docs/spectrum.md#conventions)
     sweeps:                             # sweeps with `scales:`; this file's scale picks scales.<scale>:
       classifiers:                      # figure 1, in legend order: model name -> data-scaling sweep
         efp_linear: paper-efp-linear    #   paper-efp-linear@small -> results/paper-efp-linear-small/
@@ -58,6 +60,7 @@ class PaperConfig:
     jets: JetsSettings
     efp_dmax: int
     efp_beta: float
+    bk_spectrum: dict | None  # {dmax, beta, centring, classes, scale}: figure 2's B&K-convention spectrum, or None
     classifiers: dict[str, str]  # model name -> sweep at this scale (<name or path>@<scale>; figure-1 order)
     width_sweep: str
     isoflop_sweep: str
@@ -111,6 +114,8 @@ def load_paper_config(name: str | Path, configs_dir: str | Path = CONFIG_DIR) ->
         jets=JetsSettings(**jets),
         efp_dmax=raw["efp"]["dmax"],
         efp_beta=float(raw["efp"]["beta"]),
+        bk_spectrum=None if raw.get("bk_spectrum") is None else {**raw["bk_spectrum"],
+                                                                 "beta": float(raw["bk_spectrum"]["beta"])},
         classifiers={model: at_scale(entry) for model, entry in sweeps["classifiers"].items()},
         width_sweep=at_scale(sweeps["width"]),
         isoflop_sweep=at_scale(sweeps["isoflop"]),
@@ -143,12 +148,23 @@ def efp_tag(dmax: int, beta: float) -> str:
     return f"efp-d{dmax}-b{beta:g}"
 
 
-def spectrum_path(results_dir: str | Path, dataset: str, features: str, dmax: int = 5, beta: float = 1.0) -> Path:
+def convention_tag(centring: str, classes: str, scale: str) -> str:
+    """Name of a spectrum convention other than the default, in spectrum directories: ``second-moment-per-class-raw``."""
+    return f"{centring}-{classes}-{scale}"
+
+
+def spectrum_path(results_dir: str | Path, dataset: str, features: str, dmax: int = 5, beta: float = 1.0,
+                  convention: dict | None = None) -> Path:
     """``spectrum.json`` of a dataset's EFPs (``<results>/<dataset>/spectrum/efp-d5-b1/``) or
-    constituents (``<results>/<dataset>/spectrum/constituents/``)."""
+    constituents (``<results>/<dataset>/spectrum/constituents/``); EFPs in another ``convention`` (``centring``,
+    ``classes``, ``scale``) get their own: ``.../efp-d6-b1-second-moment-per-class-raw/``."""
     if features not in SPECTRUM_FEATURES:
         raise ValueError(f"unknown spectrum features {features!r}; known: {SPECTRUM_FEATURES}")
     tag = efp_tag(dmax, beta) if features == "efp" else "constituents"
+    if convention is not None:
+        if features != "efp":
+            raise ValueError("spectrum conventions have their own directories for EFP spectra only")
+        tag += "-" + convention_tag(convention["centring"], convention["classes"], convention["scale"])
     return Path(results_dir) / dataset / "spectrum" / tag / "spectrum.json"
 
 

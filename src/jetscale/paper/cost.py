@@ -20,6 +20,7 @@ from jetscale.sweep import compose_point, load_sweep
 
 GENERATE_JETS_PER_CORE_S = 165.0  # Pythia 8 + anti-kT, top + QCD, one core (configs/generator/jets_pythia.yaml)
 EFP_JETS_PER_CORE_S = 170.0  # EFPs d <= 5 (energyflow), one core
+EFP_JETS_PER_CORE_S_BY_DMAX = {5: EFP_JETS_PER_CORE_S, 6: 2.6}  # d <= 6: energyflow, issue 18's measurement
 CLOSED_FORM_CORE_S = 3.0  # one toy point: process start-up and a ridge solve
 DEFAULT_SUSTAINED_TFLOPS = 2.0  # per GPU, for small jet models (about 10 % of an A100's FP32 peak)
 
@@ -84,6 +85,13 @@ def cost_table(scale: str, sustained_tflops: float = DEFAULT_SUSTAINED_TFLOPS, g
     n_jets = paper.jets.n_shards * paper.jets.jets_per_shard
     gen_h = generation_core_hours(n_jets)
     lines.append(f"| jets: {n_jets:,} generated + EFPs | | | | | | {gen_h:.1f} |")
+    bk = paper.bk_spectrum
+    if bk is not None and (bk["dmax"], bk["beta"]) != (paper.efp_dmax, paper.efp_beta):  # EFPs of their own
+        rate = EFP_JETS_PER_CORE_S_BY_DMAX.get(bk["dmax"])
+        bk_h = 0.0 if rate is None else n_jets / rate / 3600
+        gen_h += bk_h
+        lines.append(f"| EFPs d <= {bk['dmax']} of the B&K spectrum (bk_spectrum) | | | | | | "
+                     f"{'no measured rate' if rate is None else f'{bk_h:.1f}'} |")
     lines.append(f"| **total** | | | | **{total_gpu_h:.1f}** | **{total_gpu_h / gpus_per_node:.1f}** | "
                  f"**{total_cpu_h + gen_h:.1f}** |")
     return "\n".join(lines)

@@ -70,8 +70,11 @@ def figure_inputs(cfg: PaperConfig, results_dir: str | Path, name: str) -> dict[
     if name == "fig1_data_scaling":
         return tables(classifiers)
     if name == "fig2_spectrum":
+        bk = cfg.bk_spectrum
         return {"spectrum:efp": spectrum_path(results_dir, cfg.jets.dataset, "efp", cfg.efp_dmax, cfg.efp_beta),
                 "spectrum:constituents": spectrum_path(results_dir, cfg.jets.dataset, "constituents"),
+                **({} if bk is None else {"spectrum:bk": spectrum_path(results_dir, cfg.jets.dataset, "efp",
+                                                                         bk["dmax"], bk["beta"], bk)}),
                 "numbers:fig1_data_scaling": numbers_path(results_dir, cfg.scale, "fig1_data_scaling")}
     if name == "fig3_compute_optimal":
         return tables([cfg.width_sweep, cfg.isoflop_sweep])
@@ -157,6 +160,17 @@ def toy_settings(table, results_dir: str | Path, sweep: str) -> dict:
             "noise": float(settings["noise"]), "ridge": float(settings["ridge"])}
 
 
+def check_bk_options(cfg: PaperConfig, payload: dict | None) -> None:
+    """Refuse a B&K-convention spectrum file whose ``options`` are not the scale file's ``bk_spectrum``."""
+    if payload is None:
+        return
+    wanted = {k: v for k, v in cfg.bk_spectrum.items() if k != "beta"}
+    found = {k: (payload.get("options") or {}).get(k) for k in wanted}
+    if found != wanted:
+        raise ValueError(f"{payload.get('source')}: figure 2's spectrum in B&K's convention was made with {found}, "
+                         f"{cfg.source} asks for bk_spectrum {wanted}; remake it with {_make_hint(cfg)}")
+
+
 def analyse(cfg: PaperConfig, name: str, loaded: dict, results_dir: str | Path) -> dict:
     """``{"numbers", "plot", "sweeps"}`` of figure ``name`` from its loaded inputs."""
     module = figure_module(name)
@@ -170,8 +184,9 @@ def analyse(cfg: PaperConfig, name: str, loaded: dict, results_dir: str | Path) 
         fig1 = loaded["numbers:fig1_data_scaling"]["numbers"]
         measured = measured_exponents(fig1)
         t_values = fig1["classifiers"][measured["model"]]["T"]
+        check_bk_options(cfg, loaded.get("spectrum:bk"))
         return module.analyse(loaded["spectrum:efp"], loaded["spectrum:constituents"], measured,
-                              (min(t_values), max(t_values)), **fit)
+                              (min(t_values), max(t_values)), bk_spectrum=loaded.get("spectrum:bk"), **fit)
     if name == "fig3_compute_optimal":
         return module.analyse(tables[sweeps["width_sweep"]], tables[sweeps["isoflop_sweep"]], **sweeps, **fit)
     if name == "fig4_toy_phase":

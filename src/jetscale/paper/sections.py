@@ -63,6 +63,26 @@ def _fmt(value, ci=None) -> str:
     return ci_text(value, ci) if ci is not None else f"{value:.3g}"
 
 
+def bk_lines(bk: dict | None, theory: dict | None) -> list[str]:
+    """Figure 2's lines on the spectrum in Batson & Kahn's convention and which spectrum the prediction uses."""
+    theory = theory or {}
+    used = (f"The prediction uses the theory's convention: {theory.get('centring', 'covariance')} (centred), "
+            f"{theory.get('scale', 'standardised')}, {theory.get('classes', 'pooled')}, EFPs d <= {theory.get('dmax')}.")
+    if bk is None:
+        return [used + " No spectrum in Batson & Kahn's convention is configured (bk_spectrum)."]
+    options = bk["options"] or {}
+    centring = ("uncentred second moment (1/T) sum x x^T (the d = 0 EFP dropped)"
+                if options.get("centring") == "second-moment" else "centred covariance")
+    scale = (next(iter(bk["classes"].values()), {}).get("convention") or options).get("scale")  # of the entries shown
+    lines = [f"Batson & Kahn's convention (their Fig. 4, JSL ItayCode/efp_spectrum.py): {centring}, "
+             f"{scale} EFPs d <= {options.get('dmax')}, {options.get('classes')}:",
+             ""]
+    for name, part in bk["classes"].items():
+        lines.append(f"- {name} ({part['n']} jets, {part['d']} EFPs): alpha = {_fmt(part['alpha'], part['alpha_ci95'])} "
+                     f"over ranks {part['k_range']}")
+    return [*lines, "", used]
+
+
 def spectrum(numbers: dict) -> str:
     """The report section of figure 2."""
     efp, pred, meas = numbers["efp"], numbers["prediction"], numbers["measured"]
@@ -79,6 +99,7 @@ def spectrum(numbers: dict) -> str:
         con = numbers["constituents"]
         lines.append(f"- constituents (d = {con['d']}): alpha = {_fmt(con['raw']['alpha'], con['raw']['alpha_ci95'])} "
                      f"(raw), {_fmt(con['standardized']['alpha'], con['standardized']['alpha_ci95'])} (standardized)")
+    lines += ["", *bk_lines(numbers.get("bk"), pred.get("spectrum_convention"))]
     asym, finite = pred["asymptotic"], pred["finite_d"]
     lines += ["", "Predicted data-scaling exponent beta (standardized EFPs, the linear tagger's inputs):", "",
               f"- asymptotic 2 alpha min(r, 1) (ridge regression, N -> inf, vanishing ridge; CI from the interval "

@@ -27,8 +27,10 @@ MAX_LEGEND = 6
 
 
 def spectrum_series(result: dict, prefix: str = ""):
-    """(name, entry) for each spectrum in ``result``; an entry has ``eigenvalues``, maybe ``fit``, ``noise_floor``."""
-    out = [(f"{prefix}covariance", result)]
+    """(name, entry) for each spectrum of one group of ``result`` (its raw entry when present, its standardized one);
+    an entry has ``eigenvalues``, maybe ``fit``, ``noise_floor``."""
+    second = (result.get("convention") or {}).get("centring") == "second-moment"
+    out = [(prefix + ("second moment" if second else "covariance"), result)] if "eigenvalues" in result else []
     if result.get("standardized"):
         out.append((f"{prefix}standardized features", result["standardized"]))
     return out
@@ -94,6 +96,8 @@ def draw_target_power(ax, series, palette=None) -> None:
 def plot_spectrum(result: dict):
     """Figure of the spectra in ``result`` with their fitted power laws (and label projection, if any)."""
     series = spectrum_series(result)
+    for name, group in result.get("classes", {}).items():  # per-class spectra (docs/spectrum.md#conventions)
+        series += spectrum_series(group, f"{name}: ")
     projected = any(entry.get("label_projection") for _, entry in series)
     with figure_style():
         width, height = plt.rcParams["figure.figsize"]
@@ -168,6 +172,6 @@ def draw_spectrum_file(path: str | Path, out_dir: str | Path | None = None) -> l
     out_dir = path.parent if out_dir is None else Path(out_dir)
     if "per_k" in result:
         return shower_spectra_figure(result, out_dir)
-    if "eigenvalues" in result:
+    if "eigenvalues" in result or "standardized" in result:
         return spectrum_figure(result, out_dir)
     raise ValueError(f"{path}: neither a jet spectrum (no 'eigenvalues') nor a shower spectrum (no 'per_k')")

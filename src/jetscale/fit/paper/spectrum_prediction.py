@@ -1,5 +1,6 @@
 """Figure 2's analysis: the toy model's data-scaling exponent predicted from a measured covariance spectrum
-(asymptotic and finite-d), compared with figure 1's measured exponent. Method: docs/paper.md, figure 2."""
+(asymptotic and finite-d), compared with figure 1's measured exponent, beside the spectrum in Batson & Kahn's
+convention. Method: docs/paper.md, figure 2; conventions: docs/spectrum.md#conventions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,40 @@ N_CURVE = 25
 
 RIDGE_SCAN = (0.0, 1e-6, 1e-3)
 """Ridges (relative to the mean eigenvalue) at which the finite-d exponent is also reported."""
+
+
+THEORY_CONVENTION = {"centring": "covariance", "classes": "pooled", "scale": "standardised"}
+"""The spectrum the toy-model prediction uses: that of the linear tagger's standardized inputs, all jets."""
+
+
+def theory_entry(efp_spectrum: dict) -> dict:
+    """The prediction's spectrum entry (``standardized``), refused when it records another convention."""
+    entry = efp_spectrum["standardized"]
+    convention = {k: entry.get("convention", THEORY_CONVENTION)[k] for k in THEORY_CONVENTION}
+    if convention != THEORY_CONVENTION:
+        raise ValueError(f"figure 2's EFP spectrum {efp_spectrum.get('source')!r}: its 'standardized' entry is "
+                         f"{convention}, the prediction needs {THEORY_CONVENTION}")
+    return entry
+
+
+def bk_entries(payload: dict) -> dict[str, dict]:
+    """{class name: spectrum entry} of a spectrum in Batson & Kahn's convention (``pooled`` when it has no classes);
+    the raw entry of each, or the standardized one in a file of standardized spectra only."""
+    groups = payload.get("classes") or {"pooled": payload}
+    return {name: group if "eigenvalues" in group else group["standardized"] for name, group in groups.items()}
+
+
+def bk_numbers(payload: dict) -> dict:
+    """Exponents of a spectrum in Batson & Kahn's convention, per class (:func:`bk_entries`)."""
+    groups = payload.get("classes") or {"pooled": payload}
+
+    def part(group: dict, entry: dict) -> dict:
+        fit = entry["fit"]
+        return {"n": group["n"], "convention": entry.get("convention"), "d": len(entry["eigenvalues"]),
+                "alpha": fit["alpha"], "alpha_ci95": fit["ci95"], "k_range": fit["k_range"]}
+
+    return {"options": payload.get("options"), "source": payload.get("source"),
+            "classes": {name: part(groups[name], entry) for name, entry in bk_entries(payload).items()}}
 
 
 def asymptotic_prediction(entry: dict) -> dict | None:
@@ -99,7 +134,8 @@ def compare(prediction: dict | None, measured: dict) -> dict | None:
 
 
 def spectrum_numbers(efp_spectrum: dict, constituent_spectrum: dict | None, measured: dict,
-                     t_range: tuple[float, float], n_boot: int = 200, seed: int = 0) -> dict:
+                     t_range: tuple[float, float], n_boot: int = 200, seed: int = 0,
+                     bk_spectrum: dict | None = None) -> dict:
     """Every number of figure 2 (pure): exponents with CIs, both predictions, the measured beta, comparisons."""
     def spectrum_part(payload: dict) -> dict:
         out = {}
@@ -114,7 +150,7 @@ def spectrum_numbers(efp_spectrum: dict, constituent_spectrum: dict | None, meas
                              "noise_dominated_from": projection["noise_dominated_from"]}
         return {"n": payload["n"], "d": payload["d"], **out}
 
-    entry = efp_spectrum["standardized"]
+    entry = theory_entry(efp_spectrum)
     asymptotic = asymptotic_prediction(entry)
     finite = finite_d_prediction(entry, t_range, n_boot=n_boot, seed=seed)
     numbers = {
@@ -122,7 +158,9 @@ def spectrum_numbers(efp_spectrum: dict, constituent_spectrum: dict | None, meas
         "prediction": {"asymptotic": asymptotic,
                        "finite_d": None if finite is None else {k: v for k, v in finite.items()
                                                                 if k not in ("sizes", "curve")},
-                       "finite_d_ridge_scan": ridge_scan(entry, t_range)},
+                       "finite_d_ridge_scan": ridge_scan(entry, t_range),
+                       "spectrum_convention": {**THEORY_CONVENTION,
+                                               "dmax": efp_spectrum.get("feature_options", {}).get("dmax")}},
         "measured": {"model": measured.get("model", "efp_linear"), "beta": measured["beta"],
                      "ci95": list(measured["ci95"])},
         "measured_minus_predicted": {"asymptotic": compare(asymptotic, measured),
@@ -132,13 +170,16 @@ def spectrum_numbers(efp_spectrum: dict, constituent_spectrum: dict | None, meas
     }
     if constituent_spectrum is not None:
         numbers["constituents"] = spectrum_part(constituent_spectrum)
+    if bk_spectrum is not None:
+        numbers["bk"] = bk_numbers(bk_spectrum)
     return numbers
 
 
 def analyse(efp_spectrum: dict, constituent_spectrum: dict | None, measured: dict, t_range: tuple[float, float],
-            n_boot: int = 200, seed: int = 0) -> dict:
-    """Figure 2's numbers file from the spectra and figure 1's measured exponents (module docstring)."""
-    numbers = spectrum_numbers(efp_spectrum, constituent_spectrum, measured, t_range, n_boot, seed)
+            n_boot: int = 200, seed: int = 0, bk_spectrum: dict | None = None) -> dict:
+    """Figure 2's numbers file from the spectra and figure 1's measured exponents (module docstring); with
+    ``bk_spectrum``, also its per-class spectra in Batson & Kahn's convention."""
+    numbers = spectrum_numbers(efp_spectrum, constituent_spectrum, measured, t_range, n_boot, seed, bk_spectrum)
     drawn = ("eigenvalues", "noise_floor", "fit", "label_projection")
 
     def for_drawing(payload: dict | None) -> dict | None:
@@ -146,6 +187,10 @@ def analyse(efp_spectrum: dict, constituent_spectrum: dict | None, measured: dic
             return None
         return {**{k: payload.get(k) for k in drawn}, "standardized": {k: payload["standardized"].get(k) for k in drawn}}
 
+    bk = None if bk_spectrum is None else {
+        "dmax": bk_spectrum["feature_options"]["dmax"], "options": bk_spectrum.get("options"),
+        "classes": {name: {k: entry.get(k) for k in (*drawn, "convention")}
+                    for name, entry in bk_entries(bk_spectrum).items()}}
     plot = {"efp_spectrum": for_drawing(efp_spectrum), "constituent_spectrum": for_drawing(constituent_spectrum),
-            "exponents": {k: numbers[k] for k in ("measured", "prediction", "others")}}
+            "bk_spectrum": bk, "exponents": {k: numbers[k] for k in ("measured", "prediction", "others")}}
     return {"numbers": numbers, "plot": plot, "sweeps": []}

@@ -1,5 +1,6 @@
-"""Figure 2 from its numbers file: (a) covariance spectra with their power laws, (b) the label's power per mode
-(tail sums), (c) predicted against measured data-scaling exponents."""
+"""Figure 2 from its numbers file: (a) covariance spectra with their power laws, (b) the EFP spectra in Batson &
+Kahn's convention per class beside the one the prediction uses (when the numbers file has them), (c) the label's
+power per mode (tail sums), (d) predicted against measured data-scaling exponents."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _draw_exponents(ax, numbers: dict) -> None:
     if estimates:  # a loose CI (a nearly flat learning curve) may span decades: the estimates set the scale
         ax.set_ylim(min(0.0, min(estimates)), 2.0 * max(max(estimates), 0.5))
     ax.set(ylabel="data-scaling exponent $\\beta$  ($L = C + A\\,T^{-\\beta}$)",
-           title="(c) exponent: toy-model prediction vs measured")
+           title="exponent: toy-model prediction vs measured")
 
 
 def _legend_below(ax) -> None:
@@ -47,20 +48,42 @@ def _legend_below(ax) -> None:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
 
 
+THEORY_LABEL = "theory's: centred, standardized, pooled"
+"""Legend of the spectrum the prediction uses (``THEORY_CONVENTION`` of the analysis)."""
+
+
+def _bk_series(plot: dict) -> list:
+    """(name, entry) of each class's spectrum in Batson & Kahn's convention, then the theory's spectrum."""
+    bk = plot["bk_spectrum"]
+    options = bk["options"] or {}
+    centring = "uncentred $\\frac{1}{T}\\sum x x^T$" if options.get("centring") == "second-moment" else "centred"
+    series = [(f"B&K's, {name}: {centring}, {(entry.get('convention') or options).get('scale')}, "
+               f"d $\\leq$ {bk['dmax']}", entry) for name, entry in bk["classes"].items()]
+    return series + [(f"{THEORY_LABEL}, d $\\leq$ {plot['exponents']['prediction']['spectrum_convention']['dmax']}",
+                      plot["efp_spectrum"]["standardized"])]
+
+
 def draw(plot: dict):
-    """The three-panel figure from figure 2's numbers file: (a) spectra, (b) label power tail sums,
-    (c) predicted vs measured beta."""
+    """The figure from figure 2's numbers file: (a) spectra, (b) B&K's convention per class beside the theory's
+    (when present), (c) label power tail sums, (d) predicted vs measured beta."""
     series = spectrum_series(plot["efp_spectrum"], "EFP ")
     if plot["constituent_spectrum"] is not None:
         series += spectrum_series(plot["constituent_spectrum"], "constituent ")
+    bk = plot.get("bk_spectrum") is not None
     width, height = plt.rcParams["figure.figsize"]
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(3 * width, 1.1 * height))
+    fig, axes = plt.subplots(1, 3 + bk, figsize=((3 + bk) * width, 1.1 * height))
+    a, *middle, c, d = axes
     palette = colors(len(series))
     draw_spectra(a, series, palette)
     a.set_title("(a) covariance spectra, fits $\\lambda_k \\propto k^{-\\alpha}$")
-    draw_target_power(b, series[:2], palette[:2])
-    b.set_title("(b) EFP label projection $t_k$: tail sums, fits")
-    _draw_exponents(c, plot["exponents"])
-    for ax in (a, b, c):
+    if bk:
+        conventions = _bk_series(plot)
+        draw_spectra(middle[0], conventions, colors(len(conventions)))
+        middle[0].set_title("(b) EFP spectra: Batson & Kahn's Fig. 4 vs the theory's")
+    draw_target_power(c, series[:2], palette[:2])
+    c.set_title(f"({'c' if bk else 'b'}) EFP label projection $t_k$: tail sums, fits")
+    _draw_exponents(d, plot["exponents"])
+    d.set_title(f"({'d' if bk else 'c'}) {d.get_title()}")
+    for ax in axes:
         _legend_below(ax)
     return fig
