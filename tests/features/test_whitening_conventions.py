@@ -20,6 +20,12 @@ JSL_KEPT = {3: 7, 5: 32}
 "N=5: r=32 ..."): EFPs d <= 6, beta = 2, eeefm, normed, 10,000 RAMBO events of N particles at 91.188 GeV, rcond 1e-10."""
 
 
+@functools.lru_cache(maxsize=2)
+def reference_efps(n_particles: int) -> np.ndarray:
+    """EFPs d <= 6, beta = 2 of JSL's reference sample size: 10,000 RAMBO events of n particles."""
+    return compute_ee_efps(rambo(n_particles, JSL_SQRT_S, 10_000, [7, n_particles])[0], 6, 2.0)
+
+
 @pytest.fixture(scope="module")
 def snapshot_file(tmp_path_factory):
     return write_rambo_snapshots(tmp_path_factory.mktemp("whitening") / "rambo.h5")
@@ -32,9 +38,8 @@ def fast_bootstrap(monkeypatch):
 
 @pytest.mark.parametrize("n_particles", sorted(JSL_KEPT))
 def test_jsl_convention_keeps_jsls_printed_ranks(n_particles):
-    reference = rambo(n_particles, JSL_SQRT_S, 10_000, [7, n_particles])[0]
     sample = rambo(n_particles, JSL_SQRT_S, 500, [8, n_particles])[0]
-    efp_ref, efp = compute_ee_efps(reference, 6, 2.0), compute_ee_efps(sample, 6, 2.0)
+    efp_ref, efp = reference_efps(n_particles), compute_ee_efps(sample, 6, 2.0)
     jsl = shower_spectrum(efp, thrust(sample), efp_ref, whitening="jsl")["whitened"]
     assert jsl["kept_rank"] == JSL_KEPT[n_particles] and jsl["whitening"] == "jsl" and jsl["whiten_rtol"] == 1e-10
     # by hand: JSL's raw centred covariance with the 1/n normalisation, cut at 1e-10 mu_1
@@ -44,6 +49,18 @@ def test_jsl_convention_keeps_jsls_printed_ranks(n_particles):
     # jetscale's own convention (RAMBO-standardized, cut 1e-12) keeps more directions
     ours = shower_spectrum(efp, thrust(sample), efp_ref, whitening="jetscale")["whitened"]
     assert ours["kept_rank"] > jsl["kept_rank"] and ours["whitening"] == "jetscale"
+
+
+def test_directions_kept_at_rounding_level_are_refused_not_fitted():
+    """Massive partons break the massless EFP relations that RAMBO's C_R holds to rounding: at d <= 6 the
+    jetscale cut keeps two such directions (whitened eigenvalue ~1e20, negative ones beside), JSL's does not."""
+    reference = reference_efps(3)
+    massive = rambo(3, JSL_SQRT_S, 2_000, [8, 3], masses=[2.0, 2.0, 0.0])[0]
+    efp, target = compute_ee_efps(massive, 6, 2.0), thrust(massive)
+    ours = shower_spectrum(efp, target, reference, k_max=6, whitening="jetscale")["whitened"]
+    assert ours["negative_eigenvalues"] > 0 and ours["fit"] is None and "--whitening jsl" in ours["fit_refused"]
+    jsl = shower_spectrum(efp, target, reference, k_max=6, whitening="jsl")["whitened"]
+    assert jsl["negative_eigenvalues"] == 0 and jsl["fit"] is not None
 
 
 def test_spectrum_json_records_the_convention_kept_ranks_and_fit_rule(snapshot_file, tmp_path, fast_bootstrap):

@@ -141,8 +141,15 @@ def shower_spectrum(efp: np.ndarray, target: np.ndarray, rambo_efp: np.ndarray |
     c_s = acc.covariance(ddof)[np.ix_(both, both)] / np.outer(scale, scale)
     matrix, transform = whiten(c_s, c_r, rtol)
     whitened_cross = None if cross is None else transform @ (cross[both] / scale) * ((acc.n - 1) / (acc.n - ddof))
-    result["whitened"] = {**safe_entry(matrix, k_min, k_max, whitened_cross, label_variance, acc.n,
-                                       f"{name} whitened"),
+    entry = safe_entry(matrix, k_min, k_max, whitened_cross, label_variance, acc.n, f"{name} whitened")
+    negative = int(np.sum(np.asarray(entry["eigenvalues"]) < 0))
+    if negative:  # C_S is positive semi-definite: only kept C_R directions at rounding level make these
+        reason = (f"the whitened covariance has {negative} negative eigenvalues (largest {entry['eigenvalues'][0]:.3g}): "
+                  f"directions of C_R at rounding level were kept ({convention.name}, whiten_rtol = {rtol:g}); "
+                  f"use --whitening jsl or a larger --whiten-rtol")
+        log.warning("%s whitened: %s", name, reason)
+        entry.update(fit=None, label_projection=None, fit_refused=reason)
+    result["whitened"] = {**entry, "negative_eigenvalues": negative,
                           "d": int(transform.shape[0]), "kept_rank": int(transform.shape[0]),
                           "dropped_directions": int(both.sum() - transform.shape[0]),
                           "constant_features": np.flatnonzero(~both).tolist(), "rambo_events": phase_space.n,
