@@ -20,9 +20,12 @@ from jetscale.data.checks import global_batch, require_integers
 from jetscale.data.moments import is_constant
 from jetscale.data.sampling import training_loader
 from jetscale.data.shower.generate import ensure_snapshots
-from jetscale.physics.event_shapes import EVENT_SHAPES
+from jetscale.physics.event_shapes import APPROXIMATE_SHAPES, EVENT_SHAPES
 
 THEORIES = ("ridge", None)
+STANDARDIZE_ON = ("train", "nontest")
+"""Rows of the feature and target moments: the training split (jetscale), or every row but the test split
+(JSL's "pool": ThrustScalingLaws.ipynb standardises X and centres y on it)."""
 GENERATE_COMMAND = "jetscale shower-generate --config <process, e.g. z_qq> --events N --out {path}"
 
 
@@ -38,12 +41,16 @@ class ShowerDataModule(L.LightningDataModule):
     def __init__(self, snapshots: str | Path, k: int, n_train: int, n_test: int, seed: int, n_val: int = 0,
                  n_pool: int = 0, batch_size: int | None = None, dmax: int = 5, beta: float = 2.0,
                  target: str = "thrust", n_features: int | None = None, theory: str | None = "ridge",
-                 generate: dict | None = None, features: Callable[..., dict] | None = None):
+                 generate: dict | None = None, features: Callable[..., dict] | None = None,
+                 standardize_on: str = "train"):
         super().__init__()
         require_integers(("n_train", n_train, 1), ("n_test", n_test, 1), ("n_val", n_val, 0), ("n_pool", n_pool, 0),
                          ("k", k, 1))
-        if target not in EVENT_SHAPES:
-            raise ValueError(f"data.target must be one of {list(EVENT_SHAPES)}, got {target!r}")
+        if target not in EVENT_SHAPES + APPROXIMATE_SHAPES:
+            raise ValueError(f"data.target must be one of {list(EVENT_SHAPES + APPROXIMATE_SHAPES)}, got {target!r}")
+        if standardize_on not in STANDARDIZE_ON:
+            raise ValueError(f"data.standardize_on must be one of {list(STANDARDIZE_ON)}, got {standardize_on!r}")
+        self.standardize_on = standardize_on
         if theory not in THEORIES:
             raise ValueError(f"data.theory must be one of {list(THEORIES)}, got {theory!r}")
         if theory == "ridge" and n_pool < 2:
@@ -76,9 +83,13 @@ class ShowerDataModule(L.LightningDataModule):
             raise FileNotFoundError(f"{self.snapshots}: no shower snapshot file (data.snapshots); make it with "
                                     f"`{GENERATE_COMMAND.format(path=self.snapshots)}` (or set data.generate)")
         features = self.features(self.snapshots, self.k, self.dmax, self.beta)
+        if self.target not in features:
+            raise ValueError(f"data.target={self.target!r}: data.features gives no such target for {self.snapshots} "
+                             f"(it gives {sorted(set(features) - {'efp', 'event_id'})}; thrust_scan comes with "
+                             f"jetscale.features.special_efp.snapshot_features)")
         x, y = features["efp"], features[self.target]
         if self.n_features is not None and x.shape[1] != self.n_features:
-            raise ValueError(f"{self.snapshots}: the d<={self.dmax} e+e- EFPs are {x.shape[1]} features, but "
+            raise ValueError(f"{self.snapshots}: the d<={self.dmax} features are {x.shape[1]}, but "
                              f"data.n_features={self.n_features} (set data.n_features={x.shape[1]})")
         need = self.n_test + self.n_val + self.n_train + self.n_pool
         if need > len(x):
@@ -92,8 +103,9 @@ class ShowerDataModule(L.LightningDataModule):
         """Rows of the cached group (file order) of split ``train``, ``val``, ``test`` or ``pool``."""
         self._load()
         start = {"test": 0, "val": self.n_test, "train": self.n_test + self.n_val,
-                 "pool": len(self._order) - self.n_pool}
-        size = {"test": self.n_test, "val": self.n_val, "train": self.n_train, "pool": self.n_pool}
+                 "pool": len(self._order) - self.n_pool, "nontest": self.n_test}
+        size = {"test": self.n_test, "val": self.n_val, "train": self.n_train, "pool": self.n_pool,
+                "nontest": len(self._order) - self.n_test}
         if name not in start:
             raise ValueError(f"unknown split {name!r}; choose from {list(start)}")
         return self._order[start[name]:start[name] + size[name]]
@@ -106,18 +118,19 @@ class ShowerDataModule(L.LightningDataModule):
         return self._splits[name]
 
     def feature_moments(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and (population) standard deviation of the training EFPs: float64 [d] each.
+        """Mean and (population) standard deviation of the EFPs of ``standardize_on`` (training split, or every
+        row but the test split): float64 [d] each.
 
         A spread at rounding level (:func:`~jetscale.data.moments.is_constant`: the EFPs that are
         constant, e.g. 1 and 2 for d = 0, 1 with beta = 2) is reported as exactly 0, which the nets map to a
         zero feature."""
-        x, _ = self.split("train")
+        x, _ = self.split(self.standardize_on)
         mean, std = x.mean(axis=0), x.std(axis=0)
         return mean, np.where(is_constant(mean, std), 0.0, std)
 
     def target_moments(self) -> tuple[float, float]:
-        """Mean and (population) standard deviation of the training targets."""
-        _, y = self.split("train")
+        """Mean and (population) standard deviation of the targets of ``standardize_on``."""
+        _, y = self.split(self.standardize_on)
         return float(y.mean()), float(y.std())
 
     def _tensors(self, name: str) -> TensorDataset:

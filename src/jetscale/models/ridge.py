@@ -31,8 +31,11 @@ def solve_readout(net, x: np.ndarray, y: np.ndarray, ridge: float) -> float:
 
     ``net`` is any closed-form net of :mod:`jetscale.tasks`: everything before its trainable
     ``readout`` [N] is fixed (the toy's random projection, a shower regressor's standardised features).
+    A net with a fixed ``intercept`` (FeatureRidge) is fitted to y - intercept: its features need not be
+    centred on the training rows (``data.standardize_on=nontest``).
     """
-    readout = ridge_readout(net.fixed_features(x), y, ridge)
+    offset = float(net.intercept) if hasattr(net, "intercept") else 0.0
+    readout = ridge_readout(net.fixed_features(x), np.asarray(y, dtype=np.float64) - offset, ridge)
     net.readout.data.copy_(torch.from_numpy(readout))
     return net.readout_flops(len(y))
 

@@ -2,7 +2,7 @@
 
 Input: four-momenta ``[n_events, n, 4]`` as (E, px, py, pz) in GeV (the heavy jet mass is meant for the
 centre-of-mass frame). Output per event: thrust T (exact maximum over the 2^(n-1) hemisphere partitions,
-up to :data:`MAX_PARTICLES` = 26), the heavy jet mass rho_H = max(M_+^2, M_-^2) / E_vis^2 of the thrust
+up to :data:`MAX_PARTICLES` = 26; :func:`thrust_scan`, JSL's approximation, scans only the particle directions), the heavy jet mass rho_H = max(M_+^2, M_-^2) / E_vis^2 of the thrust
 hemispheres, and the C-parameter. Definitions, limits and cost: docs/physics.md#event-shapes.
 """
 
@@ -81,6 +81,19 @@ def thrust(momenta: np.ndarray) -> np.ndarray:
     return thrust_partition(momenta)[0]
 
 
+def thrust_scan(momenta: np.ndarray) -> np.ndarray:
+    """JSL's approximate thrust: max over the particle directions n = p_i / |p_i| (|p_i| > 1e-10) of
+    sum_j |p_j . n| / sum_j |p_j|: float64 [n_events], <= :func:`thrust` (docs/physics.md#event-shapes)."""
+    three = _check_momenta(momenta)[..., 1:]
+    size = np.linalg.norm(three, axis=2)  # [E, n]
+    if np.any(size.sum(axis=1) <= 0):
+        raise ValueError("events without three-momentum have no thrust")
+    axis = size > 1e-10  # JSL drops particles with |p| <= 1e-10, as axes and from the sums
+    unit = three / np.where(axis, size, 1.0)[..., None]
+    projected = np.abs(np.einsum("eja,eia->eij", three, unit)).sum(axis=2)  # [E, axis i]: sum_j |p_j . n_i|
+    return np.where(axis, projected, -np.inf).max(axis=1) / size.sum(axis=1)
+
+
 def _mass2(p4: np.ndarray) -> np.ndarray:
     return p4[..., 0] ** 2 - np.einsum("...j,...j->...", p4[..., 1:], p4[..., 1:])
 
@@ -112,6 +125,8 @@ def c_parameter(momenta: np.ndarray) -> np.ndarray:
 
 
 EVENT_SHAPES = ("thrust", "heavy_jet_mass", "c_parameter")
+APPROXIMATE_SHAPES = ("thrust_scan",)
+"""Targets some feature functions add (:func:`thrust_scan`; jetscale.features.special_efp), not :func:`event_shapes`."""
 
 
 def event_shapes(momenta: np.ndarray) -> dict[str, np.ndarray]:
