@@ -74,7 +74,7 @@ def test_shower_spectrum_on_a_hadron_level_file(hadron_file, tmp_path, capsys, m
     monkeypatch.setattr(spectrum, "label_projection", functools.partial(spectrum.label_projection, n_boot=10))
     path, events = hadron_file
     out = tmp_path / "spectrum"
-    args = ["--snapshots", str(path), "--out-dir", str(out), "--rambo-events", "150", "--dmax", "3",
+    args = ["--snapshots", str(path), "--out-dir", str(out), "--rambo-events", "150", "--dmax", "4",
             "--beta", "1"]
     assert spectrum_main([*args, "--target", "c_parameter"]) == 0
     assert "hadrons (120 events)" in capsys.readouterr().out
@@ -86,7 +86,7 @@ def test_shower_spectrum_on_a_hadron_level_file(hadron_file, tmp_path, capsys, m
     assert entry["n_particles"] == {"mean": float(multiplicity.mean()), "min": int(multiplicity.min()),
                                     "max": int(multiplicity.max())}
     ragged_events = np.split(events.momenta, events.offsets[1:-1])
-    efp = energyflow_efps(ragged_events, dmax=3, beta=1.0)
+    efp = energyflow_efps(ragged_events, dmax=4, beta=1.0)
     raw = entry["standardized"]
     kept = ~np.isin(np.arange(efp.shape[1]), raw["constant_features"])
     np.testing.assert_allclose(raw["eigenvalues"][:5], np.linalg.eigvalsh(np.corrcoef(efp[:, kept].T))[::-1][:5],
