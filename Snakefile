@@ -19,9 +19,10 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/paper.smk"
+include: "workflow/rules/rhm.smk"
 
 # Seconds of work on small files: on a cluster they run where Snakemake runs, not as scheduler jobs.
-localrules: all, jets, aggregate, fit_law, merge_fits, figures, spectrum_figure, paper_numbers, paper_figure, paper_report, paper
+localrules: all, jets, aggregate, fit_law, merge_fits, figures, spectrum_figure, paper_numbers, paper_figure, paper_report, paper, rhm_collapse, rhm_collapse_figure, collapse
 
 
 rule all:
