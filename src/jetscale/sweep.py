@@ -132,6 +132,18 @@ def scaled_name(name: str, scale: str | None) -> str:
     return f"{name}-{scale}" if scale else name
 
 
+def sweep_scales(name: str, config_dir: str | Path = CONFIG_DIR) -> list[str]:
+    """The scales of sweep file ``name`` (``rhm-synonyms`` -> ``["m3", "m4", ...]``); ``SweepError`` if it has none."""
+    path = sweep_path(name, config_dir)
+    try:
+        scales = list((read_yaml(path) or {}).get("scales") or {}) if path.exists() else []
+    except YAMLFileError as bad:
+        raise SweepError(str(bad)) from None
+    if not scales:
+        raise SweepError(f"sweep config {path} has no scales (or does not exist): a collapse needs one scale per grammar")
+    return scales
+
+
 def load_sweep(ref: str | Path, check_config: bool = True, config_dir: str | Path = CONFIG_DIR) -> Sweep:
     """Read, validate and return a sweep named by ``ref``: a name of ``configs/sweep/`` or a path to a .yaml file,
     followed by ``@<scale>`` for a file with ``scales:``. Raise ``SweepError`` naming the problem."""

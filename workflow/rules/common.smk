@@ -13,7 +13,7 @@ from jetscale.paper.config import (
 )
 from jetscale.paper.figures import figure_inputs
 from jetscale.paths import generator_path
-from jetscale.sweep import SweepError, check_against_config, load_sweep, run_id, shell_overrides
+from jetscale.sweep import SweepError, check_against_config, load_sweep, run_id, shell_overrides, sweep_scales
 
 CONFIGS = Path(workflow.basedir) / "configs"
 RESULTS = config["results_dir"]
@@ -97,6 +97,14 @@ MAIN_SWEEP = sweep_named(config["sweep"])
 SWEEPS = {MAIN_SWEEP.name: MAIN_SWEEP}
 for _ref in PAPER.sweeps():
     _sweep = sweep_named(_ref, must_match_file=True)
+    if not same_sweep(SWEEPS.setdefault(_sweep.name, _sweep), _sweep):
+        raise WorkflowError(f"two sweeps are named {_sweep.name!r}: {SWEEPS[_sweep.name].ref} and {_sweep.ref}")
+
+# `snakemake collapse --config collapse=<sweep file>` (rhm-synonyms): each scale of the file is one grammar's sweep
+# of the DAG, and workflow/rules/rhm.smk reads their tables into the collapse of sample complexities.
+COLLAPSE_SWEEPS = [sweep_named(f"{config['collapse']}@{scale}") for scale in _checked(sweep_scales, config["collapse"],
+                   CONFIGS)] if config.get("collapse") else []
+for _sweep in COLLAPSE_SWEEPS:
     if not same_sweep(SWEEPS.setdefault(_sweep.name, _sweep), _sweep):
         raise WorkflowError(f"two sweeps are named {_sweep.name!r}: {SWEEPS[_sweep.name].ref} and {_sweep.ref}")
 

@@ -134,7 +134,8 @@ class RandomHierarchy:
         return self.n_c * self.m ** self.n_nodes
 
     def sample_complexity(self) -> int:
-        """The paper's P* ≈ n_c · m^L: training-set size beyond which deep networks generalise."""
+        """The paper's P* ≈ n_c · m^L: training-set size beyond which deep networks generalise (Cagnetta et al.,
+        Sec. IV; measured from learning curves by :mod:`jetscale.fit.sample_complexity`)."""
         return self.n_c * self.m ** self.L
 
     # -- data ------------------------------------------------------------------------------------
@@ -233,30 +234,3 @@ def load_rules(path: str | Path) -> RandomHierarchy:
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
 
-
-def chance_error(n_c: int) -> float:
-    """Test error of a guess: 1 − 1/n_c."""
-    return 1.0 - 1.0 / n_c
-
-
-def error_crossing(n_samples, test_errors, n_c: int, fraction: float = 0.5) -> float:
-    """Training-set size P at which the test error falls below ``fraction`` × chance error.
-
-    ``(n_samples, test_errors)`` points (several seeds per P allowed: they are
-    averaged) are sorted by P; the crossing is log-linearly interpolated between the
-    last P above the threshold and the next P below it, the first time the mean error
-    goes below it.  NaN when the errors do not bracket the threshold.
-    """
-    p, err = np.asarray(n_samples, dtype=float).ravel(), np.asarray(test_errors, dtype=float).ravel()
-    if p.shape != err.shape or p.size == 0 or (p <= 0).any():
-        raise ValueError(f"need equally many positive n_samples and test_errors, got {p.shape} and {err.shape}")
-    sizes = np.unique(p)
-    mean = np.array([err[p == size].mean() for size in sizes])
-    threshold = fraction * chance_error(n_c)
-    below = np.flatnonzero(mean < threshold)
-    if not below.size or below[0] == 0:
-        return float("nan")
-    i = below[0]
-    (p0, p1), (e0, e1) = sizes[i - 1:i + 1], mean[i - 1:i + 1]
-    t = (e0 - threshold) / (e0 - e1)
-    return float(np.exp(np.log(p0) + t * (np.log(p1) - np.log(p0))))
