@@ -15,6 +15,7 @@ skipped, so running it again uploads only what is new.  W&B is optional: without
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import netrc
 import os
 import shutil
@@ -73,10 +74,8 @@ def wandb_command() -> list[str]:
     found = shutil.which("wandb")
     if found:
         return [found]
-    try:
-        import wandb  # noqa: F401
-    except ImportError:
-        raise RuntimeError(f"Weights & Biases is not installed: {INSTALL_HINT}") from None
+    if importlib.util.find_spec("wandb") is None:
+        raise RuntimeError(f"Weights & Biases is not installed: {INSTALL_HINT}")
     return [sys.executable, "-m", "wandb"]
 
 
