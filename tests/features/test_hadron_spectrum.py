@@ -15,9 +15,9 @@ from jetscale.features import spectrum
 from jetscale.features.efp_ee import COORDS, KAPPA, MEASURE, NORMED, compute_ee_efps
 from jetscale.features.hadron_spectrum import by_multiplicity, ragged_features, rambo_mixture_efps
 from jetscale.features.shower_spectrum import main as spectrum_main
-from jetscale.features.shower_spectrum import snapshot_spectra
+from jetscale.features.shower_spectrum import WHITENINGS, snapshot_spectra
 from jetscale.paths import CONFIG_DIR
-from jetscale.physics.event_shapes import MAX_PARTICLES, c_parameter, thrust
+from jetscale.physics.event_shapes import MAX_PARTICLES, c_parameter, thrust, thrust_scan
 from jetscale.physics.rambo import rambo
 
 SQRT_S = 91.188
@@ -43,7 +43,7 @@ def test_ragged_features_equal_energyflow_event_by_event():
     np.testing.assert_allclose(efp, energyflow_efps(events, dmax=4), rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(c, [c_parameter(event[None])[0] for event in events], rtol=1e-12)
     with pytest.raises(ValueError, match=rf"events of up to 30 particles, but the exact thrust .*n <= {MAX_PARTICLES}"
-                                         r"\): use --target c_parameter"):
+                                         r"\): use --target c_parameter or thrust_scan"):
         ragged_features(momenta, offsets, 5, 2.0, "thrust")
     small = [m for m in multiplicities if m <= MAX_PARTICLES]
     momenta, offsets, events = ragged(small)
@@ -100,3 +100,18 @@ def test_shower_spectrum_on_a_hadron_level_file(hadron_file, tmp_path, capsys, m
     assert "use --target c_parameter" in capsys.readouterr().err
     with pytest.raises(ValueError, match="a hadron-level file has no branching depths k"):
         snapshot_spectra(path, [1], target="c_parameter")
+
+
+def test_hadron_file_with_jsl_whitening_and_approximate_thrust(hadron_file, tmp_path, monkeypatch):
+    """`--whitening` and JSL's `thrust_scan` reach the hadron-level path (not silently the defaults)."""
+    monkeypatch.setattr(spectrum, "label_projection", functools.partial(spectrum.label_projection, n_boot=10))
+    path, events = hadron_file
+    result = snapshot_spectra(path, None, dmax=4, beta=1.0, target="thrust_scan", rambo_events=150,
+                              whitening="jsl")
+    assert result["target"] == "thrust_scan" and result["rambo"]["whitening"]["name"] == "jsl"
+    (entry,) = result["per_k"]
+    assert entry["whitened"]["whitening"] == "jsl"
+    assert result["rambo"]["whiten_rtol"] == WHITENINGS["jsl"].rtol != WHITENINGS["jetscale"].rtol
+    ragged_events = np.split(events.momenta, events.offsets[1:-1])
+    _, values = ragged_features(events.momenta, events.offsets, 2, 1.0, "thrust_scan")
+    np.testing.assert_allclose(values, [thrust_scan(event[None])[0] for event in ragged_events], rtol=1e-12)

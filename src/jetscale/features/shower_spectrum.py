@@ -187,8 +187,6 @@ def snapshot_spectra(snapshots: str | Path, ks: list[int] | None = None, dmax: i
     from jetscale.physics.event_shapes import EVENT_SHAPES
     from jetscale.physics.rambo import rambo
 
-    if target not in EVENT_SHAPES:
-        raise ValueError(f"target {target!r} is not one of {list(EVENT_SHAPES)}")
     convention = whitening_convention(whitening)
     rtol = convention.rtol if whiten_rtol is None else float(whiten_rtol)
     info = snapshot_info(snapshots)
@@ -197,8 +195,10 @@ def snapshot_spectra(snapshots: str | Path, ks: list[int] | None = None, dmax: i
 
         if ks:
             raise ValueError(f"{snapshots}: a hadron-level file has no branching depths k; leave --k out")
-        return hadron_spectra(snapshots, info, dmax, beta, target, rambo_events, rambo_seed, k_min, k_max,
-                              whiten_rtol)
+        return hadron_spectra(snapshots, info, dmax, beta, target, rambo_events, rambo_seed, k_min, k_max, rtol,
+                              whitening)
+    if target not in EVENT_SHAPES:
+        raise ValueError(f"target {target!r} is not one of {list(EVENT_SHAPES)} (thrust_scan: hadron-level files)")
     ks = list(info["counts"]) if ks is None else ks
     per_k = []
     for k in ks:
@@ -298,7 +298,7 @@ def register(subparsers) -> None:
     p.add_argument("--dmax", type=int, default=5, help="maximum EFP degree (default 5: 102 EFPs)")
     p.add_argument("--beta", type=float, default=2.0, help="angular exponent beta (default 2)")
     p.add_argument("--target", default="thrust", help="label of the projection: thrust (default), "
-                                                      "heavy_jet_mass or c_parameter")
+                   "heavy_jet_mass, c_parameter, or on hadron-level files JSL's approximate thrust_scan")
     p.add_argument("--rambo-events", type=int, default=DEFAULT_RAMBO_EVENTS,
                    help=f"RAMBO events per k for whitening (default {DEFAULT_RAMBO_EVENTS}; 0: no whitening)")
     p.add_argument("--rambo-seed", type=int, default=0, help="seed of the RAMBO events (default 0)")
