@@ -1,0 +1,221 @@
+"""Energy Flow Polynomials of blocks of events: one compiled plan per EFPSet, batched BLAS contractions.
+
+Input: an energyflow ``EFPSet`` and, for a block of b events padded to m particles, z [b, m] and
+theta [b, m, m] (padding: z = 0, theta finite, so it adds exact zeros). Output: the set's values
+[b, n_efps] (connected graphs by the plan, disconnected ones by ``EFPSet.calc_disc``), equal to
+``batch_compute`` to rounding. :func:`hadronic_measure` gives (z, theta) of padded (pT, y, phi).
+How the plan works (vertex elimination, shared steps, cost): docs/jets.md#efp-conventions.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+BLOCK_ELEMENTS = 1 << 22
+"""Bound on b * m**k, the size of a block's largest array ([b, m, m, m] at d >= 6: 32 MiB), when choosing blocks."""
+
+FREE = -1
+"""Axis label of the vertex being summed over in a :class:`Step`."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One elimination: sum over a vertex of z times the product of the ``children`` (node id, axis labels).
+
+    Labels 0..k-1 are the result's axes, :data:`FREE` the summed vertex; node 0 is the input theta**w of
+    ``weight`` when ``weight`` is not None (then ``children`` is empty).
+    """
+
+    children: tuple[tuple[int, tuple[int, ...]], ...]
+    n_axes: int
+    weight: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every distinct step of a set's connected graphs, in order, the node holding each graph's value, and the
+    most particle axes of any array a step makes (3 when some graph needs [b, m, m, m])."""
+
+    steps: tuple[Step, ...]
+    outputs: tuple[int, ...]
+    largest_axes: int
+
+
+def _canonical(children: list[tuple[int, tuple[int, ...]]], n_axes: int) -> tuple[tuple, tuple[int, ...]]:
+    """The key of a step up to the order of its result's axes, and the axis order that gives it."""
+    best = None
+    for order in itertools.permutations(range(n_axes)):
+        rename = {old: new for new, old in enumerate(order)}
+        key = tuple(sorted((node, tuple(rename.get(a, FREE) for a in axes)) for node, axes in children))
+        if best is None or key < best[0]:
+            best = (key, order)
+    return best
+
+
+class _Compiler:
+    """Builds a :class:`Plan`: eliminates each graph's vertices, sharing steps with equal keys."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.index: dict[tuple, int] = {}
+
+    def node(self, step: Step) -> int:
+        key = (step.weight, step.children, step.n_axes)
+        if key not in self.index:
+            self.index[key] = len(self.steps)
+            self.steps.append(step)
+        return self.index[key]
+
+    def graph(self, edges: Sequence[tuple[int, int]], weights: Sequence[float], n_vertices: int) -> tuple[int, int]:
+        """The node of one connected graph's value, and the most particle axes of an array its steps make."""
+        factors = [(self.node(Step((), 2, float(w))), (a, b)) for (a, b), w in zip(edges, weights, strict=True)]
+        alive, largest = set(range(n_vertices)), 0
+        while alive:
+            def cost(v):
+                touching = [verts for _, verts in factors if v in verts]
+                return len(set(itertools.chain(*touching)) - {v}), len(touching), v
+            v = min(alive, key=cost)
+            alive.remove(v)
+            touching = [f for f in factors if v in f[1]]
+            factors = [f for f in factors if v not in f[1]]
+            others = sorted(set(itertools.chain(*(verts for _, verts in touching))) - {v})
+            label = {u: i for i, u in enumerate(others)}
+            label[v] = FREE
+            children = [(node, tuple(label[u] for u in verts)) for node, verts in touching]
+            key, order = _canonical(children, len(others))
+            factors.append((self.node(Step(key, len(others))), tuple(others[i] for i in order)))
+            tensors = sorted((verts for _, verts in touching if len(verts) > 1), key=len)
+            largest = max(largest, len(others), len(set(itertools.chain(*tensors[:-1]))))
+        (value, _), = factors
+        return value, largest
+
+
+@functools.lru_cache(maxsize=16)
+def _plan(graphs: tuple[tuple[tuple[tuple[int, int], ...], tuple[float, ...], int], ...]) -> Plan:
+    compiler, outputs, largest = _Compiler(), [], 0
+    for edges, weights, n in graphs:
+        value, axes = compiler.graph(edges, weights, n)
+        outputs.append(value)
+        largest = max(largest, axes)
+    return Plan(tuple(compiler.steps), tuple(outputs), largest)
+
+
+def plan(efps) -> Plan:
+    """The compiled :class:`Plan` of an ``EFPSet``'s connected graphs (cached per set of graphs)."""
+    graphs = []
+    for efp in efps.efps:
+        terms = efp.einstr.partition("->")[0].split(",")
+        letters = sorted(set("".join(terms)))
+        number = {c: i for i, c in enumerate(letters)}
+        edges = tuple((number[t[0]], number[t[1]]) for t in terms[:len(efp.weights)])
+        graphs.append((edges, tuple(float(w) for w in efp.weights), len(letters)))
+    return _plan(tuple(graphs))
+
+
+def _letters(axes: tuple[int, ...]) -> str:
+    return "".join("v" if a == FREE else "abcdefgh"[a] for a in axes)
+
+
+def _contract(left: np.ndarray, lax: str, right: np.ndarray, rax: str, out: str) -> np.ndarray:
+    """sum_v left * right, batched over events and shared letters: a batched matmul when both sides have own axes."""
+    shared = [c for c in lax if c in rax and c != "v"]
+    only_l = [c for c in lax if c not in rax]
+    only_r = [c for c in rax if c not in lax]
+    if not (only_l and only_r):  # no matrix product: a sum of elementwise products
+        return np.einsum(f"Z{lax},Z{rax}->Z{out}", left, right)
+    b, m = left.shape[0], left.shape[1]
+    lhs = np.ascontiguousarray(np.einsum(f"Z{lax}->Z{''.join(shared + only_l)}v", left)).reshape(b * m ** len(shared), m ** len(only_l), m)
+    rhs = np.ascontiguousarray(np.einsum(f"Z{rax}->Z{''.join(shared)}v{''.join(only_r)}", right)).reshape(b * m ** len(shared), m,
+                                                                                    m ** len(only_r))
+    result = np.matmul(lhs, rhs).reshape((b,) + (m,) * (len(shared) + len(only_l) + len(only_r)))
+    return np.einsum(f"Z{''.join(shared + only_l + only_r)}->Z{out}", result)
+
+
+def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray:
+    out = _letters(tuple(range(step.n_axes)))
+    vector = z
+    tensors = []
+    for node, axes in step.children:
+        if axes == (FREE,):
+            vector = vector * values[node]
+        else:
+            tensors.append((values[node], _letters(axes)))
+    if not tensors:
+        return vector.sum(axis=1)
+    tensors.sort(key=lambda t: len(t[1]))
+    first, fax = tensors[0]
+    product = np.einsum(f"Z{fax},Zv->Z{fax}", first, vector)
+    for tensor, tax in tensors[1:-1]:
+        merged = "".join(dict.fromkeys(fax + tax))
+        product, fax = np.einsum(f"Z{fax},Z{tax}->Z{merged}", product, tensor), merged
+    if len(tensors) == 1:
+        return np.einsum(f"Z{fax}->Z{out}", product)
+    last, lax = tensors[-1]
+    return _contract(product, fax, last, lax, out)
+
+
+def evaluate(efps, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """All EFPs of one padded block: z [b, m], theta [b, m, m] -> float64 [b, n_efps] (module docstring)."""
+    compiled = plan(efps)
+    values: list[np.ndarray] = []
+    powers: dict[float, np.ndarray] = {}
+    for step in compiled.steps:
+        if step.weight is not None:
+            if step.weight not in powers:
+                powers[step.weight] = theta if step.weight == 1 else theta**step.weight
+            values.append(powers[step.weight])
+        else:
+            values.append(_run_step(step, values, z))
+    connected = np.stack([values[i] for i in compiled.outputs], axis=1)
+    return np.atleast_2d(efps.calc_disc(connected)).reshape(len(z), -1)
+
+
+def hadronic_measure(particles: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """energyflow's ``hadr`` measure (kappa = 1, normed) of padded events [b, m, 3] = (pT, y, phi), pT = 0 padding.
+
+    z_i = pT_i / sum pT; theta_ij = (dy^2 + dphi^2)^(beta/2) with dphi folded as energyflow does,
+    pi - | |dphi| - pi |. Padded rows get z = 0 and a finite theta.
+    """
+    pt = particles[..., 0]
+    real = pt > 0
+    y = np.where(real, particles[..., 1], 0.0)
+    phi = np.where(real, particles[..., 2], 0.0)
+    z = pt / pt.sum(axis=1, keepdims=True)
+    dy = y[:, :, None] - y[:, None, :]
+    dphi = np.pi - np.abs(np.abs(phi[:, :, None] - phi[:, None, :]) - np.pi)
+    return z, (dy**2 + dphi**2) ** (beta / 2)
+
+
+def block_size(efps, m: int, elements: int = BLOCK_ELEMENTS) -> int:
+    """Events of m particles per block: b * m**k <= ``elements`` for the plan's largest arrays (b >= 1)."""
+    return max(1, elements // max(m, 1) ** max(plan(efps).largest_axes, 2))
+
+
+def block_rows(efps, counts: np.ndarray, elements: int = BLOCK_ELEMENTS) -> list[np.ndarray]:
+    """Row indices of blocks of jets of similar multiplicity (ascending), each within :func:`block_size`."""
+    order = np.argsort(counts, kind="stable")
+    blocks, lo = [], 0
+    while lo < len(order):
+        hi = lo + 1
+        while hi < len(order) and hi + 1 - lo <= block_size(efps, int(counts[order[hi]]), elements):
+            hi += 1
+        blocks.append(order[lo:hi])
+        lo = hi
+    return blocks
+
+
+def hadronic_efps(efps, particles: np.ndarray, counts: np.ndarray, beta: float) -> np.ndarray:
+    """EFPs of jets given as padded (pT, y, phi) [n, C, 3] with ``counts`` real rows each -> [n, n_efps]."""
+    out = np.empty((len(counts), efps.specs.shape[0]))
+    for rows in block_rows(efps, counts):
+        m = int(counts[rows].max())
+        block = particles[rows, :m].copy()
+        block[np.arange(m)[None, :] >= counts[rows][:, None]] = 0.0  # whatever padding held, it is zero now
+        out[rows] = evaluate(efps, *hadronic_measure(block, beta))
+    return out
+
