@@ -19,6 +19,9 @@ import numpy as np
 BLOCK_ELEMENTS = 1 << 22
 """Bound on b * m**k, the size of a block's largest array ([b, m, m, m] at d >= 6: 32 MiB), when choosing blocks."""
 
+BLOCK_JETS = 32
+"""Most jets per block: blocks of jets sorted by multiplicity, so padding to the block's largest jet stays small."""
+
 FREE = -1
 """Axis label of the vertex being summed over in a :class:`Step`."""
 
@@ -136,6 +139,38 @@ def _contract(left: np.ndarray, lax: str, right: np.ndarray, rax: str, out: str)
     return np.einsum(f"Z{''.join(shared + only_l + only_r)}->Z{out}", result)
 
 
+def _mirrored_star(x: np.ndarray, x_letters: str, y: np.ndarray, y_letter: str, vector: np.ndarray,
+                   out: str) -> np.ndarray:
+    """sum_v u_v x[v, a] x[v, b] y[v, c] (x, y: [b, v, m]), symmetric in (a, b): the matmul over a <= b only."""
+    b, m = vector.shape
+    rows, cols = np.triu_indices(m)
+    pairs = vector[:, :, None] * x[:, :, rows] * x[:, :, cols]  # [b, v, m (m + 1) / 2]
+    half = np.matmul(np.ascontiguousarray(pairs.transpose(0, 2, 1)), y)  # [b, pairs, m]
+    full = np.empty((b, m, m, m))
+    full[:, rows, cols] = half
+    full[:, cols, rows] = half
+    return np.einsum(f"Z{x_letters}{y_letter}->Z{out}", full)
+
+
+def _star(step: Step, values: list[np.ndarray], vector: np.ndarray, out: str) -> np.ndarray | None:
+    """A step summing three two-axis factors, two of them one array the same way round, or None if it is not."""
+    edges = [(node, axes) for node, axes in step.children if len(axes) == 2]
+    if step.n_axes != 3 or len(edges) != 3:
+        return None
+    for (first, second) in itertools.combinations(range(3), 2):
+        (n1, a1), (n2, a2) = edges[first], edges[second]
+        if n1 == n2 and a1.index(FREE) == a2.index(FREE):
+            (n3, a3), = [edges[i] for i in range(3) if i not in (first, second)]
+            def oriented(node, axes):  # [b, v, m] and the letter of its other axis
+                array = values[node] if axes[0] == FREE else values[node].transpose(0, 2, 1)
+                return array, _letters(tuple(a for a in axes if a != FREE))
+            x, x1 = oriented(n1, a1)
+            _, x2 = oriented(n2, a2)
+            y, y3 = oriented(n3, a3)
+            return _mirrored_star(x, x1 + x2, y, y3, vector, out)
+    return None
+
+
 def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray:
     out = _letters(tuple(range(step.n_axes)))
     vector = z
@@ -147,6 +182,9 @@ def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray
             tensors.append((values[node], _letters(axes)))
     if not tensors:
         return vector.sum(axis=1)
+    star = _star(step, values, vector, out)
+    if star is not None:
+        return star
     tensors.sort(key=lambda t: len(t[1]))
     first, fax = tensors[0]
     product = np.einsum(f"Z{fax},Zv->Z{fax}", first, vector)
@@ -196,13 +234,13 @@ def block_size(efps, m: int, elements: int = BLOCK_ELEMENTS) -> int:
     return max(1, elements // max(m, 1) ** max(plan(efps).largest_axes, 2))
 
 
-def block_rows(efps, counts: np.ndarray, elements: int = BLOCK_ELEMENTS) -> list[np.ndarray]:
-    """Row indices of blocks of jets of similar multiplicity (ascending), each within :func:`block_size`."""
+def block_rows(efps, counts: np.ndarray, elements: int = BLOCK_ELEMENTS, jets: int = BLOCK_JETS) -> list[np.ndarray]:
+    """Row indices of blocks of at most ``jets`` jets of similar multiplicity (ascending), within :func:`block_size`."""
     order = np.argsort(counts, kind="stable")
     blocks, lo = [], 0
     while lo < len(order):
         hi = lo + 1
-        while hi < len(order) and hi + 1 - lo <= block_size(efps, int(counts[order[hi]]), elements):
+        while hi < len(order) and hi + 1 - lo <= min(jets, block_size(efps, int(counts[order[hi]]), elements)):
             hi += 1
         blocks.append(order[lo:hi])
         lo = hi
