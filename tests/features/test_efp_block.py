@@ -143,3 +143,15 @@ def test_the_plan_shares_steps_between_graphs():
 def test_unknown_evaluator_is_refused(pythia_jets):
     with pytest.raises(ValueError, match="evaluator must be one of"):
         compute_efps(*fewest(pythia_jets, 1), evaluator="fast")
+
+
+@pytest.mark.parametrize("beta", [1.0, 2.0])
+def test_ee_measure_through_the_same_evaluator_matches_energyflow_at_degree_6(beta):
+    """e+e- events (massless, so theta_ii is zero only to rounding: the K4 step keeps the diagonal pairs)."""
+    from jetscale.features.efp_ee import compute_ee_efps, ee_efp_set
+
+    rng = np.random.default_rng(11)
+    p = rng.normal(size=(5, 9, 3))
+    momenta = np.concatenate([np.linalg.norm(p, axis=2, keepdims=True), p], axis=2)
+    assert_matches(compute_ee_efps(momenta, dmax=6, beta=beta),
+                   ee_efp_set(6, beta).batch_compute(list(momenta), n_jobs=1))

@@ -31,12 +31,14 @@ class Step:
     """One elimination: sum over a vertex of z times the product of the ``children`` (node id, axis labels).
 
     Labels 0..k-1 are the result's axes, :data:`FREE` the summed vertex; node 0 is the input theta**w of
-    ``weight`` when ``weight`` is not None (then ``children`` is empty).
+    ``weight`` when ``weight`` is not None (then ``children`` is empty). ``k4``: the whole K4 graph at once,
+    its six edges as children in the order ab, ac, bc, ad, bd, cd, symmetric under a <-> b (:func:`_k4`).
     """
 
     children: tuple[tuple[int, tuple[int, ...]], ...]
     n_axes: int
     weight: float | None = None
+    k4: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class _Compiler:
         self.index: dict[tuple, int] = {}
 
     def node(self, step: Step) -> int:
-        key = (step.weight, step.children, step.n_axes)
+        key = (step.weight, step.children, step.n_axes, step.k4)
         if key not in self.index:
             self.index[key] = len(self.steps)
             self.steps.append(step)
@@ -77,6 +79,9 @@ class _Compiler:
     def graph(self, edges: Sequence[tuple[int, int]], weights: Sequence[float], n_vertices: int) -> tuple[int, int]:
         """The node of one connected graph's value, and the most particle axes of an array its steps make."""
         factors = [(self.node(Step((), 2, float(w))), (a, b)) for (a, b), w in zip(edges, weights, strict=True)]
+        k4 = self.k4(factors) if n_vertices == 4 and len(factors) == 6 else None
+        if k4 is not None:
+            return k4, 3
         alive, largest = set(range(n_vertices)), 0
         while alive:
             def cost(v):
@@ -96,6 +101,21 @@ class _Compiler:
             largest = max(largest, len(others), len(set(itertools.chain(*tensors[:-1]))))
         (value, _), = factors
         return value, largest
+
+
+    def k4(self, factors: list[tuple[int, tuple[int, int]]]) -> int | None:
+        """The K4 step of a complete graph on four vertices with an a <-> b symmetric labelling, or None."""
+        node = {frozenset(verts): n for n, verts in factors}
+        best = None
+        for a, b, c, d in itertools.permutations(range(4)):
+            edges = [node[frozenset(pair)] for pair in ((a, b), (a, c), (b, c), (a, d), (b, d), (c, d))]
+            weights = [self.steps[n].weight for n in edges]
+            if weights[1] == weights[2] and weights[3] == weights[4] and (best is None or weights < best[0]):
+                best = (weights, edges)
+        if best is None:
+            return None
+        pairs = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+        return self.node(Step(tuple(zip(best[1], pairs, strict=True)), 0, k4=True))
 
 
 @functools.lru_cache(maxsize=16)
@@ -171,7 +191,24 @@ def _star(step: Step, values: list[np.ndarray], vector: np.ndarray, out: str) ->
     return None
 
 
+def _k4(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray:
+    """sum_abcd z_a z_b z_c z_d th_ab th_ac th_bc th_ad th_bd th_cd (each th its own power) over pairs a <= b:
+
+    x_ab[c] = z_c th_ac th_bc, y_ab[d] = z_d th_ad th_bd, value = sum_ab z_a z_b th_ab (x_ab th y_ab), one
+    matmul [b, pairs, m] @ [b, m, m]; pairs a > b equal pairs b < a by the step's a <-> b symmetry.
+    """
+    ab, ac, bc, ad, bd, cd = (values[node] for node, _ in step.children)
+    rows, cols = np.triu_indices(z.shape[1])
+    x = ac[:, rows, :] * bc[:, cols, :] * z[:, None, :]  # [b, pairs, m]
+    y = x if (ad is ac and bd is bc) else ad[:, rows, :] * bd[:, cols, :] * z[:, None, :]
+    quadratic = np.einsum("Zpc,Zpc->Zp", np.matmul(x, cd), y)
+    outer = ab[:, rows, cols] * z[:, rows] * z[:, cols] * np.where(rows == cols, 1.0, 2.0)
+    return np.einsum("Zp,Zp->Z", outer, quadratic)
+
+
 def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray:
+    if step.k4:
+        return _k4(step, values, z)
     out = _letters(tuple(range(step.n_axes)))
     vector = z
     tensors = []
@@ -185,7 +222,13 @@ def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray
     star = _star(step, values, vector, out)
     if star is not None:
         return star
-    tensors.sort(key=lambda t: len(t[1]))
+    same_axes: dict[frozenset, tuple[np.ndarray, str]] = {}
+    for tensor, letters in tensors:  # factors on the same vertices: one elementwise product first
+        if frozenset(letters) in same_axes:
+            base, base_letters = same_axes[frozenset(letters)]
+            tensor, letters = base * np.einsum(f"Z{letters}->Z{base_letters}", tensor), base_letters
+        same_axes[frozenset(letters)] = (tensor, letters)
+    tensors = sorted(same_axes.values(), key=lambda t: len(t[1]))
     first, fax = tensors[0]
     product = np.einsum(f"Z{fax},Zv->Z{fax}", first, vector)
     for tensor, tax in tensors[1:-1]:
