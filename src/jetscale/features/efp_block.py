@@ -119,25 +119,18 @@ class _Compiler:
 
 
 @functools.lru_cache(maxsize=16)
-def _plan(graphs: tuple[tuple[tuple[tuple[int, int], ...], tuple[float, ...], int], ...]) -> Plan:
-    compiler, outputs, largest = _Compiler(), [], 0
-    for edges, weights, n in graphs:
-        value, axes = compiler.graph(edges, weights, n)
-        outputs.append(value)
-        largest = max(largest, axes)
-    return Plan(tuple(compiler.steps), tuple(outputs), largest)
-
-
 def plan(efps) -> Plan:
-    """The compiled :class:`Plan` of an ``EFPSet``'s connected graphs (cached per set of graphs)."""
-    graphs = []
+    """The compiled :class:`Plan` of an ``EFPSet``'s connected graphs (cached per set object)."""
+    compiler, outputs, largest = _Compiler(), [], 0
     for efp in efps.efps:
         terms = efp.einstr.partition("->")[0].split(",")
         letters = sorted(set("".join(terms)))
         number = {c: i for i, c in enumerate(letters)}
-        edges = tuple((number[t[0]], number[t[1]]) for t in terms[:len(efp.weights)])
-        graphs.append((edges, tuple(float(w) for w in efp.weights), len(letters)))
-    return _plan(tuple(graphs))
+        edges = [(number[t[0]], number[t[1]]) for t in terms[:len(efp.weights)]]
+        value, axes = compiler.graph(edges, [float(w) for w in efp.weights], len(letters))
+        outputs.append(value)
+        largest = max(largest, axes)
+    return Plan(tuple(compiler.steps), tuple(outputs), largest)
 
 
 def _letters(axes: tuple[int, ...]) -> str:
@@ -195,15 +188,19 @@ def _k4(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray:
     """sum_abcd z_a z_b z_c z_d th_ab th_ac th_bc th_ad th_bd th_cd (each th its own power) over pairs a <= b:
 
     x_ab[c] = z_c th_ac th_bc, y_ab[d] = z_d th_ad th_bd, value = sum_ab z_a z_b th_ab (x_ab th y_ab), one
-    matmul [b, pairs, m] @ [b, m, m]; pairs a > b equal pairs b < a by the step's a <-> b symmetry.
+    matmul [b, m - a, m] @ [b, m, m] per a (small enough to stay in cache); pairs a > b equal pairs b < a by
+    the step's a <-> b symmetry.
     """
     ab, ac, bc, ad, bd, cd = (values[node] for node, _ in step.children)
-    rows, cols = np.triu_indices(z.shape[1])
-    x = ac[:, rows, :] * bc[:, cols, :] * z[:, None, :]  # [b, pairs, m]
-    y = x if (ad is ac and bd is bc) else ad[:, rows, :] * bd[:, cols, :] * z[:, None, :]
-    quadratic = np.einsum("Zpc,Zpc->Zp", np.matmul(x, cd), y)
-    outer = ab[:, rows, cols] * z[:, rows] * z[:, cols] * np.where(rows == cols, 1.0, 2.0)
-    return np.einsum("Zp,Zp->Z", outer, quadratic)
+    total = np.zeros(len(z))
+    for a in range(z.shape[1]):
+        x = (ac[:, a, :] * z)[:, None, :] * bc[:, a:, :]  # [b, pairs (a, b >= a), m]
+        y = x if (ad is ac and bd is bc) else (ad[:, a, :] * z)[:, None, :] * bd[:, a:, :]
+        quadratic = np.einsum("Zpc,Zpc->Zp", np.matmul(x, cd), y)
+        outer = ab[:, a, a:] * z[:, a:] * (2 * z[:, a:a + 1])
+        outer[:, 0] /= 2  # the pair (a, a) once
+        total += np.einsum("Zp,Zp->Z", outer, quadratic)
+    return total
 
 
 def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray:
