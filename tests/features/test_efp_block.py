@@ -123,12 +123,15 @@ def test_jets_across_phi_equals_pi_fold_the_azimuth_as_energyflow_does():
 
 def test_blocks_cover_every_jet_once_within_the_memory_bound(pythia_jets):
     _, counts = pythia_jets
-    efps = efp_set(6, 1.0)
-    assert efp_block.plan(efps).largest_axes == 3  # the K4 graph needs [b, m, m, m]
+    assert efp_block.plan(efp_set(6, 1.0)).largest_axes == 2  # K4 is evaluated on [b, m, m] arrays
+    efps = efp_set(7, 1.0)
+    assert efp_block.plan(efps).largest_axes == 3  # two graphs at d = 7 need [b, m, m, m]
     blocks = efp_block.block_rows(efps, counts, elements=1 << 20)
     assert np.array_equal(np.sort(np.concatenate(blocks)), np.arange(len(counts)))
     for rows in blocks:
-        assert len(rows) == 1 or len(rows) * int(counts[rows].max()) ** 3 <= 1 << 20
+        m = int(counts[rows].max())
+        assert len(rows) == 1 or (len(rows) * m**3 <= 1 << 20 and len(rows) * m**2 <= efp_block.CACHE_ELEMENTS)
+        assert len(rows) <= efp_block.BLOCK_JETS
 
 
 def test_the_plan_shares_steps_between_graphs():
