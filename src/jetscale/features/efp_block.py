@@ -149,10 +149,11 @@ def _contract(left: np.ndarray, lax: str, right: np.ndarray, rax: str, out: str)
     if not (only_l and only_r):  # no matrix product: a sum of elementwise products
         return np.einsum(f"Z{lax},Z{rax}->Z{out}", left, right)
     b, m = left.shape[0], left.shape[1]
-    lhs = np.ascontiguousarray(np.einsum(f"Z{lax}->Z{''.join(shared + only_l)}v", left)).reshape(b * m ** len(shared), m ** len(only_l), m)
-    rhs = np.ascontiguousarray(np.einsum(f"Z{rax}->Z{''.join(shared)}v{''.join(only_r)}", right)).reshape(b * m ** len(shared), m,
-                                                                                    m ** len(only_r))
-    result = np.matmul(lhs, rhs).reshape((b,) + (m,) * (len(shared) + len(only_l) + len(only_r)))
+    stacks = b * m ** len(shared)
+    lhs = np.ascontiguousarray(np.einsum(f"Z{lax}->Z{''.join(shared + only_l)}v", left))
+    rhs = np.ascontiguousarray(np.einsum(f"Z{rax}->Z{''.join(shared)}v{''.join(only_r)}", right))
+    result = np.matmul(lhs.reshape(stacks, m ** len(only_l), m), rhs.reshape(stacks, m, m ** len(only_r)))
+    result = result.reshape((b,) + (m,) * (len(shared) + len(only_l) + len(only_r)))
     return np.einsum(f"Z{''.join(shared + only_l + only_r)}->Z{out}", result)
 
 

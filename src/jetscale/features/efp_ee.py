@@ -3,8 +3,9 @@
 Input: momenta ``[n_events, n, 4]`` as (E, px, py, pz). Output: energyflow's ``EFPSet("d<=dmax")``
 (102 EFPs for d <= 5, the order of :mod:`jetscale.features.efp`) with ``measure="ee"``, kappa = 1,
 ``normed=True``: z_i = E_i / sum_j E_j, theta_ij = |2 p_i . p_j / (E_i E_j)|^(beta/2), evaluated on
-blocks of events by :mod:`jetscale.features.efp_block` (equal to ``batch_compute`` to rounding). The cache (:func:`cache_snapshot_efps`) is
-one :mod:`jetscale.data.efp_cache` file per (snapshot file, k), made once under a lock.
+blocks of events by :mod:`jetscale.features.efp_block` (equal to ``batch_compute`` to rounding). The
+cache (:func:`cache_snapshot_efps`) is one :mod:`jetscale.data.efp_cache` file per (snapshot file, k),
+made once under a lock.
 Conventions, speed and cache: docs/tasks.md#shower-efps.
 """
 
