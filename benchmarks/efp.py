@@ -8,7 +8,7 @@ side in one run, one thread for every library. Prints jets/s of each, their rati
 difference between the two on the subset (they compute the same numbers), and PASS/FAIL of the goal
 ratio >= 100 at d <= 6.
 
-    python benchmarks/efp.py [--jets 400] [--energyflow-jets 40 8 4] [--degrees 5 6 7] [--repeats 1]
+    python benchmarks/efp.py [--jets 400] [--energyflow-jets 40 12 4] [--degrees 5 6 7] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def best_rate(run, n_jets: int, repeats: int) -> tuple[float, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jets", type=int, default=400, help="jets for the block evaluator")
-    parser.add_argument("--energyflow-jets", type=int, nargs="+", default=[40, 8, 4],
+    parser.add_argument("--energyflow-jets", type=int, nargs="+", default=[40, 12, 4],
                         help="jets for energyflow, one number per degree")
     parser.add_argument("--degrees", type=int, nargs="+", default=[5, 6, 7])
     parser.add_argument("--repeats", type=int, default=1)

@@ -33,8 +33,8 @@ FREE = -1
 class Step:
     """One elimination: sum over a vertex of z times the product of the ``children`` (node id, axis labels).
 
-    Labels 0..k-1 are the result's axes, :data:`FREE` the summed vertex; node 0 is the input theta**w of
-    ``weight`` when ``weight`` is not None (then ``children`` is empty). ``k4``: the whole K4 graph at once,
+    Labels 0..k-1 are the result's axes, :data:`FREE` the summed vertex. With ``weight`` set, the step is the
+    input theta**weight (no children). With ``k4`` set, it is the whole K4 graph at once,
     its six edges as children in the order ab, ac, bc, ad, bd, cd, symmetric under a <-> b (:func:`_k4`).
     """
 
