@@ -141,16 +141,17 @@ def _letters(axes: tuple[int, ...]) -> str:
     return "".join("v" if a == FREE else "abcdefgh"[a] for a in axes)
 
 
-def _contract(left: np.ndarray, lax: str, right: np.ndarray, rax: str, out: str) -> np.ndarray:
-    """sum_v left * right, batched over events and shared letters: a batched matmul when both sides have own axes."""
+def _contract(left: np.ndarray, lax: str, right: np.ndarray, rax: str, out: str, vector: np.ndarray) -> np.ndarray:
+    """sum_v vector * left * right, batched over events and shared letters: a batched matmul when both sides
+    have own axes (``vector`` multiplied into ``left`` as it is laid out for the matmul)."""
     shared = [c for c in lax if c in rax and c != "v"]
     only_l = [c for c in lax if c not in rax]
     only_r = [c for c in rax if c not in lax]
     if not (only_l and only_r):  # no matrix product: a sum of elementwise products
-        return np.einsum(f"Z{lax},Z{rax}->Z{out}", left, right)
+        return np.einsum(f"Z{lax},Z{rax}->Z{out}", np.einsum(f"Z{lax},Zv->Z{lax}", left, vector), right)
     b, m = left.shape[0], left.shape[1]
     stacks = b * m ** len(shared)
-    lhs = np.ascontiguousarray(np.einsum(f"Z{lax}->Z{''.join(shared + only_l)}v", left))
+    lhs = np.ascontiguousarray(np.einsum(f"Z{lax},Zv->Z{''.join(shared + only_l)}v", left, vector))
     rhs = np.ascontiguousarray(np.einsum(f"Z{rax}->Z{''.join(shared)}v{''.join(only_r)}", right))
     result = np.matmul(lhs.reshape(stacks, m ** len(only_l), m), rhs.reshape(stacks, m, m ** len(only_r)))
     result = result.reshape((b,) + (m,) * (len(shared) + len(only_l) + len(only_r)))
@@ -241,6 +242,9 @@ def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray
     star = _star(step, values, vector, out)
     if star is not None:
         return star
+    if len({frozenset(letters) for _, letters in tensors}) == 1:  # all on the same vertices: one pass
+        terms = ",".join(f"Z{letters}" for _, letters in tensors)
+        return np.einsum(f"{terms},Zv->Z{out}", *(tensor for tensor, _ in tensors), vector)
     same_axes: dict[frozenset, tuple[np.ndarray, str]] = {}
     for tensor, letters in tensors:  # factors on the same vertices: one elementwise product first
         if frozenset(letters) in same_axes:
@@ -248,15 +252,12 @@ def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray
             tensor, letters = base * np.einsum(f"Z{letters}->Z{base_letters}", tensor), base_letters
         same_axes[frozenset(letters)] = (tensor, letters)
     tensors = sorted(same_axes.values(), key=lambda t: len(t[1]))
-    first, fax = tensors[0]
-    product = np.einsum(f"Z{fax},Zv->Z{fax}", first, vector)
+    product, fax = tensors[0]
     for tensor, tax in tensors[1:-1]:
         merged = "".join(dict.fromkeys(fax + tax))
         product, fax = np.einsum(f"Z{fax},Z{tax}->Z{merged}", product, tensor), merged
-    if len(tensors) == 1:
-        return np.einsum(f"Z{fax}->Z{out}", product)
     last, lax = tensors[-1]
-    return _contract(product, fax, last, lax, out)
+    return _contract(product, fax, last, lax, out, vector)
 
 
 def evaluate(efps, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
