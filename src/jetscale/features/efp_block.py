@@ -106,7 +106,6 @@ class _Compiler:
         (value, _), = factors
         return value, largest
 
-
     def k4(self, factors: list[tuple[int, tuple[int, int]]]) -> int | None:
         """The K4 step of a complete graph on four vertices with an a <-> b symmetric labelling, or None."""
         node = {frozenset(verts): n for n, verts in factors}
