@@ -19,10 +19,10 @@ import numpy as np
 BLOCK_ELEMENTS = 1 << 22
 """Bound on b * m**k, the size of a block's largest array ([b, m, m, m] at d = 7: 32 MiB), when choosing blocks."""
 
-CACHE_ELEMENTS = 1 << 17
-"""Bound on b * m**2 (1 MiB of float64): the many [b, m, m] arrays of a block then stay in the CPU's cache."""
+CACHE_ELEMENTS = 1 << 16
+"""Bound on b * m**2 (512 KiB of float64): the many [b, m, m] arrays of a block then stay in the CPU's cache."""
 
-BLOCK_JETS = 64
+BLOCK_JETS = 16
 """Most jets per block: blocks of jets sorted by multiplicity, so padding to the block's largest jet stays small."""
 
 FREE = -1
