@@ -8,7 +8,7 @@ side in one run, one thread for every library. Prints jets/s of each, their rati
 difference between the two on the subset (they compute the same numbers), and PASS/FAIL of the goal
 ratio >= 100 at d <= 6.
 
-    python benchmarks/efp.py [--jets 400] [--energyflow-jets 40 12 4] [--degrees 5 6 7] [--repeats 1]
+    python benchmarks/efp.py [--jets 400] [--energyflow-jets 40 12 4] [--degrees 5 6 7] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--energyflow-jets", type=int, nargs="+", default=[40, 12, 4],
                         help="jets for energyflow, one number per degree")
     parser.add_argument("--degrees", type=int, nargs="+", default=[5, 6, 7])
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs of each")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if len(args.energyflow_jets) != len(args.degrees):

@@ -75,7 +75,7 @@ def test_packed_benchmark_trains_the_same_models_as_separate_processes(cli_env):
 
 
 def test_efp_benchmark_ratios_are_the_quotients_of_its_rates_and_both_evaluators_agree():
-    out = run_benchmark("efp.py", "--jets", "12", "--energyflow-jets", "3", "1", "--degrees", "5", "6")
+    out = run_benchmark("efp.py", "--jets", "12", "--energyflow-jets", "3", "1", "--degrees", "5", "6", "--repeats", "1")
     for dmax in (5, 6):
         line = rf"d<={dmax} \(\d+ EFPs\): block ([\d.]+) jets/s .*energyflow ([\d.]+) jets/s .*ratio ([\d.]+), " \
                rf"largest relative difference ([\d.e+-]+)"
