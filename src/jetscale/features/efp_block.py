@@ -241,9 +241,15 @@ def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray
     star = _star(step, values, vector, out)
     if star is not None:
         return star
-    if len({frozenset(letters) for _, letters in tensors}) == 1:  # all on the same vertices: one pass
-        terms = ",".join(f"Z{letters}" for _, letters in tensors)
-        return np.einsum(f"{terms},Zv->Z{out}", *(tensor for tensor, _ in tensors), vector)
+    if len({frozenset(letters) for _, letters in tensors}) == 1:  # all on the same vertices
+        product, letters = tensors[0]
+        for tensor, other in tensors[1:]:
+            product = product * np.einsum(f"Z{other}->Z{letters}", tensor)
+        if letters == "va":  # a matrix-vector product
+            return np.matmul(vector[:, None, :], product)[:, 0]
+        if letters == "av":
+            return np.matmul(product, vector[:, :, None])[:, :, 0]
+        return np.einsum(f"Z{letters},Zv->Z{out}", product, vector)
     same_axes: dict[frozenset, tuple[np.ndarray, str]] = {}
     for tensor, letters in tensors:  # factors on the same vertices: one elementwise product first
         if frozenset(letters) in same_axes:
