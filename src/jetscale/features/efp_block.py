@@ -219,9 +219,10 @@ def _k4_symmetric(theta: np.ndarray, z: np.ndarray) -> np.ndarray:
     total = np.zeros(len(z))
     for a in range(z.shape[1] - 1):
         rest = theta[:, a + 1:, a + 1:]
-        x = (theta[:, a, a + 1:] * z[:, a + 1:])[:, None, :] * rest  # x_b[c] = z_c th_ac th_bc, b, c > a
+        t = theta[:, a, a + 1:] * z[:, a + 1:]  # t_c = z_c th_ac, c > a
+        x = t[:, None, :] * rest  # x_b[c] = z_c th_ac th_bc, b, c > a
         quadratic = np.einsum("Zpc,Zpc->Zp", np.matmul(x, rest), x)
-        total += z[:, a] * np.einsum("Zp,Zp->Z", theta[:, a, a + 1:] * z[:, a + 1:], quadratic)
+        total += z[:, a] * np.einsum("Zp,Zp->Z", t, quadratic)
     return 4 * total
 
 
