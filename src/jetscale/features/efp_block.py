@@ -268,6 +268,16 @@ def _run_step(step: Step, values: list[np.ndarray], z: np.ndarray) -> np.ndarray
 
 def evaluate(efps, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """All EFPs of one padded block: z [b, m], theta [b, m, m] -> float64 [b, n_efps] (module docstring)."""
+    return disconnected(efps, connected(efps, z, theta))
+
+
+def disconnected(efps, values: np.ndarray) -> np.ndarray:
+    """The whole set's values [n, n_efps] from its connected EFPs [n, n_connected] (``EFPSet.calc_disc``)."""
+    return np.atleast_2d(efps.calc_disc(values)).reshape(len(values), -1)
+
+
+def connected(efps, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """The connected EFPs of one padded block: z [b, m], theta [b, m, m] -> float64 [b, n_connected]."""
     compiled = plan(efps)
     values: list[np.ndarray] = []
     powers: dict[float, np.ndarray] = {}
@@ -278,8 +288,7 @@ def evaluate(efps, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
             values.append(powers[step.weight])
         else:
             values.append(_run_step(step, values, z))
-    connected = np.stack([values[i] for i in compiled.outputs], axis=1)
-    return np.atleast_2d(efps.calc_disc(connected)).reshape(len(z), -1)
+    return np.stack([values[i] for i in compiled.outputs], axis=1)
 
 
 def hadronic_measure(particles: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -320,11 +329,11 @@ def block_rows(efps, counts: np.ndarray, elements: int = BLOCK_ELEMENTS, jets: i
 
 def hadronic_efps(efps, particles: np.ndarray, counts: np.ndarray, beta: float) -> np.ndarray:
     """EFPs of jets given as padded (pT, y, phi) [n, C, 3] with ``counts`` real rows each -> [n, n_efps]."""
-    out = np.empty((len(counts), efps.specs.shape[0]))
+    values = np.empty((len(counts), len(efps.efps)))
     for rows in block_rows(efps, counts):
         m = int(counts[rows].max())
         block = particles[rows, :m].copy()
         block[np.arange(m)[None, :] >= counts[rows][:, None]] = 0.0  # whatever padding held, it is zero now
-        out[rows] = evaluate(efps, *hadronic_measure(block, beta))
-    return out
+        values[rows] = connected(efps, *hadronic_measure(block, beta))
+    return disconnected(efps, values)  # once for all jets: calc_disc loops over the disconnected graphs
 
