@@ -214,7 +214,7 @@ def _k4_symmetric(theta: np.ndarray, z: np.ndarray) -> np.ndarray:
     """K4 with one theta on all six edges and theta_ii = 0 exactly: 4 sum_a sum_{b, c, d > a} of the terms.
 
     Every term with distinct vertices is counted once per ordering (24); a term with two equal vertices has a
-    theta_ii = 0 factor. The matmuls shrink with a: m**4 / 2 multiply-adds in all, half of :func:`_k4`'s.
+    theta_ii = 0 factor. The matmuls shrink with a: about m**4 / 4 multiply-adds in all, half of :func:`_k4`'s.
     """
     total = np.zeros(len(z))
     for a in range(z.shape[1] - 1):
