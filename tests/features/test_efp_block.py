@@ -141,6 +141,10 @@ def test_the_plan_shares_steps_between_graphs():
     assert len(set(compiled.outputs)) == 54  # different graphs, different values
     per_graph = sum(len(efp.graph) + efp.n for efp in efps.efps)  # edges plus eliminations, were nothing shared
     assert len(compiled.steps) < per_graph / 2
+    theta = next(i for i, step in enumerate(compiled.steps) if step.weight == 1.0)
+    products = [step for step in compiled.steps  # theta Z theta, however its two thetas are oriented: one step
+                if step.n_axes == 2 and [node for node, _ in step.children] == [theta, theta]]
+    assert len(products) == 1
 
 
 def test_unknown_evaluator_is_refused(pythia_jets):

@@ -54,15 +54,19 @@ class Plan:
     largest_axes: int
 
 
-def _canonical(children: list[tuple[int, tuple[int, ...]]], n_axes: int) -> tuple[tuple, tuple[int, ...]]:
-    """The key of a step up to the order of its result's axes, and the axis order that gives it."""
-    best = None
+def _canonical(children: list[tuple[int, tuple[int, ...]]], n_axes: int,
+               symmetric: set[int]) -> tuple[tuple, tuple[int, ...], bool]:
+    """The key of a step up to the order of its result's axes, the axis order that gives it, and whether every
+    order gives it (a symmetric result). Children in ``symmetric`` (two-axis, equal to their transpose) are
+    keyed with their axes sorted, so that a product and its mirror image are one step."""
+    keys = {}
     for order in itertools.permutations(range(n_axes)):
         rename = {old: new for new, old in enumerate(order)}
-        key = tuple(sorted((node, tuple(rename.get(a, FREE) for a in axes)) for node, axes in children))
-        if best is None or key < best[0]:
-            best = (key, order)
-    return best
+        renamed = [(node, tuple(rename.get(a, FREE) for a in axes)) for node, axes in children]
+        keys[order] = tuple(sorted((node, tuple(sorted(axes)) if node in symmetric else axes)
+                                   for node, axes in renamed))
+    order = min(keys, key=keys.get)
+    return keys[order], order, len(set(keys.values())) == 1
 
 
 class _Compiler:
@@ -71,6 +75,8 @@ class _Compiler:
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self.index: dict[tuple, int] = {}
+        self.symmetric: set[int] = set()
+        """Nodes of two axes equal to their transpose: theta**w, and steps whose key is the same either way."""
 
     def node(self, step: Step) -> int:
         key = (step.weight, step.children, step.n_axes, step.k4)
@@ -82,6 +88,7 @@ class _Compiler:
     def graph(self, edges: Sequence[tuple[int, int]], weights: Sequence[float], n_vertices: int) -> tuple[int, int]:
         """The node of one connected graph's value, and the most particle axes of an array its steps make."""
         factors = [(self.node(Step((), 2, float(w))), (a, b)) for (a, b), w in zip(edges, weights, strict=True)]
+        self.symmetric.update(node for node, _ in factors)
         k4 = self.k4(factors) if n_vertices == 4 and len(factors) == 6 else None
         if k4 is not None:
             return k4, 2  # its arrays are [b, m, m]
@@ -98,8 +105,10 @@ class _Compiler:
             label = {u: i for i, u in enumerate(others)}
             label[v] = FREE
             children = [(node, tuple(label[u] for u in verts)) for node, verts in touching]
-            key, order = _canonical(children, len(others))
+            key, order, symmetric = _canonical(children, len(others), self.symmetric)
             factors.append((self.node(Step(key, len(others))), tuple(others[i] for i in order)))
+            if symmetric and len(others) == 2:
+                self.symmetric.add(factors[-1][0])
             tensors = {frozenset(verts) for _, verts in touching if len(verts) > 1}  # merged as in _run_step
             products = [set().union(*(tensors - {last})) for last in tensors if len(last) == max(map(len, tensors))]
             largest = max(largest, len(others), *map(len, products))
