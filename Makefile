@@ -112,6 +112,7 @@ benchmark: install
 	$(RUN)python benchmarks/packed.py
 	$(RUN)python benchmarks/ddp_throughput.py
 	$(RUN)python benchmarks/lightning_overhead.py
+	$(RUN)python benchmarks/efp.py
 
 clean-demo:
 	rm -rf results/$(SWEEP)

@@ -72,3 +72,16 @@ def test_packed_benchmark_trains_the_same_models_as_separate_processes(cli_env):
     packed = number(r"one `jetscale train-packed` process: +([\d.]+) s", out)
     assert number(r"ratio separate / packed: ([\d.]+)", out) == pytest.approx(separate / packed, rel=0.1, abs=0.06)
     assert number(r"largest relative test_loss difference, packed vs separate: ([\d.e+-]+)", out) < 1e-5
+
+
+def test_efp_benchmark_ratios_are_the_quotients_of_its_rates_and_both_evaluators_agree():
+    out = run_benchmark("efp.py", "--jets", "12", "--energyflow-jets", "3", "1", "--degrees", "5", "6", "--repeats", "1")
+    for dmax in (5, 6):
+        line = rf"d<={dmax} \(\d+ EFPs\): block ([\d.]+) jets/s .*energyflow ([\d.]+) jets/s .*ratio ([\d.]+), " \
+               rf"largest relative difference ([\d.e+-]+)"
+        block, reference, ratio = (number(line, out, group) for group in (1, 2, 3))
+        assert ratio == pytest.approx(block / reference, rel=0.02, abs=0.06)
+        assert number(line, out, 4) < 1e-10
+    goal = re.search(r"ratio block / energyflow at d<=6 against the goal 100: ([\d.]+) \((PASS|FAIL)\)", out)
+    assert goal and goal.group(2) == ("PASS" if float(goal.group(1)) >= 100 else "FAIL")
+    assert float(goal.group(1)) == number(r"d<=6 .*ratio ([\d.]+),", out)

@@ -2,7 +2,9 @@
 
 Input: a shard's constituents (pT, η, φ, E) and ``n_constituents``; output: float64 [n, E] of energyflow's
 ``EFPSet("d<=dmax")`` (102 for d <= 5, 314 for d <= 6, 1000 for d <= 7), hadronic measure, kappa = 1,
-normalized, on the true rapidity y and without padding. :func:`cache_shard_efps` caches them next to the
+normalized, on the true rapidity y and without padding, evaluated on blocks of jets by
+:mod:`jetscale.features.efp_block` (equal to energyflow's ``batch_compute`` to rounding; energyflow stays
+selectable as the reference). :func:`cache_shard_efps` caches them next to the
 shard (:mod:`jetscale.data.efp_cache`). Conventions: docs/jets.md#efp-conventions.
 """
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from jetscale.data.efp_cache import cache_is_current, efp_cache_path, read_efp_cache, write_cache
 from jetscale.data.shards import ShardError, read_shard, sha256_file
+from jetscale.features.efp_block import hadronic_efps
 from jetscale.physics.kinematics import rapidity
 
 log = logging.getLogger(__name__)
@@ -30,8 +33,9 @@ NORMED = True
 KAPPA = 1
 COORDS = "ptyphim"
 ANGLE = "rapidity y from (pT, eta, E)"
+EVALUATORS = ("block", "energyflow")
 CHUNK = 2000
-"""Jets per ``batch_compute`` call (and per progress line) when caching a shard."""
+"""Jets read and evaluated at a time (and per progress line) when caching a shard."""
 
 
 def check_options(dmax: int, beta: float) -> None:
@@ -59,10 +63,10 @@ def n_efps(dmax: int = 5, beta: float = 1.0) -> int:
     return int(efp_set(dmax, float(beta)).specs.shape[0])
 
 
-def jet_particles(constituents: np.ndarray, n_constituents: np.ndarray) -> list[np.ndarray]:
-    """Per jet, its real particles as float64 (pT, y, phi) rows: [m_i, 3], padding dropped.
+def padded_particles(constituents: np.ndarray, n_constituents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jets as float64 (pT, y, phi) rows [n, C, 3] and their counts [n]; rows past a jet's count are padding.
 
-    ``constituents``: [n, C, 4] = (pT, eta, phi, E); ``n_constituents``: [n].
+    ``constituents``: [n, C, 4] = (pT, eta, phi, E); ``n_constituents``: [n]. Jets without constituents are refused.
     """
     constituents = np.asarray(constituents)
     counts = np.asarray(n_constituents, dtype=np.int64)
@@ -76,19 +80,29 @@ def jet_particles(constituents: np.ndarray, n_constituents: np.ndarray) -> list[
         raise ValueError(f"{empty.size} jet(s) without constituents (rows {empty[:5].tolist()}...): "
                          "normalized EFPs are undefined")
     pt, eta, phi, energy = np.moveaxis(constituents.astype(np.float64), 2, 0)  # each [n, C]
-    particles = np.stack([pt, rapidity(pt, eta, energy), phi], axis=2)  # [n, C, 3]
+    return np.stack([pt, rapidity(pt, eta, energy), phi], axis=2), counts
+
+
+def jet_particles(constituents: np.ndarray, n_constituents: np.ndarray) -> list[np.ndarray]:
+    """Per jet, its real particles as float64 (pT, y, phi) rows: [m_i, 3], padding dropped (energyflow's input)."""
+    particles, counts = padded_particles(constituents, n_constituents)
     return [particles[i, :m] for i, m in enumerate(counts)]
 
 
 def compute_efps(constituents: np.ndarray, n_constituents: np.ndarray, dmax: int = 5, beta: float = 1.0,
-                 n_jobs: int = 1) -> np.ndarray:
+                 n_jobs: int = 1, evaluator: str = "block") -> np.ndarray:
     """EFPs of each jet: float64 [n, n_efps] (pure; conventions: docs/jets.md#efp-conventions).
 
-    ``n_jobs`` is passed to ``EFPSet.batch_compute`` (worker processes; 1 = none).
+    ``evaluator``: "block" (:mod:`jetscale.features.efp_block`, jets of similar multiplicity together) or
+    "energyflow" (``EFPSet.batch_compute``, one jet at a time: the reference, equal to rounding).
+    ``n_jobs`` is energyflow's worker processes; the block evaluator runs in this process.
     """
-    events = jet_particles(constituents, n_constituents)
+    if evaluator not in EVALUATORS:
+        raise ValueError(f"evaluator must be one of {EVALUATORS}, got {evaluator!r}")
     efps = efp_set(dmax, float(beta))
-    width = efps.specs.shape[0]
+    if evaluator == "block":
+        return hadronic_efps(efps, *padded_particles(constituents, n_constituents), float(beta))
+    events, width = jet_particles(constituents, n_constituents), efps.specs.shape[0]
     if not events:
         return np.empty((0, width))
     values = efps.batch_compute(events, n_jobs=n_jobs)  # energyflow squeezes a single jet to [width]
@@ -188,5 +202,6 @@ def register(subparsers) -> None:
     p.add_argument("--shard", required=True, help="a shard-<i>.h5 file")
     p.add_argument("--dmax", type=int, default=5, help="maximum EFP degree (1..7; default 5: 102 EFPs)")
     p.add_argument("--beta", type=float, default=1.0, help="angular exponent beta (default 1)")
-    p.add_argument("--jobs", type=int, default=1, help="energyflow worker processes (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="energyflow worker processes (unused by the default block evaluator; default 1)")
     p.set_defaults(func=cmd_features)

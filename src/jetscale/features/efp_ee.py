@@ -3,8 +3,9 @@
 Input: momenta ``[n_events, n, 4]`` as (E, px, py, pz). Output: energyflow's ``EFPSet("d<=dmax")``
 (102 EFPs for d <= 5, the order of :mod:`jetscale.features.efp`) with ``measure="ee"``, kappa = 1,
 ``normed=True``: z_i = E_i / sum_j E_j, theta_ij = |2 p_i . p_j / (E_i E_j)|^(beta/2), evaluated on
-blocks of events (equal to ``batch_compute`` to rounding). The cache (:func:`cache_snapshot_efps`) is
-one :mod:`jetscale.data.efp_cache` file per (snapshot file, k), made once under a lock.
+blocks of events by :mod:`jetscale.features.efp_block` (equal to ``batch_compute`` to rounding). The
+cache (:func:`cache_snapshot_efps`) is one :mod:`jetscale.data.efp_cache` file per (snapshot file, k),
+made once under a lock.
 Conventions, speed and cache: docs/tasks.md#shower-efps.
 """
 
@@ -21,6 +22,7 @@ from jetscale.atomic import exclusive_lock
 from jetscale.data.efp_cache import EE_DATASETS, cache_is_current, ee_efp_cache_path, read_ee_efp_cache, write_cache
 from jetscale.data.shards import sha256_file
 from jetscale.features.efp import KAPPA, NORMED, cache_attrs, check_options, efp_set, set_settings
+from jetscale.features.efp_block import block_size, evaluate
 from jetscale.physics.event_shapes import EVENT_SHAPES, event_shapes
 
 log = logging.getLogger(__name__)
@@ -42,12 +44,6 @@ def n_ee_efps(dmax: int = 5, beta: float = DEFAULT_BETA) -> int:
     return int(ee_efp_set(dmax, float(beta)).specs.shape[0])
 
 
-def _batched(einstr: str) -> str:
-    """An energyflow graph einsum (implicit or explicit, scalar output) with a leading event axis."""
-    inputs, _, _ = einstr.partition("->")
-    return ",".join(f"...{term}" for term in inputs.split(",")) + "->..."
-
-
 @functools.lru_cache(maxsize=8)
 def ee_measure(beta: float = DEFAULT_BETA):
     """energyflow's ``Measure`` with the settings of :func:`ee_efp_set`: event [m, 4] -> (z [m], theta [m, m])."""
@@ -61,10 +57,7 @@ def _block_efps(efps, measure, momenta: np.ndarray) -> np.ndarray:
     pairs = [measure.evaluate(event) for event in momenta]
     zs = np.stack([z for z, _ in pairs])  # [b, m]
     thetas = np.stack([theta for _, theta in pairs])  # [b, m, m]
-    powers = {w: thetas**w for w in efps.weight_set}
-    connected = [np.einsum(_batched(efp.einstr), *[powers[w] for w in efp.weights], *[zs] * efp.n, optimize=True)
-                 for efp in efps.efps]
-    return np.atleast_2d(efps.calc_disc(np.stack(connected, axis=1)))
+    return evaluate(efps, zs, thetas)
 
 
 def compute_ee_efps(momenta: np.ndarray, dmax: int = 5, beta: float = DEFAULT_BETA, chunk: int = CHUNK) -> np.ndarray:
@@ -78,8 +71,9 @@ def compute_ee_efps(momenta: np.ndarray, dmax: int = 5, beta: float = DEFAULT_BE
         raise ValueError("events with total energy <= 0 have no normalized EFPs")
     efps, measure = ee_efp_set(dmax, float(beta)), ee_measure(float(beta))
     out = np.empty((len(p), efps.specs.shape[0]))
-    for lo in range(0, len(p), chunk):
-        out[lo:lo + chunk] = _block_efps(efps, measure, p[lo:lo + chunk])
+    step = min(chunk, block_size(efps, p.shape[1]))
+    for lo in range(0, len(p), step):
+        out[lo:lo + step] = _block_efps(efps, measure, p[lo:lo + step])
     return out
 
 
