@@ -34,15 +34,16 @@ def test_paper_target_plans_every_sweep_the_jets_and_both_spectra(tmp_path, cli_
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
     n_points = sum(len(load_sweep(name).points()) for name in paper.sweeps())
+    bk = paper.bk_spectrum  # figure 2's spectrum in B&K's convention, its options from the scale file
+    efp_sets = {(paper.efp_dmax, paper.efp_beta), (bk["dmax"], bk["beta"])}  # one EFP cache per shard and set
     assert counts == {
-        "generate_shard": paper.jets.n_shards, "jet_manifest": 1, "efp_features": paper.jets.n_shards,
+        "generate_shard": paper.jets.n_shards, "jet_manifest": 1, "efp_features": paper.jets.n_shards * len(efp_sets),
         "efp_spectrum": 1, "constituent_spectrum": 1, "efp_spectrum_convention": 1,
         "train": n_points, "aggregate": len(paper.sweeps()),
         "paper_numbers": len(PAPER_FIGURES), "paper_figure": len(PAPER_FIGURES), "paper_report": 1, "paper": 1,
     }
     for name in paper.sweeps():
         assert str(table_path(tmp_path / "results", name)) in proc.stdout
-    bk = paper.bk_spectrum  # figure 2's spectrum in B&K's convention, its options from the scale file
     assert f"spectrum/efp-d{bk['dmax']}-b1-second-moment-per-class-raw/spectrum.json" in proc.stdout
     assert f"data/jets/{paper.jets.dataset}/shard-{paper.jets.n_shards - 1:05d}.h5" in proc.stdout
     for figure in PAPER_FIGURES:

@@ -19,8 +19,10 @@ from jetscale.paper.config import load_paper_config, sweep_name
 from jetscale.sweep import compose_point, load_sweep
 
 GENERATE_JETS_PER_CORE_S = 165.0  # Pythia 8 + anti-kT, top + QCD, one core (configs/generator/jets_pythia.yaml)
-EFP_JETS_PER_CORE_S = 170.0  # EFPs d <= 5 (energyflow), one core
-EFP_JETS_PER_CORE_S_BY_DMAX = {5: EFP_JETS_PER_CORE_S, 6: 2.6}  # d <= 6: energyflow, issue 18's measurement
+EFP_JETS_PER_CORE_S_BY_DMAX = {5: 3980.0, 6: 720.0, 7: 111.0}
+"""Jets/s of the block evaluator (jetscale.features.efp_block) by EFP degree, one core, on Pythia jets of 68
+constituents on average: benchmarks/efp.py, 2 December 2026 (docs/testing.md)."""
+EFP_JETS_PER_CORE_S = EFP_JETS_PER_CORE_S_BY_DMAX[5]
 CLOSED_FORM_CORE_S = 3.0  # one toy point: process start-up and a ridge solve
 DEFAULT_SUSTAINED_TFLOPS = 2.0  # per GPU, for small jet models (about 10 % of an A100's FP32 peak)
 
