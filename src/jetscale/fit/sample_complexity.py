@@ -2,7 +2,7 @@
 
 P* is the training-set size at which the test error (misclassification rate, not the loss) first falls below
 ``threshold``: by default :data:`PAPER_ERROR` = 10 %, the ε* of Cagnetta et al. (arXiv:2307.02129, PRX 14,
-031001, Sec. IV and Fig. 3). :func:`synonym_collapse` tests their law P* ∝ n_c·m^L on grammars that differ
+031001, their sample-complexity plots). :func:`synonym_collapse` tests their law P* ∝ n_c·m^L on grammars that differ
 in m (or L). Definitions and the measured collapse: docs/tasks.md#sample-complexity.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from jetscale.fit.loglog import loglog_fit
 
-PAPER_ERROR = 0.10  # Cagnetta et al.'s threshold ε* on the test error (Sec. IV, Fig. 3 of arXiv:2307.02129)
+PAPER_ERROR = 0.10  # Cagnetta et al.'s threshold ε* on the test error (arXiv:2307.02129)
 
 
 def chance_error(n_c: int) -> float:
