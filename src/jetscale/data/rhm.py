@@ -135,7 +135,7 @@ class RandomHierarchy:
 
     def sample_complexity(self) -> int:
         """The paper's P* ≈ n_c · m^L: training-set size beyond which deep networks generalise (Cagnetta et al.,
-        arXiv:2307.02129); measured from learning curves by :mod:`jetscale.fit.sample_complexity`)."""
+        arXiv:2307.02129); measured from learning curves by :mod:`jetscale.fit.sample_complexity`."""
         return self.n_c * self.m ** self.L
 
     # -- data ------------------------------------------------------------------------------------
