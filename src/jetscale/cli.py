@@ -20,8 +20,8 @@
     jetscale shower-generate --config C --events N --out F.h5   parton states after each shower branching k
     jetscale shower-spectrum --snapshots F.h5 --out-dir DIR      EFP spectra per k, raw and RAMBO-whitened
     jetscale spectrum-figure DIR/spectrum.json  spectrum.{png,pdf} of a jet or shower spectrum
-    jetscale rhm-collapse T.csv... --out F.json  RHM sample complexities of several grammars and their collapse
-    jetscale rhm-collapse-figure F.json --out-dir DIR  collapse.{png,pdf} of those numbers
+    jetscale sample-complexity T.csv... --out F.json  RHM sample complexities of several grammars and their collapse
+    jetscale sample-complexity-figure F.json --out-dir DIR  collapse.{png,pdf} of those numbers
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from jetscale.paper.cli import register as register_paper
 from jetscale.paper.cost import register as register_paper_cost
-from jetscale.plots.sample_complexity import register as register_rhm_collapse
+from jetscale.plots.sample_complexity import register as register_sample_complexity
 
 
 def _print_json(payload: dict) -> None:
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_cluster_commands(sub)
     register_paper(sub)
     register_paper_cost(sub)
-    register_rhm_collapse(sub)
+    register_sample_complexity(sub)
 
     p = sub.add_parser("sweep", help="validate a sweep config and list its points")
     p.add_argument("name", help="sweep name (configs/sweep/<name>.yaml) or a path to a .yaml; <sweep>@<scale> for a scale (paper-pfn@small)")

@@ -1,5 +1,5 @@
-"""The RHM collapse's path: tables of several grammars' sweeps -> `jetscale rhm-collapse` (numbers file) ->
-`jetscale rhm-collapse-figure` (collapse.png/pdf), and the workflow's `collapse` target over them, on tiny fake
+"""The RHM collapse's path: tables of several grammars' sweeps -> `jetscale sample-complexity` (numbers file) ->
+`jetscale sample-complexity-figure` (collapse.png/pdf), and the workflow's `collapse` target over them, on tiny fake
 tables whose crossings are known."""
 
 from __future__ import annotations
@@ -43,16 +43,16 @@ def fake_sweep(results, name, m, seeds=(0, 1), n_c=8, depth=3):
 def test_the_commands_write_the_collapse_numbers_and_figure(tmp_path, capsys):
     tables = [fake_sweep(tmp_path, f"rhm-synonyms-{scale}", m) for scale, m in SYNONYMS.items()]
     numbers_path = tmp_path / "collapse.json"
-    assert main(["rhm-collapse", *map(str, tables), "--out", str(numbers_path)]) == 0
+    assert main(["sample-complexity", *map(str, tables), "--out", str(numbers_path)]) == 0
     numbers = json.loads(numbers_path.read_text())
     assert [g["m"] for g in numbers["grammars"]] == [3, 4, 5, 6]
     assert numbers["collapse"]["c"] == pytest.approx(C)
     assert numbers["exponent"]["b"] == pytest.approx(1.0) and numbers["threshold_rule"].startswith("paper")
-    assert main(["rhm-collapse-figure", str(numbers_path), "--out-dir", str(tmp_path / "fig")]) == 0
+    assert main(["sample-complexity-figure", str(numbers_path), "--out-dir", str(tmp_path / "fig")]) == 0
     for ext in ("png", "pdf"):
         assert (tmp_path / "fig" / f"collapse.{ext}").stat().st_size > 1000
     # the earlier convention, half of chance (0.4375), is crossed earlier, at ln(P/P*) = −0.3375/0.25
-    assert main(["rhm-collapse", *map(str, tables), "--chance-fraction", "0.5", "--out", str(numbers_path)]) == 0
+    assert main(["sample-complexity", *map(str, tables), "--chance-fraction", "0.5", "--out", str(numbers_path)]) == 0
     assert json.loads(numbers_path.read_text())["collapse"]["c"] == pytest.approx(C * np.exp(-1.35))
 
 
@@ -60,7 +60,7 @@ def test_a_table_of_several_grammars_is_refused(tmp_path, capsys):
     table = fake_sweep(tmp_path, "mixed", 4)
     RandomHierarchy(v=8, m=3, s=2, L=3, n_c=8).save_rules(tmp_path / "mixed" / "runs" /
                                                          "width=64__seed=1__n_samples=256" / RULES_FILE)
-    assert main(["rhm-collapse", str(table), str(fake_sweep(tmp_path, "other", 3)),
+    assert main(["sample-complexity", str(table), str(fake_sweep(tmp_path, "other", 3)),
                  "--out", str(tmp_path / "c.json")]) != 0
     assert re.search(r"mixed/table.csv: its runs trained on different grammars", capsys.readouterr().err)
 
@@ -82,7 +82,7 @@ def collapse_target(tmp_path, env, *extra):
     for scale, m in SYNONYMS.items():
         fake_sweep(results, f"rhm-synonyms-{scale}", m)
     cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
-           "collapse", "--allowed-rules", "rhm_collapse", "rhm_collapse_figure", "collapse",
+           "collapse", "--allowed-rules", "sample_complexity", "sample_complexity_figure", "collapse",
            "--config", f"results_dir={results}", "collapse=rhm-synonyms", *extra]
     return results, subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
@@ -90,7 +90,7 @@ def collapse_target(tmp_path, env, *extra):
 def test_the_collapse_target_plans_the_analysis_then_the_drawing(tmp_path, cli_env):
     _, proc = collapse_target(tmp_path, cli_env, "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for rule in ("rhm_collapse", "rhm_collapse_figure", "collapse"):
+    for rule in ("sample_complexity", "sample_complexity_figure", "collapse"):
         assert re.search(rf"^{rule}\s+1$", proc.stdout, re.M), (rule, proc.stdout)
 
 

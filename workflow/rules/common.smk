@@ -100,8 +100,8 @@ for _ref in PAPER.sweeps():
     if not same_sweep(SWEEPS.setdefault(_sweep.name, _sweep), _sweep):
         raise WorkflowError(f"two sweeps are named {_sweep.name!r}: {SWEEPS[_sweep.name].ref} and {_sweep.ref}")
 
-# `snakemake collapse --config collapse=<sweep file>` (rhm-synonyms): each scale of the file is one grammar's sweep
-# of the DAG, and workflow/rules/rhm.smk reads their tables into the collapse of sample complexities.
+# `snakemake collapse --config collapse=<sweep file>`: each scale of the file is one grammar's sweep
+# of the DAG, and workflow/rules/collapse.smk reads their tables into the collapse of sample complexities.
 COLLAPSE_SWEEPS = [sweep_named(f"{config['collapse']}@{scale}") for scale in _checked(sweep_scales, config["collapse"],
                    CONFIGS)] if config.get("collapse") else []
 for _sweep in COLLAPSE_SWEEPS:

@@ -1,5 +1,5 @@
-"""The random hierarchy model's collapse of sample complexities: ``jetscale rhm-collapse`` (tables -> numbers file)
-and ``jetscale rhm-collapse-figure`` (numbers file -> ``collapse.{png,pdf}``).
+"""The random hierarchy model's collapse of sample complexities: ``jetscale sample-complexity`` (tables -> numbers file)
+and ``jetscale sample-complexity-figure`` (numbers file -> ``collapse.{png,pdf}``).
 
 Each table is one grammar's sweep (e.g. ``rhm-synonyms@m3``); its grammar is read from the ``rhm_rules.json`` its
 runs saved, so the numbers never rest on a grammar the runs did not train on. The analysis is
@@ -109,8 +109,8 @@ def cmd_collapse_figure(args) -> int:
 
 
 def register(subparsers) -> None:
-    """Add ``jetscale rhm-collapse TABLE... --out FILE`` and ``jetscale rhm-collapse-figure FILE --out-dir DIR``."""
-    p = subparsers.add_parser("rhm-collapse", help="RHM sample complexities of several grammars' sweeps and their "
+    """Add ``jetscale sample-complexity TABLE... --out FILE`` and ``jetscale sample-complexity-figure FILE --out-dir DIR``."""
+    p = subparsers.add_parser("sample-complexity", help="RHM sample complexities of several grammars' sweeps and their "
                                                    "collapse in P / (n_c·m^L) -> numbers JSON")
     p.add_argument("tables", nargs="+", help="table.csv of each grammar's sweep (e.g. results/rhm-synonyms-m3/)")
     p.add_argument("--out", required=True, help="numbers file (JSON)")
@@ -118,7 +118,7 @@ def register(subparsers) -> None:
                    help="threshold = this fraction of the chance error 1 - 1/n_c (jetscale's earlier 0.5) instead "
                         "of the paper's test error 0.1")
     p.set_defaults(func=cmd_collapse)
-    p = subparsers.add_parser("rhm-collapse-figure", help="collapse.{png,pdf} of an `rhm-collapse` numbers file")
-    p.add_argument("numbers", help="numbers file of `jetscale rhm-collapse`")
+    p = subparsers.add_parser("sample-complexity-figure", help="collapse.{png,pdf} of an `sample-complexity` numbers file")
+    p.add_argument("numbers", help="numbers file of `jetscale sample-complexity`")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_collapse_figure)

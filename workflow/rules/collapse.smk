@@ -1,10 +1,10 @@
-# `snakemake collapse --config collapse=rhm-synonyms`: the sweeps of one grammar each (the scales of that file,
+# `snakemake collapse --config collapse=<sweep file>`: the sweeps of one grammar each (the scales of that file,
 # registered in common.smk), then the collapse of their sample complexities in P / (n_c·m^L) (the numbers file,
 # the analysis) and its drawing, under results/<file's name>/. docs/tasks.md#sample-complexity.
 if COLLAPSE_SWEEPS:
     COLLAPSE_DIR = f"{RESULTS}/{COLLAPSE_SWEEPS[0].name.removesuffix('-' + COLLAPSE_SWEEPS[0].scale)}"
 
-    rule rhm_collapse:
+    rule sample_complexity:
         input:
             [f"{RESULTS}/{sweep.name}/table.csv" for sweep in COLLAPSE_SWEEPS],
         output:
@@ -16,13 +16,13 @@ if COLLAPSE_SWEEPS:
             mem_mb=2000,
             runtime=10,
         shell:
-            "jetscale rhm-collapse {input:q} --out {output:q} > {log:q} 2>&1"
+            "jetscale sample-complexity {input:q} --out {output:q} > {log:q} 2>&1"
 
-    rule rhm_collapse_figure:
+    rule sample_complexity_figure:
         input:
             f"{COLLAPSE_DIR}/collapse.json",
         output:
-            reported_figures(COLLAPSE_DIR, ["collapse"], "../report/rhm_collapse.rst", "random hierarchy model"),
+            reported_figures(COLLAPSE_DIR, ["collapse"], "../report/collapse.rst", "sample complexity"),
         log:
             f"{COLLAPSE_DIR}/logs/collapse-figure.log",
         threads: 1
@@ -30,9 +30,9 @@ if COLLAPSE_SWEEPS:
             mem_mb=2000,
             runtime=10,
         shell:
-            "jetscale rhm-collapse-figure {input:q} --out-dir {COLLAPSE_DIR:q} > {log:q} 2>&1"
+            "jetscale sample-complexity-figure {input:q} --out-dir {COLLAPSE_DIR:q} > {log:q} 2>&1"
 
     rule collapse:
         input:
-            rules.rhm_collapse.output,
-            rules.rhm_collapse_figure.output,
+            rules.sample_complexity.output,
+            rules.sample_complexity_figure.output,
