@@ -113,6 +113,7 @@ benchmark: install
 	$(RUN)python benchmarks/ddp_throughput.py
 	$(RUN)python benchmarks/lightning_overhead.py
 	$(RUN)python benchmarks/efp.py
+	$(RUN)python benchmarks/loader.py
 
 clean-demo:
 	rm -rf results/$(SWEEP)

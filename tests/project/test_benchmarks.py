@@ -85,3 +85,14 @@ def test_efp_benchmark_ratios_are_the_quotients_of_its_rates_and_both_evaluators
     goal = re.search(r"ratio block / energyflow at d<=6 against the goal 100: ([\d.]+) \((PASS|FAIL)\)", out)
     assert goal and goal.group(2) == ("PASS" if float(goal.group(1)) >= 100 else "FAIL")
     assert float(goal.group(1)) == number(r"d<=6 .*ratio ([\d.]+),", out)
+
+
+def test_loader_benchmark_reads_the_same_batches_with_workers_and_its_ratios_are_quotients(tiny_jet_dir):
+    out = run_benchmark("loader.py", "--dataset", str(tiny_jet_dir), "--workers", "0", "2", "--batch-size", "20",
+                        "--batches", "3", "--n-test", "40", "--consumes", "1")
+    rates = {w: number(rf"workers={w}: ([\d.]+) jets/s", out) for w in (0, 2)}
+    assert out.count("same batches as workers=0: yes") == 2 and "NO" not in out
+    assert number(r"ratio workers=2 / workers=0: ([\d.]+)", out) == pytest.approx(rates[2] / rates[0], rel=0.02,
+                                                                                 abs=0.01)
+    assert number(r"\(([\d.]+) per worker\)", out.split("workers=2:")[1]) == pytest.approx(rates[2] / 2, rel=1e-3)
+    assert number(r"/ consumer: ([\d.]+) \(PASS", out) == pytest.approx(max(rates.values()), rel=0.01)
