@@ -1,7 +1,8 @@
-"""Percentile intervals over bootstrap samples: the one place a 95 % interval is computed.
+"""Percentile intervals over bootstrap samples, and Student t quantiles: the one place a 95 % interval is computed.
 
 A parameter's interval is the [2.5, 97.5] percentiles of its finite resampled values; a curve's band is the
 same, pointwise over the resampled curves. Without samples the bounds are ``None`` (JSON null) or NaN.
+A t-interval (a slope's, a mean over seeds) is its standard error times :func:`t_quantile`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ def tails(level: float = LEVEL) -> tuple[float, float]:
     """The two percentiles of a central ``level`` interval: (2.5, 97.5) for 0.95."""
     tail = 100 * (1 - level) / 2
     return tail, 100 - tail
+
+
+def t_quantile(dof: int, level: float = LEVEL) -> float:
+    """The Student t quantile of a central ``level`` interval with ``dof`` degrees of freedom (2.78 for 4 at 0.95)."""
+    from scipy import stats  # here, not at import: `jetscale --help` stays fast
+
+    return float(stats.t.ppf(0.5 + level / 2, dof))
 
 
 def percentile_ci(samples, level: float = LEVEL) -> list:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jetscale.fit.intervals import t_quantile
+
 
 def line_fit(x, y) -> dict:
     """Least squares of ``y`` on ``x``: ``{"slope", "intercept", "stderr", "dof", "half"}``; ``half`` is the
@@ -16,10 +18,8 @@ def line_fit(x, y) -> dict:
                 "half": float("nan")}
     residual = y - (intercept + slope * x)
     stderr = float(np.sqrt(residual @ residual / dof / np.sum((x - x.mean()) ** 2)))
-    from scipy import stats  # here, not at import: `jetscale --help` stays fast
-
     return {"slope": float(slope), "intercept": float(intercept), "stderr": stderr, "dof": int(dof),
-            "half": float(stats.t.ppf(0.975, dof)) * stderr}
+            "half": t_quantile(dof) * stderr}
 
 
 def loglog_fit(k, values) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jetscale.fit.intervals import LEVEL, t_quantile
 from jetscale.fit.loglog import loglog_fit
 
 PAPER_ERROR = 0.10  # Cagnetta et al.'s threshold ε* on the test error (arXiv:2307.02129)
@@ -47,15 +48,13 @@ def error_crossing(n_samples, test_errors, threshold: float = PAPER_ERROR) -> fl
     return float(np.exp(np.log(p0) + t * (np.log(p1) - np.log(p0))))
 
 
-def _log_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+def _log_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
     """Geometric mean of ``values`` and its t-interval in log (NaN bounds for a single value)."""
     logs = np.log(values)
     centre = float(np.exp(logs.mean()))
     if logs.size < 2:
         return centre, float("nan"), float("nan")
-    from scipy import stats  # here, not at import: `jetscale --help` stays fast
-
-    half = float(stats.t.ppf(0.5 + level / 2, logs.size - 1)) * logs.std(ddof=1) / np.sqrt(logs.size)
+    half = t_quantile(logs.size - 1, level) * logs.std(ddof=1) / np.sqrt(logs.size)
     return centre, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half))
 
 
