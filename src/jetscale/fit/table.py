@@ -52,7 +52,7 @@ def _source(df: pd.DataFrame) -> str:
     return df.attrs.get("source", "the results table")
 
 
-def _require_columns(df: pd.DataFrame, columns, why: str) -> None:
+def require_columns(df: pd.DataFrame, columns, why: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise FitInputError(
@@ -74,7 +74,7 @@ def apply_where(df: pd.DataFrame, where: Mapping[str, object] | None) -> pd.Data
     """Keep the rows whose column equals the value for every ``column: value`` in ``where``."""
     if not where:
         return df
-    _require_columns(df, list(where), f"used in filter {dict(where)}")
+    require_columns(df, list(where), f"used in filter {dict(where)}")
     mask = np.ones(len(df), dtype=bool)
     for col, value in where.items():
         mask &= (df[col] == value).to_numpy()
@@ -116,7 +116,7 @@ def validate_for_law(df: pd.DataFrame, law: Law, loss_col: str = LOSS_COL) -> No
     the law has parameters.
     """
     used = (*law.columns, loss_col)
-    _require_columns(df, used, f"law {law.name!r} uses {list(used)}")
+    require_columns(df, used, f"law {law.name!r} uses {list(used)}")
     for col in used:
         values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))

@@ -21,15 +21,12 @@ GRAMMAR_KEYS = ("v", "m", "s", "L", "n_c")
 def learning_curve(table_path: str | Path) -> dict:
     """One sweep's ``table.csv`` -> {grammar keys, n_samples, test_error, seed}; the grammar is the one every run
     saved beside its metrics (``runs/<run_id>/rhm_rules.json``), refused if missing or not the same for all."""
-    import pandas as pd
-
     from jetscale.data.rhm_dataset import RULES_FILE  # Lightning: not at CLI start
+    from jetscale.fit.table import load_table, require_columns  # pandas: not at CLI start
 
     table_path = Path(table_path)
-    table = pd.read_csv(table_path)
-    missing = {"run_id", "n_samples", "seed", "test_error"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{table_path}: not an RHM results table (no column {sorted(missing)})")
+    table = load_table(table_path)
+    require_columns(table, ["run_id", "n_samples", "seed", "test_error"], "an RHM sweep's learning curve")
     grammars = {}
     for run in table["run_id"]:
         rules = table_path.parent / "runs" / run / RULES_FILE
