@@ -1,5 +1,6 @@
 """jetscale paper-cost: training FLOPs of a paper scale counted the way jetscale train counts them."""
 
+import pytest
 import yaml
 
 from jetscale.cli import main
@@ -72,3 +73,20 @@ def test_the_bk_spectrums_own_efps_are_counted(tmp_path):
     scale["bk_spectrum"]["dmax"] = 5  # the caches of `efp`: nothing more
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(scale))
     assert "B&K spectrum" not in cost_table(str(tmp_path / "tiny.yaml"))
+
+
+def test_the_jets_efps_are_costed_at_the_scales_own_degree(tmp_path):
+    """efp.dmax = 6 costs the d <= 6 rate, not the d <= 5 one; a degree without a measured rate is refused."""
+    from jetscale.paper.cost import EFP_JETS_PER_CORE_S_BY_DMAX, GENERATE_JETS_PER_CORE_S
+
+    toy = write_sweep(tmp_path, "pt", {"n_samples": [10], "width": [4]}, {"data.source.latent_dim": 50}, "toy",
+                      scale="tiny")
+    scale = {"scale": "tiny", "jets": {"config": "jets_pythia", "dataset": "x", "n_shards": 2, "jets_per_shard": 1000},
+             "efp": {"dmax": 6, "beta": 1}, "sweeps": {"classifiers": {"t": toy}, "width": toy, "isoflop": toy,
+                                                        "toy": toy}}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(scale))
+    hours = 2000 / GENERATE_JETS_PER_CORE_S / 3600 + 2000 / EFP_JETS_PER_CORE_S_BY_DMAX[6] / 3600
+    assert f"| jets: 2,000 generated + EFPs | | | | | | {hours:.1f} |" in cost_table(str(tmp_path / "tiny.yaml"))
+    assert generation_core_hours(2000, 6) == pytest.approx(hours)
+    with pytest.raises(ValueError, match=r"no measured EFP rate for d <= 4"):
+        generation_core_hours(2000, 4)

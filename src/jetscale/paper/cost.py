@@ -22,7 +22,6 @@ GENERATE_JETS_PER_CORE_S = 165.0  # Pythia 8 + anti-kT, top + QCD, one core (con
 EFP_JETS_PER_CORE_S_BY_DMAX = {5: 3980.0, 6: 720.0, 7: 111.0}
 """Jets/s of the block evaluator (jetscale.features.efp_block) by EFP degree, one core, on Pythia jets of 68
 constituents on average: benchmarks/efp.py, 2 December 2026 (docs/testing.md)."""
-EFP_JETS_PER_CORE_S = EFP_JETS_PER_CORE_S_BY_DMAX[5]
 CLOSED_FORM_CORE_S = 3.0  # one toy point: process start-up and a ridge solve
 DEFAULT_SUSTAINED_TFLOPS = 2.0  # per GPU, for small jet models (about 10 % of an A100's FP32 peak)
 
@@ -64,8 +63,17 @@ def sweep_cost(entry: str) -> SweepCost:
     return SweepCost(sweep_name(entry), len(sweep.points()), gradient, sum(flops), max(flops, default=0.0), cpu)
 
 
-def generation_core_hours(n_jets: int) -> float:
-    return n_jets * (1 / GENERATE_JETS_PER_CORE_S + 1 / EFP_JETS_PER_CORE_S) / 3600
+def efp_core_hours(n_jets: int, dmax: int) -> float:
+    """Core-hours of EFPs d <= ``dmax`` of ``n_jets`` jets; a degree without a measured rate is refused."""
+    if dmax not in EFP_JETS_PER_CORE_S_BY_DMAX:
+        raise ValueError(f"no measured EFP rate for d <= {dmax} (measured: {sorted(EFP_JETS_PER_CORE_S_BY_DMAX)}; "
+                         "benchmarks/efp.py)")
+    return n_jets / EFP_JETS_PER_CORE_S_BY_DMAX[dmax] / 3600
+
+
+def generation_core_hours(n_jets: int, dmax: int = 5) -> float:
+    """Core-hours of generating ``n_jets`` jets and their EFPs d <= ``dmax``."""
+    return n_jets / GENERATE_JETS_PER_CORE_S / 3600 + efp_core_hours(n_jets, dmax)
 
 
 def cost_table(scale: str, sustained_tflops: float = DEFAULT_SUSTAINED_TFLOPS, gpus_per_node: int = 4) -> str:
@@ -85,15 +93,13 @@ def cost_table(scale: str, sustained_tflops: float = DEFAULT_SUSTAINED_TFLOPS, g
         lines.append(f"| {cost.sweep} | {cost.points} | {cost.train_flops:.2e} | {cost.largest_point_flops:.2e} | "
                      f"{gpu_h:.2f} | {gpu_h / gpus_per_node:.2f} | {cpu_h:.2f} |")
     n_jets = paper.jets.n_shards * paper.jets.jets_per_shard
-    gen_h = generation_core_hours(n_jets)
+    gen_h = generation_core_hours(n_jets, paper.efp_dmax)
     lines.append(f"| jets: {n_jets:,} generated + EFPs | | | | | | {gen_h:.1f} |")
     bk = paper.bk_spectrum
     if bk is not None and (bk["dmax"], bk["beta"]) != (paper.efp_dmax, paper.efp_beta):  # EFPs of their own
-        rate = EFP_JETS_PER_CORE_S_BY_DMAX.get(bk["dmax"])
-        bk_h = 0.0 if rate is None else n_jets / rate / 3600
+        bk_h = efp_core_hours(n_jets, bk["dmax"])
         gen_h += bk_h
-        lines.append(f"| EFPs d <= {bk['dmax']} of the B&K spectrum (bk_spectrum) | | | | | | "
-                     f"{'no measured rate' if rate is None else f'{bk_h:.1f}'} |")
+        lines.append(f"| EFPs d <= {bk['dmax']} of the B&K spectrum (bk_spectrum) | | | | | | {bk_h:.1f} |")
     lines.append(f"| **total** | | | | **{total_gpu_h:.1f}** | **{total_gpu_h / gpus_per_node:.1f}** | "
                  f"**{total_cpu_h + gen_h:.1f}** |")
     return "\n".join(lines)
