@@ -162,3 +162,9 @@ def test_ee_measure_through_the_same_evaluator_matches_energyflow_at_degree_6(be
     momenta = np.concatenate([np.linalg.norm(p, axis=2, keepdims=True), p], axis=2)
     assert_matches(compute_ee_efps(momenta, dmax=6, beta=beta),
                    ee_efp_set(6, beta).batch_compute(list(momenta), n_jobs=1))
+
+
+def test_no_jets_give_an_empty_table_of_the_sets_width_as_energyflow_does():
+    empty, counts = np.zeros((0, 5, 4)), np.zeros(0, dtype=np.int64)
+    for evaluator in ("block", "energyflow"):
+        assert compute_efps(empty, counts, 5, evaluator=evaluator).shape == (0, efp_set(5, 1.0).specs.shape[0])

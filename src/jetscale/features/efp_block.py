@@ -282,7 +282,9 @@ def evaluate(efps, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
 
 def disconnected(efps, values: np.ndarray) -> np.ndarray:
     """The whole set's values [n, n_efps] from its connected EFPs [n, n_connected] (``EFPSet.calc_disc``)."""
-    return np.atleast_2d(efps.calc_disc(values)).reshape(len(values), -1)
+    if not len(values):  # calc_disc has nothing to squeeze: keep the set's width
+        return np.empty((0, efps.specs.shape[0]))
+    return np.atleast_2d(efps.calc_disc(values)).reshape(len(values), efps.specs.shape[0])
 
 
 def connected(efps, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -341,7 +343,7 @@ def hadronic_efps(efps, particles: np.ndarray, counts: np.ndarray, beta: float) 
     values = np.empty((len(counts), len(efps.efps)))
     for rows in block_rows(efps, counts):
         m = int(counts[rows].max())
-        block = particles[rows, :m].copy()
+        block = particles[rows, :m]  # fancy indexing: a copy already
         block[np.arange(m)[None, :] >= counts[rows][:, None]] = 0.0  # whatever padding held, it is zero now
         values[rows] = connected(efps, *hadronic_measure(block, beta))
     return disconnected(efps, values)  # once for all jets: calc_disc loops over the disconnected graphs
