@@ -59,8 +59,9 @@ def validate_arrays(arrays: dict, source: str = "<arrays>") -> int:
     """Check a shard's arrays (shapes, labels, constituent counts) before writing; return the jet count."""
     n = check_shapes({name: np.shape(arrays[name]) for name in FIELDS if name in arrays}, source)
     labels = np.unique(arrays["label"])
-    if not set(labels.tolist()) <= {0, 1}:
-        raise ShardError(f"{source}: labels must be 0 (QCD) or 1 (top), found {labels.tolist()}")
+    if not set(labels.tolist()) <= set(CLASS_NAMES):
+        names = " or ".join(f"{label} ({name})" for label, name in CLASS_NAMES.items())
+        raise ShardError(f"{source}: labels must be {names}, found {labels.tolist()}")
     counts = np.asarray(arrays["n_constituents"])
     n_max = np.shape(arrays["constituents"])[1]
     if n and (counts.min() < 0 or counts.max() > n_max):
