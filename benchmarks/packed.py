@@ -36,18 +36,18 @@ def timed(cmds: list[list[str]], env: dict) -> float:
     return time.perf_counter() - start
 
 
-def separate_cmds(root: Path, common: list[str]) -> list[list[str]]:
+def separate_cmds(root: Path, common: list[str], points: list[dict] = POINTS) -> list[list[str]]:
     return [[str(BIN / "jetscale"), "train", *common, *(f"{k}={v}" for k, v in point.items()),
-             f'hydra.run.dir="{root / run_id(point)}"'] for point in POINTS]
+             f'hydra.run.dir="{root / run_id(point)}"'] for point in points]
 
 
-def packed_cmd(root: Path, common: list[str]) -> list[str]:
-    run_dirs = [arg for point in POINTS for arg in ("--run-dir", str(root / run_id(point)))]
+def packed_cmd(root: Path, common: list[str], points: list[dict] = POINTS) -> list[str]:
+    run_dirs = [arg for point in points for arg in ("--run-dir", str(root / run_id(point)))]
     return [str(BIN / "jetscale"), "train-packed", *run_dirs, *common]
 
 
-def largest_difference(a: Path, b: Path) -> float:
-    losses = [[json.loads((root / run_id(p) / "metrics.json").read_text())["test_loss"] for p in POINTS]
+def largest_difference(a: Path, b: Path, points: list[dict] = POINTS) -> float:
+    losses = [[json.loads((root / run_id(p) / "metrics.json").read_text())["test_loss"] for p in points]
               for root in (a, b)]
     return max(abs(x - y) / abs(x) for x, y in zip(*losses))
 
