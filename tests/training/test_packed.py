@@ -154,7 +154,7 @@ def test_a_pack_trains_on_the_one_device_its_accelerator_names(compose_train):
 
 
 @pytest.mark.parametrize("overrides, visible, environ, message", [
-    (["trainer.accelerator=gpu"], Visible(), {"CUDA_VISIBLE_DEVICES": ""}, "sees no cuda device.*CUDA_VISIBLE_DEVICES="),
+    (["trainer.accelerator=gpu"], Visible(), {"CUDA_VISIBLE_DEVICES": ""}, "sees no cuda.*CUDA_VISIBLE_DEVICES="),
     (["trainer.accelerator=xpu"], Visible(cuda=1), {}, "sees no xpu device.*ZE_AFFINITY_MASK=<unset>"),
     (["trainer.accelerator=mps"], Visible(), {}, "cpu, gpu.*got trainer.accelerator=mps"),
     (["trainer.accelerator=gpu", "trainer.devices=2"], Visible(cuda=2), {}, "one device.*trainer.devices=2.*--pack"),
