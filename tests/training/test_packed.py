@@ -1,6 +1,7 @@
 """`jetscale train-packed`: a pack of small runs writes the metrics that separate `jetscale train` runs write."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -135,6 +136,18 @@ def test_a_compiled_pack_matches_separate_compiled_runs(compose_train, tmp_path)
     for one, many in zip(separate, packed):
         assert_same_run(one, many, {"test_loss": {"rel": 1e-5}, "test_mse": {"rel": 1e-5}})
         assert many["compiled"] is True
+
+
+@pytest.mark.slow  # inductor generates and compiles C++ for the CPU: tens of seconds
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="inductor needs a C compiler")
+def test_an_inductor_compiled_pack_trains_what_an_eager_pack_trains(compose_train, tmp_path):
+    points = [(48, 0), (64, 1)]
+    cfgs = {name: [compose_train(*TOY, *extra, f"n_samples={n}", f"seed={s}") for n, s in points]
+            for name, extra in (("eager", []), ("inductor", ["compile.enabled=true"]))}
+    eager, compiled = (train_packed(c, [tmp_path / name / run_id(*p) for p in points]) for name, c in cfgs.items())
+    for one, many in zip(eager, compiled):
+        assert many["compiled"] is True and many["config"]["compile"]["backend"] == "inductor"
+        assert many["test_loss"] == pytest.approx(one["test_loss"], rel=1e-4)
 
 
 def placement_of(compose_train, *overrides, visible=Visible(), environ=None):
