@@ -183,18 +183,24 @@ def check_batches(members: list[Member]) -> int:
     return next(iter(sizes.values()))
 
 
+def on_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``x`` on ``device``: as it is if already there; on CUDA through pinned memory, without blocking."""
+    if x.device == device:
+        return x
+    if device.type == "cuda":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
+
+
 def stacked_batches(members: list[Member], device: torch.device) -> Iterator:
     """Each step's batch of the pack: the members' next batches stacked along a new axis [K, B, ...], on ``device``.
 
-    The one place a pack's training data enter (a seam: data already on the device can replace it). On CUDA the
-    stacked batch is pinned and copied without blocking. Every batch has the pack's batch size (the training
+    The one place a pack's training data enter (a seam: a member's batches may already be on the device, e.g. its
+    training set held there, and are then stacked there). Every batch has the pack's batch size (the training
     stream never yields a short one)."""
-    pin = device.type == "cuda"
     while True:
         batch = tree_map(lambda *xs: torch.stack(xs), *[next(m.batches) for m in members])
-        if device.type != "cpu":
-            batch = tree_map(lambda x: (x.pin_memory() if pin else x).to(device, non_blocking=pin), batch)
-        yield batch
+        yield tree_map(lambda x: on_device(x, device), batch)
 
 
 def packed_loss(loss_fn, params: dict, buffers: dict, batch, placement: Placement) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,7 @@ import torch
 
 from jetscale.cli import main
 from jetscale.devices import Visible
-from jetscale.packed import Member, Placement, pack_placement, stacked_batches, train_packed
+from jetscale.packed import Member, Placement, on_device, pack_placement, stacked_batches, train_packed
 from jetscale.train import train
 
 TOY = ["task=toy_sgd", "data.source.latent_dim=50", "width=16", "ridge=1e-2", "data.batch_size=32",
@@ -190,6 +190,8 @@ def test_a_packs_batches_reach_its_device_stacked_along_the_member_axis():
     assert y.tolist() == [[k, k + 1, k + 2] for k in range(4)]
     x, y = next(stacked_batches(members, torch.device("meta")))
     assert x.is_meta and y.is_meta and x.shape == (4, 3, 2) and y.dtype == torch.int64
+    there = torch.zeros(3, 2, device="meta")  # a batch already on the device (never pinned or copied again)
+    assert on_device(there, torch.device("meta")) is there and on_device(x, torch.device("meta")) is x
 
 
 @pytest.mark.gpu
