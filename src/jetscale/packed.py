@@ -161,6 +161,17 @@ def pack_placement(cfg: DictConfig, visible: Visible | None = None,
     return Placement(pack_device(cfg, visible, environ), name, autocast, options)
 
 
+def use_deterministic(setting) -> None:
+    """Apply ``trainer.deterministic`` as Lightning's Trainer does, so that a pack computes with the kernels of a
+    separate run (None: torch's defaults; "warn": deterministic kernels, warnings for the others)."""
+    if setting is None:
+        return
+    torch.use_deterministic_algorithms(bool(setting), warn_only=setting == "warn")
+    if setting:
+        torch.backends.cudnn.benchmark = False
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # what cuBLAS needs for reproducible results
+
+
 # -- the pack ----------------------------------------------------------------------------------
 
 def build_member(member: Member) -> None:
@@ -329,6 +340,7 @@ def train_members(members: list[Member], done: dict) -> None:
     if not members:
         return
     placement = pack_placement(members[0].cfg)
+    use_deterministic(members[0].cfg.trainer.get("deterministic"))
     start = time.perf_counter()
     for member in members:
         build_member(member)

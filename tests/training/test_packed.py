@@ -1,6 +1,7 @@
 """`jetscale train-packed`: a pack of small runs writes the metrics that separate `jetscale train` runs write."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -8,7 +9,8 @@ import torch
 
 from jetscale.cli import main
 from jetscale.devices import Visible
-from jetscale.packed import Member, Placement, on_device, pack_placement, stacked_batches, train_packed
+from jetscale.packed import (Member, Placement, on_device, pack_placement, stacked_batches, train_packed,
+                             use_deterministic)
 from jetscale.train import train
 
 TOY = ["task=toy_sgd", "data.source.latent_dim=50", "width=16", "ridge=1e-2", "data.batch_size=32",
@@ -178,6 +180,21 @@ def test_a_pack_trains_on_the_one_device_its_accelerator_names(compose_train):
 def test_a_pack_refuses_what_it_cannot_train_on(compose_train, overrides, visible, environ, message):
     with pytest.raises(ValueError, match=message):
         placement_of(compose_train, *overrides, visible=visible, environ=environ)
+
+
+def test_a_pack_takes_trainer_deterministic_as_a_separate_run_does(compose_train, tmp_path, monkeypatch):
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        torch.use_deterministic_algorithms(False)
+        train_packed([compose_train(*TOY, "trainer.max_steps=2")], [tmp_path / run_id(64, 0)])
+        assert torch.are_deterministic_algorithms_enabled() and os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        use_deterministic("warn")
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        use_deterministic(False)
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def test_a_packs_batches_reach_its_device_stacked_along_the_member_axis():
