@@ -217,9 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train several sweep points that differ only in seed and n_samples as one vectorised "
                     "ensemble (jetscale.packed), writing <run_dir>/metrics.json per point as `jetscale train` "
                     "would. Each point's own overrides are read from its run dir's name, a sweep run id such as "
-                    "'n_samples=64__seed=0'; the overrides after the options apply to every point. Points whose "
-                    "metrics.json exists are skipped. Example: jetscale train-packed --run-dir runs/n_samples=64__"
-                    "seed=0 --run-dir runs/n_samples=128__seed=1 task=toy_sgd width=16 data.batch_size=32")
+                    "'n_samples=64__seed=0'; the overrides after the options apply to every point. It trains on "
+                    "the one device trainer.accelerator names (gpu: cuda:0), under trainer.precision (32-true or "
+                    "bf16-mixed). Points whose metrics.json exists are skipped. Example: jetscale train-packed "
+                    "--run-dir runs/n_samples=64__seed=0 --run-dir runs/n_samples=128__seed=1 task=toy_sgd "
+                    "width=16 data.batch_size=32")
     p.add_argument("--run-dir", action="append", required=True, metavar="DIR",
                    help="a point's run dir, named by its run id KEY=VALUE,... (repeat: one per point)")
     p.add_argument("overrides", nargs="*", metavar="HYDRA_OVERRIDES", help="Hydra overrides common to all points")

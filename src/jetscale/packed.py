@@ -2,8 +2,10 @@
 
 A pack trains K points that share everything but ``seed`` and ``n_samples`` (``torch.func`` stacked
 state under ``torch.vmap``) and writes each member's ``<run_dir>/metrics.json`` as a separate
-``jetscale train`` would, plus ``packed`` (K); results agree up to float rounding. No checkpoints, no
-early stopping, CPU only, no dropout, elementwise optimizers only. How and why: docs/sweeps.md#packed-small-model-runs.
+``jetscale train`` would, plus ``packed`` (K); results agree up to float rounding. It trains on the one device
+``trainer.accelerator`` names (:func:`pack_device`), under ``trainer.precision`` (32-true or bf16-mixed) and, with
+``compile.enabled``, a compiled loss. No checkpoints, no early stopping, no dropout, elementwise optimizers only.
+How and why: docs/sweeps.md#packed-small-model-runs, docs/gpu.md.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import os
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch.func import functional_call, stack_module_state
 from torch.utils._pytree import tree_map
 
+from jetscale import devices
+from jetscale.devices import Visible, idle_devices_error
 from jetscale.identity import flatten
 from jetscale.lifetime import hold_point
 from jetscale.results import override_mismatch, read_metrics
@@ -34,6 +39,9 @@ log = logging.getLogger(__name__)
 MEMBER_KEYS = PACK_AXES  # the only config keys that may differ within a pack
 ELEMENTWISE_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop,
                           torch.optim.Adagrad)
+# trainer.precision values a pack trains under -> its autocast dtype (None: plain float32), and the name metrics record
+PACK_PRECISIONS = {"32-true": (None, "32-true"), "32": (None, "32-true"),
+                   "bf16-mixed": (torch.bfloat16, "bf16-mixed"), "bf16": (torch.bfloat16, "bf16-mixed")}
 
 
 @dataclass
@@ -93,6 +101,77 @@ def check_packable(cfgs: list[DictConfig], run_dirs: list[Path]) -> None:
                 f"in {run_dir.name}")
 
 
+# -- device, precision, compile ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how a pack trains: one device, the autocast dtype (None: float32), the name of its precision in
+    the metrics, and ``torch.compile``'s options for its loss (None: eager)."""
+
+    device: torch.device
+    precision: str = "32-true"
+    autocast: torch.dtype | None = None
+    compile: dict | None = None
+
+
+CPU = Placement(torch.device("cpu"))
+
+
+def pack_device(cfg: DictConfig, visible: Visible | None = None,
+                environ: Mapping[str, str] = os.environ) -> torch.device:
+    """The one device a pack trains on: ``trainer.accelerator`` cpu, gpu/cuda (``cuda:0``: the first GPU of
+    CUDA_VISIBLE_DEVICES), xpu (``xpu:0``: the first tile of ZE_AFFINITY_MASK) or auto (CUDA, else XPU, else CPU).
+    ValueError for a device this process does not see, more than one device, or a scheduler job that would leave
+    its GPUs idle (:func:`refuse_idle_gpus`)."""
+    visible = visible or devices.visible_devices()
+    trainer = cfg.trainer
+    accelerator = str(trainer.accelerator)
+    if accelerator == "auto":
+        accelerator = "gpu" if visible.cuda else "xpu" if visible.xpu else "cpu"
+    n_devices, nodes = str(trainer.get("devices", "auto")), str(trainer.get("num_nodes", "auto"))
+    if n_devices not in ("auto", "1") or nodes not in ("auto", "1"):
+        raise ValueError(f"a pack trains on one device, got trainer.devices={n_devices} trainer.num_nodes={nodes}: "
+                         "a packed bundle (jetscale train-bundle --pack --accelerator gpu) puts one pack on each GPU")
+    if accelerator == "cpu":
+        refuse_idle_gpus(cfg, visible, environ)
+        return torch.device("cpu")
+    cuda = ("cuda", visible.cuda, "CUDA_VISIBLE_DEVICES")
+    kinds = {"gpu": cuda, "cuda": cuda, "xpu": ("xpu", visible.xpu, "ZE_AFFINITY_MASK")}
+    if accelerator not in kinds:
+        raise ValueError(f"a pack trains on cpu, gpu (cuda), xpu or auto, got trainer.accelerator={accelerator}")
+    kind, count, variable = kinds[accelerator]
+    if not count:
+        raise ValueError(f"trainer.accelerator={accelerator}, but torch {torch.__version__} sees no {kind} device "
+                         f"({variable}={environ.get(variable, '<unset>')})")
+    return torch.device(kind, 0)
+
+
+def pack_placement(cfg: DictConfig, visible: Visible | None = None,
+                   environ: Mapping[str, str] = os.environ) -> Placement:
+    """The pack's :class:`Placement` from ``trainer.accelerator``, ``trainer.precision`` and ``compile``;
+    ValueError for a precision a pack cannot train under (16-mixed needs a gradient scaler a pack lacks)."""
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    if precision not in PACK_PRECISIONS:
+        raise ValueError(f"a pack trains under trainer.precision 32-true or bf16-mixed, got {precision}"
+                         + (" (float16 needs a gradient scaler, which a pack has not: use bf16-mixed or train the "
+                            "points separately, bundle_pack: false)" if precision.startswith("16") else ""))
+    autocast, name = PACK_PRECISIONS[precision]
+    settings = cfg.get("compile")
+    options = ({"backend": settings.backend, "mode": settings.mode} if settings and settings.enabled else None)
+    return Placement(pack_device(cfg, visible, environ), name, autocast, options)
+
+
+def use_deterministic(setting) -> None:
+    """Apply ``trainer.deterministic`` as Lightning's Trainer does, so that a pack computes with the kernels of a
+    separate run (None: torch's defaults; "warn": deterministic kernels, warnings for the others)."""
+    if setting is None:
+        return
+    torch.use_deterministic_algorithms(bool(setting), warn_only=setting == "warn")
+    if setting:
+        torch.backends.cudnn.benchmark = False
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # what cuBLAS needs for reproducible results
+
+
 # -- the pack ----------------------------------------------------------------------------------
 
 def build_member(member: Member) -> None:
@@ -115,18 +194,43 @@ def check_batches(members: list[Member]) -> int:
     return next(iter(sizes.values()))
 
 
-def packed_loss(loss_fn, params: dict, buffers: dict, batches: list) -> tuple[torch.Tensor, torch.Tensor]:
-    """(Σ_k objective_k, per-member losses [K]) through one vmap over the members' stacked batches.
+def on_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``x`` on ``device``: as it is if already there; on CUDA through pinned memory, without blocking."""
+    if x.device == device:
+        return x
+    if device.type == "cuda":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
 
-    Every batch has the pack's batch size (the training stream never yields a short one)."""
-    losses = loss_fn(params, buffers, tree_map(lambda *xs: torch.stack(xs), *batches))  # [K]
+
+def stacked_batches(members: list[Member], device: torch.device) -> Iterator:
+    """Each step's batch of the pack: the members' next batches stacked along a new axis [K, B, ...], on ``device``.
+
+    The one place a pack's training data enter (a seam: a member's batches may already be on the device, e.g. its
+    training set held there, and are then stacked there). Every batch has the pack's batch size (the training
+    stream never yields a short one)."""
+    while True:
+        batch = tree_map(lambda *xs: torch.stack(xs), *[next(m.batches) for m in members])
+        yield tree_map(lambda x: on_device(x, device), batch)
+
+
+def packed_loss(loss_fn, params: dict, buffers: dict, batch, placement: Placement) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Σ_k objective_k, per-member losses [K]) through one vmap over the stacked ``batch``, under the
+    placement's autocast (as Lightning's bf16-mixed: parameters stay float32)."""
+    autocast = (torch.autocast(placement.device.type, dtype=placement.autocast) if placement.autocast is not None
+                else nullcontext())
+    with autocast:
+        losses = loss_fn(params, buffers, batch)  # [K]
     return losses.sum(), losses.detach()
 
 
-def fit_packed(members: list[Member], steps: int, log_every: int) -> None:
-    """Train the members' nets together for ``steps`` steps; copy each trained slice back into its net."""
+def fit_packed(members: list[Member], steps: int, log_every: int, placement: Placement = CPU) -> None:
+    """Train the members' nets together for ``steps`` steps on ``placement.device``; copy each trained slice back
+    into its net (which stays on the CPU, where its task evaluates it)."""
     nets = [m.module.net for m in members]
-    params, buffers = stack_module_state(nets)  # {name: [K, ...]}; params are leaves that require grad
+    params, buffers = stack_module_state(nets)  # {name: [K, ...]}
+    params = {name: p.detach().to(placement.device).requires_grad_() for name, p in params.items()}  # leaves
+    buffers = {name: b.to(placement.device) for name, b in buffers.items()}
     recipe = members[0].module  # one recipe: the configs are equal but for MEMBER_KEYS
     base = copy.deepcopy(nets[0]).to("meta")
 
@@ -134,13 +238,16 @@ def fit_packed(members: list[Member], steps: int, log_every: int) -> None:
         return recipe.objective(functional_call(base, (p, b), recipe.net_inputs(batch)), batch)
 
     loss_fn = torch.vmap(member_loss)
+    if placement.compile is not None:
+        loss_fn = torch.compile(loss_fn, **placement.compile)
     optimizer = recipe.make_optimizer(list(params.values()))
     if not isinstance(optimizer, ELEMENTWISE_OPTIMIZERS):
         raise ValueError(f"a pack needs an elementwise optimizer {[o.__name__ for o in ELEMENTWISE_OPTIMIZERS]}, "
                          f"got {type(optimizer).__name__}")
     report_every = max(1, steps // 10)
+    batches = stacked_batches(members, placement.device)
     for step in range(steps):
-        total, losses = packed_loss(loss_fn, params, buffers, [next(m.batches) for m in members])
+        total, losses = packed_loss(loss_fn, params, buffers, next(batches), placement)
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
@@ -218,12 +325,11 @@ def finished_metrics(run_dir: Path, overrides: list[str] | None) -> dict | None:
     return metrics
 
 
-def refuse_idle_gpus(cfg) -> None:
-    """A pack trains on the CPU: in a scheduler job that was given GPUs it stops before any work (as
+def refuse_idle_gpus(cfg, visible: Visible | None = None, environ: Mapping[str, str] = os.environ) -> None:
+    """A pack with ``trainer.accelerator=cpu`` in a scheduler job that was given GPUs stops before any work (as
     :mod:`jetscale.devices` stops a single point), unless ``allow_idle_accelerators``."""
-    from jetscale.devices import idle_devices_error, visible_devices
-
-    problem = None if cfg.get("allow_idle_accelerators") else idle_devices_error("cpu", visible_devices())
+    problem = (None if cfg.get("allow_idle_accelerators")
+               else idle_devices_error("cpu", visible or devices.visible_devices(), environ))
     if problem:
         raise ValueError(f"a packed bundle trains on the CPU: {problem}; or train the points one per GPU "
                          "(bundle_pack: false)")
@@ -233,7 +339,8 @@ def train_members(members: list[Member], done: dict) -> None:
     """Train ``members`` as one pack; put each one's metrics into ``done``."""
     if not members:
         return
-    refuse_idle_gpus(members[0].cfg)
+    placement = pack_placement(members[0].cfg)
+    use_deterministic(members[0].cfg.trainer.get("deterministic"))
     start = time.perf_counter()
     for member in members:
         build_member(member)
@@ -244,11 +351,15 @@ def train_members(members: list[Member], done: dict) -> None:
     if steps < 1:
         raise ValueError(f"a pack trains a fixed number of steps: set trainer.max_steps >= 1 or compute "
                          f"(got trainer.max_steps={cfg.trainer.max_steps})")
-    log.info("packing %d runs of %s (width %s): %d steps of batch %d",
-             len(members), members[0].module.name, cfg.width, steps, batch_size)
-    fit_packed(members, steps, cfg.trainer.get("log_every_n_steps", 50))
+    log.info("packing %d runs of %s (width %s): %d steps of batch %d on %s (%s%s)", len(members),
+             members[0].module.name, cfg.width, steps, batch_size, placement.device, placement.precision,
+             ", compiled" if placement.compile else "")
+    fit_start = time.perf_counter()
+    fit_packed(members, steps, cfg.trainer.get("log_every_n_steps", 50), placement)
+    train_s = time.perf_counter() - fit_start  # the whole pack's, ending with the copy back to the CPU (a sync)
     shared_s = (time.perf_counter() - start) / len(members)
     for member in members:
         result = {**gradient_counts(steps, flops_per_step, batch_size, member.cfg.n_samples),
-                  "world_size": 1, "launcher": "none", "packed": len(members)}
+                  "world_size": 1, "launcher": "none", "packed": len(members), "precision": placement.precision,
+                  "train_s": train_s, "compiled": placement.compile is not None}
         done[member.run_dir] = finish_member(member, result, shared_s)

@@ -23,6 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.compile import to_uncompiled
 from omegaconf import DictConfig, OmegaConf
 
 from jetscale.checkpoints import (LAST, AtomicCheckpointIO, Preempted, RandomState, RecordIdentity, StopOnSignal,
@@ -140,7 +141,10 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     resume = resumable_checkpoint(last, identity, revision, is_rank_zero=trainer.is_global_zero)
     if resume:
         log.info("resuming from %s", resume)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    trainer.fit(compiled(model, cfg), datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    compiling = model._compiler_ctx is not None
+    if compiling:
+        to_uncompiled(model)  # the same module and weights, its own methods back: evaluation runs eagerly
     stop_on_signal.raise_if_stopped()
     validation = restore_best(model, best) if best is not None and trainer.is_global_zero else dict(NO_VALIDATION)
     log.info("trained %d of at most %d steps (%.3g FLOPs)%s", trainer.global_step, max_steps,
@@ -148,7 +152,16 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
              "; stopped early: no lower val_loss" if trainer.global_step < max_steps else "")
     return {**gradient_counts(trainer.global_step, flops_per_step, datamodule.batch_size, cfg.n_samples),
             **validation, "world_size": trainer.world_size, "launcher": launch.launcher,
-            "is_global_zero": trainer.is_global_zero}
+            "is_global_zero": trainer.is_global_zero, "compiled": compiling}
+
+
+def compiled(model, cfg: DictConfig):
+    """``model``, or with ``compile.enabled`` ``torch.compile(model)`` (backend and mode from ``compile``), which
+    ``Trainer.fit`` unwraps: it trains the same module, so checkpoints keep their plain keys."""
+    settings = cfg.get("compile")
+    if not settings or not settings.enabled:
+        return model
+    return torch.compile(model, backend=settings.backend, mode=settings.mode)
 
 
 def training_identity(cfg: DictConfig, max_steps: int, data_files: dict | None = None) -> RunIdentity:
@@ -215,6 +228,7 @@ def run_metrics(cfg: DictConfig, run_dir: Path, datamodule, model, result: dict)
         "ridge": cfg.ridge,
         "compute": cfg.get("compute"),  # the FLOP budget of an IsoFLOP point (None: steps were set directly)
         **NO_VALIDATION,  # val_loss, best_step: set by an early-stopping fit
+        "compiled": False,  # whether the training step ran under torch.compile: set by a gradient fit
         **result,
         **task.evaluate(model.net, datamodule),
         "theory_loss": task.theory_loss(datamodule, cfg.width, cfg.ridge),

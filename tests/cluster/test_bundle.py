@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from jetscale.cluster import bundle as bundle_module
-from jetscale.cluster.bundle import (THREAD_VARIABLES, XPU_MASK, Member, bundle_exit, bundles, device_slots,
-                                   member_env, run_bundle, train_command)
+from jetscale.cluster.bundle import (THREAD_VARIABLES, XPU_MASK, Member, bundle_exit, bundles, device_packs,
+                                   device_slots, member_env, run_bundle, train_command)
 from jetscale.results import TABLE_COLUMNS
 from jetscale.sweep import run_id
 
@@ -121,6 +121,77 @@ def test_a_failed_member_fails_the_bundle_and_a_preempted_one_asks_for_a_rerun(t
     assert bundle_exit(status) == 1
     status = run_bundle([exits(75, "preempted"), exits(3, "broken-too")], [None, None])
     assert bundle_exit(status) == 75
+
+
+def finished(run_dir: Path, overrides: list[str]) -> None:
+    run_dir.mkdir(parents=True)
+    point = bundle_module.point_overrides(run_dir.name)
+    metrics = {key: 1 for key in TABLE_COLUMNS} | {"overrides": [*overrides, *point]}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_a_packed_bundle_is_cut_into_one_pack_per_device_of_its_unfinished_points(tmp_path):
+    run_dirs = [tmp_path / run_id({"seed": s}) for s in range(8)]
+    finished(run_dirs[2], ["task=toy_sgd"])
+    packs = device_packs(run_dirs, ["task=toy_sgd"], n_slots=3)
+    assert [[p.run_dir for p in pack.points] for pack in packs] == [run_dirs[:2], run_dirs[3:5], run_dirs[5:]]
+    assert packs[1].run_dir == run_dirs[3] and not any(pack.done for pack in packs)  # its train.log: first point's
+    assert packs[1].command == ["jetscale", "train-packed", "--run-dir", str(run_dirs[3]), "--run-dir",
+                                str(run_dirs[4]), "task=toy_sgd"]
+    assert [len(pack.points) for pack in device_packs(run_dirs[:2], [], n_slots=4)] == [1, 1]  # never an empty pack
+    assert device_packs(run_dirs[2:3], ["task=toy_sgd"], n_slots=4) == []
+
+
+def pack_recorder(run_dirs: list[Path]) -> list[str]:
+    """A fake `jetscale train-packed`: writes each point's metrics with the GPU it was given and when it ran."""
+    script = ('import json, os, sys, time; start = time.time(); time.sleep(0.5); '
+              '[os.makedirs(d, exist_ok=True) or json.dump({"device": os.environ.get("CUDA_VISIBLE_DEVICES"), '
+              '"start": start, "end": time.time()}, open(d + "/metrics.json", "w")) for d in sys.argv[1:]]')
+    return [sys.executable, "-c", script, *map(str, run_dirs)]
+
+
+def test_a_packed_bundle_on_two_gpus_runs_one_pack_process_per_gpu(tmp_path, monkeypatch):
+    import argparse
+
+    run_dirs = [tmp_path / run_id({"seed": s}) for s in range(5)]
+    finished(run_dirs[0], ["ridge=0.1", "trainer.accelerator=gpu"])
+    started = []
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    monkeypatch.setattr(bundle_module, "packed_command", lambda dirs, overrides: started.append(
+        (dirs, overrides)) or pack_recorder(dirs))
+    args = argparse.Namespace(sweep=None, run_dir=list(map(str, run_dirs)), overrides=["ridge=0.1"],
+                              accelerator="gpu", pack=True, cpu_slots=1)
+    assert bundle_module.cmd_train_bundle(args) == 0
+    assert started == [(run_dirs[1:3], ["ridge=0.1", "trainer.accelerator=gpu"]),
+                       (run_dirs[3:], ["ridge=0.1", "trainer.accelerator=gpu"])]
+    runs = [json.loads((d / "metrics.json").read_text()) for d in run_dirs[1:]]
+    assert [r["device"] for r in runs] == ["2", "2", "5", "5"]  # a pack's points share its GPU
+    assert runs[0]["start"] < runs[2]["end"] and runs[2]["start"] < runs[0]["end"], "the packs ran side by side"
+    assert (run_dirs[1] / "train.log").exists() and (run_dirs[3] / "train.log").exists()
+    assert "device" not in json.loads((run_dirs[0] / "metrics.json").read_text())  # finished before: not rerun
+
+
+@pytest.mark.parametrize("accelerator, visible, overrides", [
+    ("gpu", "0", []),  # one GPU: the pack trains in this process, on it
+    (None, "0,1", []),  # no accelerator: a CPU pack, however many GPUs the node has
+    ("gpu", "0,1", ["trainer.accelerator=cpu"]),  # the sweep's own accelerator wins: one pack, as it says
+])
+def test_a_packed_bundle_on_one_device_or_the_cpu_is_one_pack_here(tmp_path, monkeypatch, accelerator, visible,
+                                                                   overrides):
+    import argparse
+
+    from jetscale import packed
+
+    calls = []
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    monkeypatch.setattr(packed, "train_run_dirs", lambda run_dirs, overrides: calls.append((run_dirs, overrides)))
+    monkeypatch.setattr(bundle_module, "run_bundle", lambda *a, **k: pytest.fail("no member processes"))
+    run_dirs = [tmp_path / run_id({"seed": s}) for s in range(3)]
+    args = argparse.Namespace(sweep=None, run_dir=list(map(str, run_dirs)), overrides=overrides,
+                              accelerator=accelerator, pack=True, cpu_slots=4)
+    assert bundle_module.cmd_train_bundle(args) == 0
+    assert calls == [(run_dirs, overrides + ([f"trainer.accelerator={accelerator}"] if accelerator and not overrides
+                                            else []))]
 
 
 def test_train_command_takes_the_points_overrides_from_its_run_dir():

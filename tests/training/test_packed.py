@@ -1,11 +1,16 @@
 """`jetscale train-packed`: a pack of small runs writes the metrics that separate `jetscale train` runs write."""
 
 import json
+import os
+import shutil
 
 import pytest
+import torch
 
 from jetscale.cli import main
-from jetscale.packed import train_packed
+from jetscale.devices import Visible
+from jetscale.packed import (Member, Placement, on_device, pack_placement, stacked_batches, train_packed,
+                             use_deterministic)
 from jetscale.train import train
 
 TOY = ["task=toy_sgd", "data.source.latent_dim=50", "width=16", "ridge=1e-2", "data.batch_size=32",
@@ -24,13 +29,19 @@ def separate_and_packed(compose_train, tmp_path, common, points):
     return separate, packed
 
 
+PACK_ONLY = {"packed", "precision", "train_s"}  # precision, train_s: also a separate run's once it records them
+TIMES = {"wall_s", "train_s", "train_flops_per_s", "mfu"}  # measured, not computed: they may differ
+
+
 def assert_same_run(separate: dict, packed: dict, tolerances: dict) -> None:
     """Same keys (plus ``packed``), same values; evaluation metrics within ``tolerances`` (pytest.approx kwargs)."""
-    assert set(packed) == set(separate) | {"packed"}
+    assert set(separate) <= set(packed) and set(packed) - set(separate) <= PACK_ONLY
+    precision = separate.get("precision", separate["config"]["trainer"].get("precision", "32-true"))
+    assert packed["precision"] == precision and packed["train_s"] > 0
     for key, value in separate.items():
         if key in tolerances:
             assert packed[key] == pytest.approx(value, **tolerances[key]), key
-        elif key != "wall_s":
+        elif key not in TIMES:
             assert packed[key] == value, key
 
 
@@ -100,3 +111,112 @@ def test_packs_with_early_stopping_are_refused(compose_train, tiny_jet_dir, tmp_
     with pytest.raises(ValueError, match=r"cannot stop early, but early_stopping is set and data\.n_val=20"):
         train_packed(cfgs, [tmp_path / run_id(40, s) for s in (0, 1)])
     assert not list(tmp_path.rglob("metrics.json"))
+
+
+# -- device, precision, compile -----------------------------------------------------------------
+
+BF16 = "++trainer.precision=bf16-mixed"  # ++: also once configs/trainer sets trainer.precision
+
+
+def test_a_bf16_mixed_pack_matches_separate_bf16_mixed_runs(compose_train, tmp_path):
+    """Autocast on the CPU as Lightning's bf16-mixed does (float32 parameters, bfloat16 matrix products)."""
+    points = [(48, 0), (64, 1)]
+    separate, packed = separate_and_packed(compose_train, tmp_path, [*TOY, BF16], points)
+    for one, many in zip(separate, packed):
+        assert_same_run(one, many, {"test_loss": {"rel": 1e-5}, "test_mse": {"rel": 1e-5}})
+        assert many["precision"] == "bf16-mixed"
+    full = train_packed([compose_train(*TOY, f"n_samples={n}", f"seed={s}") for n, s in points],
+                        [tmp_path / "fp32" / run_id(*p) for p in points])
+    shift = max(abs(b["test_loss"] / f["test_loss"] - 1) for b, f in zip(packed, full))
+    assert shift > 1e-4, "autocast had no effect: bf16-mixed trained what 32-true trains"
+    assert {m["precision"] for m in full} == {"32-true"}
+
+
+def test_a_compiled_pack_matches_separate_compiled_runs(compose_train, tmp_path):
+    compile_eager = ["compile.enabled=true", "compile.backend=eager"]
+    separate, packed = separate_and_packed(compose_train, tmp_path, [*TOY, *compile_eager], [(48, 0), (64, 1)])
+    for one, many in zip(separate, packed):
+        assert_same_run(one, many, {"test_loss": {"rel": 1e-5}, "test_mse": {"rel": 1e-5}})
+        assert many["compiled"] is True
+
+
+@pytest.mark.slow  # inductor generates and compiles C++ for the CPU: tens of seconds
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="inductor needs a C compiler")
+def test_an_inductor_compiled_pack_trains_what_an_eager_pack_trains(compose_train, tmp_path):
+    points = [(48, 0), (64, 1)]
+    cfgs = {name: [compose_train(*TOY, *extra, f"n_samples={n}", f"seed={s}") for n, s in points]
+            for name, extra in (("eager", []), ("inductor", ["compile.enabled=true"]))}
+    eager, compiled = (train_packed(c, [tmp_path / name / run_id(*p) for p in points]) for name, c in cfgs.items())
+    for one, many in zip(eager, compiled):
+        assert many["compiled"] is True and many["config"]["compile"]["backend"] == "inductor"
+        assert many["test_loss"] == pytest.approx(one["test_loss"], rel=1e-4)
+
+
+def placement_of(compose_train, *overrides, visible=Visible(), environ=None):
+    return pack_placement(compose_train(*TOY, *overrides), visible, environ or {})
+
+
+def test_a_pack_trains_on_the_one_device_its_accelerator_names(compose_train):
+    assert placement_of(compose_train) == Placement(torch.device("cpu"))
+    for accelerator, visible, device in [("gpu", Visible(cuda=2), "cuda:0"), ("cuda", Visible(cuda=1), "cuda:0"),
+                                         ("auto", Visible(cuda=4), "cuda:0"), ("xpu", Visible(xpu=12), "xpu:0"),
+                                         ("auto", Visible(xpu=12), "xpu:0"), ("auto", Visible(), "cpu")]:
+        placement = placement_of(compose_train, f"trainer.accelerator={accelerator}", visible=visible)
+        assert placement.device == torch.device(device), accelerator
+    placement = placement_of(compose_train, BF16, "compile.enabled=true", "compile.mode=max-autotune")
+    assert (placement.precision, placement.autocast) == ("bf16-mixed", torch.bfloat16)
+    assert placement.compile == {"backend": "inductor", "mode": "max-autotune"}
+
+
+@pytest.mark.parametrize("overrides, visible, environ, message", [
+    (["trainer.accelerator=gpu"], Visible(), {"CUDA_VISIBLE_DEVICES": ""}, "sees no cuda.*CUDA_VISIBLE_DEVICES="),
+    (["trainer.accelerator=xpu"], Visible(cuda=1), {}, "sees no xpu device.*ZE_AFFINITY_MASK=<unset>"),
+    (["trainer.accelerator=mps"], Visible(), {}, "cpu, gpu.*got trainer.accelerator=mps"),
+    (["trainer.accelerator=gpu", "trainer.devices=2"], Visible(cuda=2), {}, "one device.*trainer.devices=2.*--pack"),
+    (["trainer.accelerator=cpu"], Visible(cuda=4), {"SLURM_JOB_ID": "9"}, "trains on the CPU: Slurm job 9 sees 4"),
+    (["++trainer.precision=16-mixed"], Visible(), {}, "got 16-mixed.*gradient scaler.*bf16-mixed"),
+    (["++trainer.precision=bf16-true"], Visible(), {}, "32-true or bf16-mixed, got bf16-true"),
+])
+def test_a_pack_refuses_what_it_cannot_train_on(compose_train, overrides, visible, environ, message):
+    with pytest.raises(ValueError, match=message):
+        placement_of(compose_train, *overrides, visible=visible, environ=environ)
+
+
+def test_a_pack_takes_trainer_deterministic_as_a_separate_run_does(compose_train, tmp_path, monkeypatch):
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        torch.use_deterministic_algorithms(False)
+        train_packed([compose_train(*TOY, "trainer.max_steps=2")], [tmp_path / run_id(64, 0)])
+        assert torch.are_deterministic_algorithms_enabled() and os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        use_deterministic("warn")
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        use_deterministic(False)
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def test_a_packs_batches_reach_its_device_stacked_along_the_member_axis():
+    """The seam through which a pack's data enter: the members' own next batches, [K, B, ...], moved to the device
+    ("meta" stands in for an accelerator: the same copy path, no data)."""
+    members = [Member(None, None, batches=iter([(torch.full((3, 2), float(k)), torch.arange(3) + k)] * 2))
+               for k in range(4)]
+    x, y = next(stacked_batches(members, torch.device("cpu")))
+    assert x.shape == (4, 3, 2) and [float(x[k, 0, 0]) for k in range(4)] == [0, 1, 2, 3]
+    assert y.tolist() == [[k, k + 1, k + 2] for k in range(4)]
+    x, y = next(stacked_batches(members, torch.device("meta")))
+    assert x.is_meta and y.is_meta and x.shape == (4, 3, 2) and y.dtype == torch.int64
+    there = torch.zeros(3, 2, device="meta")  # a batch already on the device (never pinned or copied again)
+    assert on_device(there, torch.device("meta")) is there and on_device(x, torch.device("meta")) is x
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_pack_on_a_gpu_matches_separate_gpu_runs(compose_train, tmp_path):
+    on_gpu = [*TOY, "trainer.accelerator=gpu"]
+    for extra in ([], [BF16]):
+        separate, packed = separate_and_packed(compose_train, tmp_path / str(len(extra)), [*on_gpu, *extra],
+                                               [(48, 0), (64, 1)])
+        for one, many in zip(separate, packed):
+            assert_same_run(one, many, {"test_loss": {"rel": 1e-3}, "test_mse": {"rel": 1e-3}})

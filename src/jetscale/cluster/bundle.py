@@ -9,9 +9,10 @@ job per bundle, and inside it :func:`run_bundle` runs the points side by side:
   ``CUDA_VISIBLE_DEVICES`` (the allocation's GPUs, one each) or, with ``--accelerator xpu`` (Aurora),
   ``ZE_AFFINITY_MASK`` (one Intel GPU tile each); without devices,
   ``--cpu-slots`` members at a time (the job's threads) sharing the job's CPU cores;
-* or, with ``bundle_pack: true``, the whole bundle as one packed ensemble
-  (:mod:`jetscale.packed`), for points that differ only in seed and n_samples
-  (:func:`bundles` then groups them so).
+* or, with ``bundle_pack: true``, the bundle as packed ensembles (:mod:`jetscale.packed`), for points
+  that differ only in seed and n_samples (:func:`bundles` then groups them so): one pack in this process on
+  the CPU or a single device; with ``--accelerator gpu|xpu`` and G devices, G ``jetscale train-packed``
+  processes, one per device slot (:func:`device_packs`). Which to choose: docs/gpu.md.
 
 Resume stays per point: a member whose ``metrics.json`` exists (trained with the
 member's overrides) is skipped, an interrupted one resumes from its ``last.ckpt``, and the bundle's flag file (the
@@ -25,7 +26,7 @@ import logging
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jetscale.results import override_mismatch, read_metrics
@@ -106,6 +107,37 @@ class Member:
         if mismatch:
             log.info("%s: its metrics.json is of other overrides (%s): training it again", self.run_dir.name, mismatch)
         return mismatch is None
+
+
+@dataclass
+class Pack(Member):
+    """A member that is one ``jetscale train-packed`` process of several points (its ``run_dir``, where its
+    train.log goes, is the first point's): finished when every point is."""
+
+    points: list[Member] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return all(point.done for point in self.points)
+
+
+def packed_command(run_dirs: list[Path], overrides: list[str]) -> list[str]:
+    """``jetscale train-packed`` of the points of ``run_dirs`` (each point's overrides from its run dir's name)."""
+    return ["jetscale", "train-packed", *(arg for d in run_dirs for arg in ("--run-dir", str(d))), *overrides]
+
+
+def device_packs(run_dirs: list[Path], overrides: list[str], n_slots: int) -> list[Pack]:
+    """The unfinished points of a packed bundle cut into at most ``n_slots`` packs of nearly equal size (a pack's
+    points share a batch size and step count, so its cost is its size), in bundle order."""
+    points = [Member(d, [], [*overrides, *point_overrides(d.name)]) for d in run_dirs]
+    for point in points:
+        if point.done:
+            log.info("%s: finished before, skipped", point.run_dir.name)
+    pending = [point for point in points if not point.done]
+    n = min(n_slots, len(pending))
+    chunks = [pending[i * len(pending) // n:(i + 1) * len(pending) // n] for i in range(n)]
+    return [Pack(chunk[0].run_dir, packed_command([p.run_dir for p in chunk], overrides), points=chunk)
+            for chunk in chunks]
 
 
 def train_command(run_dir: Path, overrides: list[str]) -> list[str]:
@@ -200,12 +232,16 @@ def cmd_train_bundle(args: argparse.Namespace) -> int:
         raise ValueError("give the members: --sweep S --bundle NAME --bundle-size K --runs-dir D, or --run-dir ...")
     if args.accelerator and not any(o.startswith(("trainer=", "trainer.accelerator=")) for o in overrides):
         overrides = [*overrides, f"trainer.accelerator={args.accelerator}"]  # the profile's, unless the sweep's
+    variable = slot_variable(args.accelerator)
     if args.pack:
+        on_devices = args.accelerator in ("gpu", "xpu") and f"trainer.accelerator={args.accelerator}" in overrides
+        slots = device_slots(cpu_slots=1, variable=variable) if on_devices else [None]
+        if len(slots) > 1:  # one pack per device, each its own process
+            return bundle_exit(run_bundle(device_packs(run_dirs, overrides, len(slots)), slots, variable=variable))
         from jetscale.packed import train_run_dirs  # torch and Lightning: only a packed bundle needs them
 
-        train_run_dirs(run_dirs, overrides)
+        train_run_dirs(run_dirs, overrides)  # one pack here, on the CPU or the one device
         return 0
-    variable = slot_variable(args.accelerator)
     slots = device_slots(cpu_slots=args.cpu_slots, variable=variable)
     members = [Member(d, train_command(d, overrides), [*overrides, *point_overrides(d.name)]) for d in run_dirs]
     return bundle_exit(run_bundle(members, slots, variable=variable))
@@ -215,11 +251,12 @@ def register(sub) -> None:
     p = sub.add_parser(
         "train-bundle", help="run several sweep points inside one scheduler job (one per GPU, or packed)",
         description="Run the points of a bundle side by side inside one allocation: one `jetscale train` per "
-                    "GPU of CUDA_VISIBLE_DEVICES (else --cpu-slots at a time on the CPUs), or with --pack as one "
-                    "packed ensemble. The members are bundle --bundle of --sweep (the workflow's form), or the "
-                    "--run-dir's given. Each point's overrides come from its run dir's name (a sweep run id such "
-                    f"as 'n_samples=64{RUN_ID_SEPARATOR}seed=0'); the sweep's overrides (or those after the "
-                    "options) apply to all. "
+                    "GPU of CUDA_VISIBLE_DEVICES (else --cpu-slots at a time on the CPUs), or with --pack as "
+                    "packed ensembles: one on the CPU or a single device, one `jetscale train-packed` per device "
+                    "with --accelerator gpu|xpu and several devices. The members are bundle --bundle of --sweep "
+                    "(the workflow's form), or the --run-dir's given. Each point's overrides come from its run "
+                    f"dir's name (a sweep run id such as 'n_samples=64{RUN_ID_SEPARATOR}seed=0'); the sweep's "
+                    "overrides (or those after the options) apply to all. "
                     "Finished points are skipped. Exit 0 when all finished, 75 when one was preempted.")
     p.add_argument("--sweep", help="the sweep (name or .yaml path, @<scale> for a scale) whose bundle to run")
     p.add_argument("--bundle", help="with --sweep: the bundle's name, e.g. bundle-003")
@@ -232,7 +269,8 @@ def register(sub) -> None:
     p.add_argument("--accelerator", choices=["cpu", "gpu", "xpu"],
                    help="the machine's accelerator (a cluster profile's): members train on it, one per device "
                         "(xpu: one per Intel GPU tile, by ZE_AFFINITY_MASK); a sweep's own trainer.accelerator wins")
-    p.add_argument("--pack", action="store_true", help="train the bundle as one packed ensemble (jetscale.packed)")
+    p.add_argument("--pack", action="store_true",
+                   help="train the bundle as packed ensembles (jetscale.packed): one per device with --accelerator")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides common to every member")
     p.set_defaults(func=cmd_train_bundle)
 
