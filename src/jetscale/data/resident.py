@@ -51,7 +51,8 @@ def index_batches(orders: Iterator[np.ndarray], batch_size: int, device: torch.d
     for order in orders:
         pending = torch.cat([pending, torch.as_tensor(np.ascontiguousarray(order), dtype=torch.int64).to(device)])
         whole = len(pending) // batch_size * batch_size
-        yield from pending[:whole].split(batch_size)
+        if whole:  # (split of an empty tensor gives one empty batch)
+            yield from pending[:whole].split(batch_size)
         pending = pending[whole:]
 
 
