@@ -187,3 +187,24 @@ def test_outside_a_trainer_the_core_gives_the_loaders_batches_with_python_number
     batches = resident_batches(loader, "cpu", 10**6)
     for got, want in zip(itertools.islice(batches, 8), itertools.islice(loader, 8)):
         assert_same_batch(got, want)
+
+
+def test_an_accelerator_takes_the_data_without_on_cpu_and_its_free_memory_counts(monkeypatch):
+    calls = []
+    monkeypatch.setattr(resident, "resident_batches", lambda loader, device, max_bytes: calls.append(
+        (device.type, max_bytes)) or "batches")
+    loader = training_loader(TensorDataset(torch.zeros(10)), 2, 0)
+    assert ResidentData(max_mb=3).batches(loader, torch.device("cuda")) == "batches"
+    assert ResidentData(max_mb=3).batches(loader, torch.device("cpu")) is None
+    assert calls == [("cuda", 3 * 2**20)]
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (1000, 5000))
+    assert resident.free_bytes(torch.device("cuda")) == 1000
+    assert resident.free_bytes(torch.device("cpu")) is None
+
+
+def test_a_long_read_logs_its_progress(monkeypatch, caplog):
+    monkeypatch.setattr(resident, "PROGRESS_S", -1.0)
+    monkeypatch.setattr(resident, "READ_BATCH", 4)
+    with caplog.at_level(logging.INFO, logger="jetscale.data.resident"):
+        resident_batches(training_loader(TensorDataset(torch.arange(10.0)), 2, 0), "cpu", 10**6)
+    assert "read 4 of 10 training items (40%" in caplog.text and "read 10 of 10" in caplog.text
