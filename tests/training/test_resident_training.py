@@ -10,7 +10,7 @@ from jetscale.checkpoints import PREEMPTED_EXIT
 from jetscale.train import train, training_identity
 
 from conftest import JETS_POINT
-from test_resume import COMPARED, assert_same_metrics, rerun, start, wait_for
+from test_resume import assert_same_metrics, rerun, start, wait_for
 
 ON = "resident_data.on_cpu=true"
 TOY = ["task=toy_sgd", "n_samples=64", "width=32", "data.batch_size=24", "data.source.latent_dim=200",
