@@ -45,7 +45,9 @@ def training_batches(dataset: Path, workers: int, batch_size: int, n_batches: in
     start = time.perf_counter()
     loader = module.train_dataloader()
     if resident:
-        loader = resident_batches(loader, resident, max_bytes=2**62)
+        loader = resident_batches(loader, resident, max_bytes=2**62)  # no threshold: only the free memory's
+        if loader is None:
+            raise SystemExit(f"the training set does not fit in half the free memory of {resident}: use fewer jets")
     batches = iter(loader)
     read = [next(batches)]
     synchronize(resident or "cpu")
