@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jetscale.checkpoints import (LAST, AtomicCheckpointIO, Preempted, RandomState, RecordIdentity, StopOnSignal,
                                   deadline_from_env, resumable_checkpoint)
+from jetscale.data.resident import ResidentData
 from jetscale.devices import device_settings, visible_devices
 from jetscale.identity import RunIdentity, run_identity
 from jetscale.launch import Launch, detect_launch, trainer_settings
@@ -132,11 +133,13 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     last = run_dir / "checkpoints" / LAST
     stop_on_signal = StopOnSignal(last, deadline=deadline_from_env())
     callbacks, options, best = checkpointing(cfg, datamodule, last.parent)
+    resident = ResidentData(**cfg.resident_data)  # training_loader finds it: the training set on the device
     data_files = datamodule.data_files() if hasattr(datamodule, "data_files") else None
     identity, revision = training_identity(cfg, max_steps, data_files), git_revision()
     layout = {**layout, "plugins": [*layout.get("plugins", []), AtomicCheckpointIO()]}
     trainer = instantiate(cfg.trainer, max_steps=max_steps,
-                          callbacks=[*callbacks, stop_on_signal, RandomState(), RecordIdentity(identity, revision)],
+                          callbacks=[*callbacks, stop_on_signal, RandomState(), RecordIdentity(identity, revision),
+                                     resident],
                           logger=loggers, default_root_dir=str(run_dir), **options, **layout)
     resume = resumable_checkpoint(last, identity, revision, is_rank_zero=trainer.is_global_zero)
     if resume:
@@ -152,7 +155,8 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
              "; stopped early: no lower val_loss" if trainer.global_step < max_steps else "")
     return {**gradient_counts(trainer.global_step, flops_per_step, datamodule.batch_size, cfg.n_samples),
             **validation, "world_size": trainer.world_size, "launcher": launch.launcher,
-            "is_global_zero": trainer.is_global_zero, "compiled": compiling}
+            "data_on_device": resident.data_on_device, "is_global_zero": trainer.is_global_zero,
+            "compiled": compiling}
 
 
 def compiled(model, cfg: DictConfig):
@@ -229,6 +233,7 @@ def run_metrics(cfg: DictConfig, run_dir: Path, datamodule, model, result: dict)
         "compute": cfg.get("compute"),  # the FLOP budget of an IsoFLOP point (None: steps were set directly)
         **NO_VALIDATION,  # val_loss, best_step: set by an early-stopping fit
         "compiled": False,  # whether the training step ran under torch.compile: set by a gradient fit
+        "data_on_device": False,  # set by a Lightning fit whose batches were gathered on the device
         **result,
         **task.evaluate(model.net, datamodule),
         "theory_loss": task.theory_loss(datamodule, cfg.width, cfg.ridge),

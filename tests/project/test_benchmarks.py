@@ -91,7 +91,10 @@ def test_loader_benchmark_reads_the_same_batches_with_workers_and_its_ratios_are
     out = run_benchmark("loader.py", "--dataset", str(tiny_jet_dir), "--workers", "0", "2", "--batch-size", "20",
                         "--batches", "3", "--n-test", "40", "--consumes", "1")
     rates = {w: number(rf"workers={w}: ([\d.]+) jets/s", out) for w in (0, 2)}
-    assert out.count("same batches as workers=0: yes") == 2 and "NO" not in out
+    assert out.count("same batches as workers=0: yes") == 3 and "NO" not in out  # workers 0 and 2, resident
+    resident = number(r"resident on cpu: ([\d.]+) jets/s", out)
+    assert number(r"ratio resident / workers=0: ([\d.]+)", out) == pytest.approx(resident / rates[0], rel=0.02,
+                                                                                abs=0.01)
     assert number(r"ratio workers=2 / workers=0: ([\d.]+)", out) == pytest.approx(rates[2] / rates[0], rel=0.02,
                                                                                  abs=0.01)
     assert number(r"\(([\d.]+) per worker\)", out.split("workers=2:")[1]) == pytest.approx(rates[2] / 2, rel=1e-3)

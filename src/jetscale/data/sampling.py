@@ -26,6 +26,8 @@ from collections.abc import Iterator
 import numpy as np
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from jetscale.data.resident import ResidentBatches, resident_setting
+
 
 def epoch_order(n_items: int, seed: int, epoch: int) -> np.ndarray:
     """The permutation of epoch ``epoch``: a function of ``(seed, epoch)`` only."""
@@ -45,14 +47,19 @@ class StreamSampler(Sampler[int]):
             raise ValueError(f"rank {rank} is not in a world of {world_size}")
         self.n_items, self.seed, self.rank, self.world_size, self.start = n_items, seed, rank, world_size, start
 
-    def __iter__(self) -> Iterator[int]:
+    def rank_orders(self) -> Iterator[np.ndarray]:
+        """The stream as arrays: this rank's items of each epoch in turn (int64), the first from ``start``."""
         per_rank = math.ceil(self.n_items / self.world_size)
         epoch, offset = divmod(self.start, per_rank)
         while True:
             order = epoch_order(self.n_items, self.seed, epoch)
             padded = np.resize(order, per_rank * self.world_size)  # repeats the first items to pad
-            yield from padded[self.rank :: self.world_size][offset:].tolist()
+            yield padded[self.rank :: self.world_size][offset:]
             epoch, offset = epoch + 1, 0
+
+    def __iter__(self) -> Iterator[int]:
+        for order in self.rank_orders():
+            yield from order.tolist()
 
 
 def per_rank_batch(batch_size: int, world_size: int) -> int:
@@ -69,11 +76,17 @@ def stream_position(trainer=None) -> tuple[int, int, int]:
     return (trainer.global_rank, trainer.world_size, trainer.global_step) if trainer else (0, 1, 0)
 
 
-def training_loader(dataset: Dataset, batch_size: int, seed: int, trainer=None, **options) -> DataLoader:
+def training_loader(dataset: Dataset, batch_size: int, seed: int, trainer=None,
+                    **options) -> DataLoader | ResidentBatches:
     """A DataLoader over ``dataset`` reading this rank's stream from where ``trainer`` stands
     (:func:`stream_position`: the rank, the world size and the restored ``global_step``).
+
+    With a :class:`~jetscale.data.resident.ResidentData` among the trainer's callbacks and a training set
+    that fits, the same batches gathered on the trainer's device instead (:mod:`jetscale.data.resident`).
     """
     rank, world, step = stream_position(trainer)
     rank_batch = per_rank_batch(batch_size, world)
     sampler = StreamSampler(len(dataset), seed, rank, world, start=step * rank_batch)
-    return DataLoader(dataset, batch_size=rank_batch, sampler=sampler, **options)
+    loader = DataLoader(dataset, batch_size=rank_batch, sampler=sampler, **options)
+    setting = resident_setting(trainer)
+    return (setting and setting.batches(loader, trainer.strategy.root_device)) or loader
