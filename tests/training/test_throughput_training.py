@@ -65,6 +65,17 @@ def test_a_resumed_run_reports_the_time_and_steps_of_both_attempts(compose_train
     assert resumed["train_flops_per_s"] == pytest.approx(resumed["flops"] / resumed["train_s"])
 
 
+def test_a_pfn_trains_in_bf16_mixed_on_cpu_with_the_same_flops(compose_train, tmp_path, tiny_jet_dir):
+    """What the GPU profiles run (bf16 autocast) works through the jet model's masked pooling too."""
+    point = ["task=jets", "model=pfn", "n_samples=120", "data.n_test=60", "data.n_val=0", "data.batch_size=20",
+             "width=16", "trainer.max_steps=5", f"data.dataset_dir={tiny_jet_dir}"]
+    fp32 = train(compose_train(*point), tmp_path / "fp32")
+    bf16 = train(compose_train(*point, "trainer.precision=bf16-mixed"), tmp_path / "bf16")
+    assert (bf16["precision"], fp32["precision"]) == ("bf16-mixed", "32-true")
+    assert bf16["flops"] == fp32["flops"] > 0 and bf16["test_loss"] == pytest.approx(fp32["test_loss"], rel=0.05)
+    assert bf16["train_flops_per_s"] == pytest.approx(bf16["flops"] / bf16["train_s"])
+
+
 @pytest.mark.parametrize("change", ["trainer.precision=bf16-mixed", "float32_matmul_precision=high"])
 def test_a_checkpoint_of_another_precision_is_set_aside(compose_train, tmp_path, caplog, change):
     run_dir = tmp_path / "point"
