@@ -21,8 +21,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "jetscale"
 # Lowest first. Units missing here are reported (a new module must be placed).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("atomic", "paths", "yamlfile", "identity", "results", "redaction", "provenance", "processes", "subcommand",
-     "parallel", "launch", "xpu", "log_noise", "metrics", "formatting"),
-    ("devices", "lifetime", "checkpoints", "sweep"),
+     "parallel", "launch", "xpu", "log_noise", "metrics", "formatting", "throughput"),
+    ("devices", "lifetime", "checkpoints", "sweep", "timing"),
     ("physics", "theory"),
     ("fit",),
     ("models",),

@@ -5,6 +5,9 @@ A cluster profile's ``workflow.yaml`` (merged into the workflow config) says how
 =================  ==============================================================================
 ``accelerator``    ``trainer.accelerator`` of every gradient point (``gpu`` on Perlmutter and Polaris,
                    ``xpu`` on Aurora); a sweep that sets ``trainer.accelerator`` or picks ``trainer`` wins
+``precision``      ``trainer.precision`` of the gradient points that take the machine's accelerator
+                   (``bf16-mixed`` on the GPU profiles), unless the sweep sets ``trainer.precision`` or picks
+                   ``trainer``; null: the trainer config's (``32-true`` on the CPU)
 ``ranks_per_node`` processes per node of one point under the profile's ``mpi`` launcher (1: none)
 ``facility``       PBS profiles: ``profiles/<facility>/facility.yaml``, whose ``ranks_per_node`` is the one
                    the job script launches (``ranks_per_node`` then stays unset)
@@ -27,11 +30,12 @@ class Machine:
     name: str = "local"
     accelerator: str | None = None
     ranks_per_node: int = 1
+    precision: str | None = None  # trainer.precision of its gradient points (with its accelerator)
     facility: object = field(default=None, compare=False)  # jetscale.cluster.pbs.Facility of a PBS profile
 
 
 def machine_of(config: dict) -> Machine:
-    """The machine of a workflow config (``accelerator``, ``ranks_per_node``, ``facility``)."""
+    """The machine of a workflow config (``accelerator``, ``ranks_per_node``, ``facility``, ``precision``)."""
     facility = config.get("facility")
     ranks = config.get("ranks_per_node")
     if facility:
@@ -42,8 +46,9 @@ def machine_of(config: dict) -> Machine:
             raise SweepError(f"workflow config: ranks_per_node={ranks} contradicts facility {facility} "
                              f"({layout.source}: ranks_per_node {layout.ranks_per_node}, what its job script "
                              "launches); leave ranks_per_node unset")
-        return Machine(layout.name, config.get("accelerator"), layout.ranks_per_node, layout)
-    return Machine("this profile", config.get("accelerator"), int(ranks or 1))
+        return Machine(layout.name, config.get("accelerator"), layout.ranks_per_node, config.get("precision"),
+                       layout)
+    return Machine("this profile", config.get("accelerator"), int(ranks or 1), config.get("precision"))
 
 
 def queue_limits(machine: Machine) -> dict[str, int]:
@@ -66,16 +71,24 @@ def training_queue(machine: Machine, sweep: Sweep) -> str | None:
     return str(sweep.resources.get("queue", machine.facility.default_queue))
 
 
+def sweep_chooses(sweep: Sweep, key: str) -> bool:
+    """Whether the sweep sets ``key`` (``trainer.accelerator``) itself or picks the ``trainer`` group."""
+    return any(name == "trainer" or name.startswith(key) for name in sweep.overrides)
+
+
 def sweep_chooses_accelerator(sweep: Sweep) -> bool:
-    return any(key == "trainer" or key.startswith("trainer.accelerator") for key in sweep.overrides)
+    return sweep_chooses(sweep, "trainer.accelerator")
 
 
 def machine_overrides(machine: Machine, sweep: Sweep, solver: str) -> list[str]:
     """The Hydra overrides the machine adds to every point of ``sweep``: its accelerator, for gradient points
-    of a sweep that does not choose one (closed-form points never touch a device)."""
+    of a sweep that does not choose one (closed-form points never touch a device), and with it its precision
+    unless the sweep sets ``trainer.precision`` (a sweep that keeps its own accelerator keeps its precision)."""
     if machine.accelerator is None or solver != "lightning" or sweep_chooses_accelerator(sweep):
         return []
-    return [f"trainer.accelerator={machine.accelerator}"]
+    precision = [] if machine.precision is None or sweep_chooses(sweep, "trainer.precision") else \
+        [f"trainer.precision={machine.precision}"]
+    return [f"trainer.accelerator={machine.accelerator}", *precision]
 
 
 def ranks_per_point(machine: Machine, sweep: Sweep) -> int:

@@ -18,6 +18,10 @@ import numpy as np
 
 from jetscale.atomic import atomic_output
 
+# Keys a cluster profile adds to gradient points (jetscale.machine) that change what they compute: recorded in the
+# metrics (``precision``), compared with the sweep only where the sweep sets them (fits refuse a mix).
+MACHINE_CHOSEN = ("trainer.precision",)
+
 TABLE_COLUMNS = [
     "run_id", "task", "model", "width", "n_params", "n_samples", "seed",
     "flops", "test_loss", "theory_loss", "wall_s",
@@ -54,11 +58,13 @@ def override_mismatch(payload: dict, expected: list[str]) -> str | None:
 
     A run records the overrides it was trained with; one written before jetscale recorded them is checked
     against its resolved ``config`` instead, key by key, for every override that sets a value. Overrides of
-    keys that cannot change the result (the run config's ``resume.ignore``) are not compared."""
+    keys that cannot change the result (the run config's ``resume.ignore``) are not compared, nor a
+    :data:`MACHINE_CHOSEN` key the sweep does not set."""
     recorded = payload.get("overrides")
     if recorded is None:
         return config_mismatch(payload.get("config"), expected)
     ignored = _layout_keys(payload.get("config"))
+    ignored += [k for k in MACHINE_CHOSEN if not any(_key(o) == k for o in expected)]
     recorded, expected = _compared(recorded, ignored), _compared(expected, ignored)
     only_run, only_sweep = sorted(recorded - expected), sorted(expected - recorded)
     if not only_run and not only_sweep:
@@ -73,11 +79,12 @@ def _layout_keys(config) -> list[str]:
     return list(resume.get("ignore") or []) if isinstance(resume, dict) else []
 
 
-def _compared(overrides: list[str], ignored: list[str]) -> set[str]:
-    def key(override: str) -> str:
-        return override.partition("=")[0].lstrip("+~")
+def _key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
 
-    return {o for o in overrides if not any(key(o) == k or key(o).startswith(f"{k}.") for k in ignored)}
+
+def _compared(overrides: list[str], ignored: list[str]) -> set[str]:
+    return {o for o in overrides if not any(_key(o) == k or _key(o).startswith(f"{k}.") for k in ignored)}
 
 
 def config_mismatch(config, expected: list[str]) -> str | None:

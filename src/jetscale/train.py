@@ -38,6 +38,8 @@ from jetscale.paths import CONFIG_DIR
 from jetscale.provenance import git_revision
 from jetscale.results import write_json_atomic
 from jetscale.tasks import check_task, task_of
+from jetscale.throughput import throughput_metrics
+from jetscale.timing import TrainTimer, device_name
 from jetscale.log_noise import quiet_harmless
 from jetscale.redaction import guard_output, redact_secrets
 
@@ -45,13 +47,17 @@ log = logging.getLogger(__name__)
 SOLVERS = ("closed_form", "lightning")
 BEST = "best"  # checkpoints/best.ckpt: the lowest-val_loss weights of an early-stopping run
 NO_VALIDATION = {"val_loss": None, "best_step": None}
+CLOSED_FORM_PRECISION = "64-true"  # the ridge solve's arithmetic: float64 design matrices (models/ridge.py)
 
 
 def fit_closed_form(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: list) -> dict:
     """Ridge readout on the net's fixed features (:func:`jetscale.models.ridge.solve_readout`)."""
     model.prepare(datamodule)
     x, y = datamodule.split("train")
-    return {"flops": solve_readout(model.net, x, y, cfg.ridge), "steps": 0, "epochs": 0}
+    start = time.perf_counter()
+    flops = solve_readout(model.net, x, y, cfg.ridge)
+    speed = throughput_metrics(flops, time.perf_counter() - start, "cpu", CLOSED_FORM_PRECISION, 1)
+    return {"flops": flops, "steps": 0, "epochs": 0, "precision": CLOSED_FORM_PRECISION, **speed}
 
 
 def step_budget(cfg: DictConfig, flops_per_step: float) -> int:
@@ -137,9 +143,10 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     data_files = datamodule.data_files() if hasattr(datamodule, "data_files") else None
     identity, revision = training_identity(cfg, max_steps, data_files), git_revision()
     layout = {**layout, "plugins": [*layout.get("plugins", []), AtomicCheckpointIO()]}
+    timer = TrainTimer()  # before stop_on_signal: its clock stops before the final checkpoint saves its totals
     trainer = instantiate(cfg.trainer, max_steps=max_steps,
-                          callbacks=[*callbacks, stop_on_signal, RandomState(), RecordIdentity(identity, revision),
-                                     resident],
+                          callbacks=[*callbacks, timer, stop_on_signal, RandomState(),
+                                     RecordIdentity(identity, revision), resident],
                           logger=loggers, default_root_dir=str(run_dir), **options, **layout)
     resume = resumable_checkpoint(last, identity, revision, is_rank_zero=trainer.is_global_zero)
     if resume:
@@ -153,10 +160,13 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     log.info("trained %d of at most %d steps (%.3g FLOPs)%s", trainer.global_step, max_steps,
              trainer.global_step * flops_per_step,
              "; stopped early: no lower val_loss" if trainer.global_step < max_steps else "")
+    speed = throughput_metrics(timer.steps * flops_per_step, timer.seconds,  # the timed steps of every attempt
+                               device_name(trainer.strategy.root_device), trainer.precision, trainer.world_size,
+                               cfg.float32_matmul_precision)
     return {**gradient_counts(trainer.global_step, flops_per_step, datamodule.batch_size, cfg.n_samples),
             **validation, "world_size": trainer.world_size, "launcher": launch.launcher,
             "data_on_device": resident.data_on_device, "is_global_zero": trainer.is_global_zero,
-            "compiled": compiling}
+            "compiled": compiling, "precision": trainer.precision, **speed}
 
 
 def compiled(model, cfg: DictConfig):
@@ -200,6 +210,7 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) ->
                                       allow_idle=bool(cfg.get("allow_idle_accelerators", False))))
         fit = partial(fit_lightning, launch=launch, layout=layout)
     start = time.perf_counter()
+    torch.set_float32_matmul_precision(cfg.float32_matmul_precision)  # part of the identity: it changes results
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)

@@ -86,3 +86,22 @@ def test_the_theory_legend_entry_appears_only_with_a_theory_and_labels_follow_th
         assert any("theory" in text for text in legend) == has_theory
         assert not any("fit" in text for text in legend)  # no fits given: no fit entry
         assert xlabel in ax.get_xlabel()
+
+
+def test_the_throughput_figure_draws_every_point_and_says_where_mfu_has_no_peak():
+    from jetscale.plots.throughput import plot_throughput
+
+    table = sweep_table().assign(task="jets", precision="bf16-mixed", device_name="NVIDIA H200")
+    table["train_flops_per_s"] = 1e9 * table["n_params"] * (1 + table["seed"])
+    table["mfu"] = table["train_flops_per_s"] / 989.5e12
+    speed, mfu = plot_throughput(table).axes
+    drawn = np.concatenate([line.get_ydata() for line in mfu.get_lines()])
+    assert sorted(drawn) == pytest.approx(sorted(table["mfu"]))  # every point, no seed means
+    assert len(speed.get_lines()) == 4 and mfu.get_yscale() == "log"  # one colour per n_samples
+    assert "NVIDIA H200; bf16-mixed" in speed.get_title(loc="left")
+    texts = lambda ax: " ".join(t.get_text() for t in ax.texts)  # noqa: E731
+    cpu = table.assign(device_name="cpu", precision="32-true", mfu=None)
+    speed, mfu = plot_throughput(cpu).axes
+    assert len(speed.get_lines()) == 4 and not mfu.get_lines() and "no device peak (CPU)" in texts(mfu)
+    speed, mfu = plot_throughput(sweep_table()).axes  # a table from before jetscale timed training
+    assert "no train_flops_per_s" in texts(speed) and "no device peak" in texts(mfu)

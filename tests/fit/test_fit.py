@@ -258,3 +258,28 @@ def test_fit_groups_two_widths():
     # ... and if every group is too small, that is an error.
     with pytest.raises(FitInputError, match="width=32"):
         fit_groups(tiny, "data", "width", n_boot=0)
+
+
+# --- 6. precisions ---------------------------------------------------------------------
+
+
+def test_a_fit_across_precisions_is_refused_with_the_counts_and_the_fix(tmp_path):
+    df = synthetic_table("data", TRUE["data"])
+    df["precision"] = ["bf16-mixed" if i % 3 == 0 else "32-true" for i in range(len(df))]
+    path = tmp_path / "table.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(FitInputError) as err:
+        fit_law(load_table(path), "data", n_boot=0)
+    message = str(err.value)
+    n_bf16 = int((df["precision"] == "bf16-mixed").sum())
+    for text in (str(path), f"{len(df) - n_bf16} at 32-true", f"{n_bf16} at bf16-mixed",
+                 "--where precision=32-true", "--group-by precision"):
+        assert text in message, message
+    one = fit_law(df, "data", n_boot=0, where={"precision": "32-true"})
+    assert one["n_points"] == len(df) - n_bf16
+    both = fit_groups(df, "data", "precision", n_boot=0)
+    assert [f["where"]["precision"] for f in both["fits"]] == ["32-true", "bf16-mixed"]
+    unrecorded = df.assign(precision=[None] + ["32-true"] * (len(df) - 1))
+    with pytest.raises(FitInputError, match=r"1 at \(not recorded\)"):
+        fit_law(unrecorded, "data", n_boot=0)
+    fit_law(df.drop(columns="precision"), "data", n_boot=0)  # tables from before the column fit as before

@@ -50,7 +50,8 @@ def test_the_launcher_layout_is_not_part_of_a_runs_identity(compose_train):
                    ["trainer.max_steps=300"]):
         assert training_identity(compose_train(*TOY, *layout), 30).fingerprint == plain.fingerprint, layout
     for change in (["ridge=0.1"], ["data.source.latent_dim=100"], ["data.batch_size=32"], ["seed=1"],
-                   ["model.optimizer.lr=0.5"], ["+trainer.precision=64"]):
+                   ["model.optimizer.lr=0.5"], ["trainer.precision=64-true"],
+                   ["trainer.precision=bf16-mixed"], ["float32_matmul_precision=high"]):
         assert training_identity(compose_train(*TOY, *change), 30).fingerprint != plain.fingerprint, change
 
 

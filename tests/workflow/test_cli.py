@@ -75,7 +75,8 @@ def test_aggregate_then_fit_then_figures(tmp_path, capsys):
     assert set(json.loads(merged.read_text())) == {"joint", "data"}
     assert main(["figures", "--table", str(table_path), "--fits", str(merged), "--out-dir", str(tmp_path / "fig")]) == 0
     assert {p.name for p in (tmp_path / "fig").iterdir()} == {
-        f"loss_vs_{x}.{ext}" for x in ("n_samples", "width") for ext in ("png", "pdf")}
+        f"{name}.{ext}" for name in ("loss_vs_n_samples", "loss_vs_width", "throughput_vs_n_params")
+        for ext in ("png", "pdf")}
 
 
 def test_fit_errors_name_the_problem(tmp_path, capsys):

@@ -31,11 +31,12 @@ def gradient_sweep(tmp_path, batch=16, nodes=None, overrides=None) -> Sweep:
 
 def test_each_cluster_profile_names_its_machine():
     machines = {profile: machine_of(workflow_config(profile)) for profile in CLUSTER_PROFILES}
-    assert machines["aurora"] == Machine("aurora", "xpu", 12)
-    assert machines["polaris"] == Machine("polaris", "gpu", 4)
+    assert machines["aurora"] == Machine("aurora", "xpu", 12, "bf16-mixed")
+    assert machines["polaris"] == Machine("polaris", "gpu", 4, "bf16-mixed")
     assert (machines["slurm"].accelerator, machines["slurm"].ranks_per_node) == ("gpu", 1)
+    assert machines["slurm"].precision == "bf16-mixed"
     local = machine_of(yaml.safe_load((REPO / "workflow" / "config.yaml").read_text()))
-    assert (local.accelerator, local.ranks_per_node) == (None, 1)
+    assert (local.accelerator, local.ranks_per_node, local.precision) == (None, 1, None)
 
 
 def test_ranks_per_node_may_not_contradict_the_facility():
@@ -52,14 +53,39 @@ def test_the_accelerator_goes_to_gradient_points_unless_the_sweep_chooses(tmp_pa
     assert machine_overrides(gpu, chooses, "lightning") == []
 
 
+def test_the_precision_goes_with_the_accelerator_unless_the_sweep_sets_it(tmp_path, compose_train):
+    gpu = Machine("polaris", "gpu", 4, "bf16-mixed")
+    overrides = machine_overrides(gpu, gradient_sweep(tmp_path), "lightning")
+    assert overrides == ["trainer.accelerator=gpu", "trainer.precision=bf16-mixed"]
+    assert compose_train("task=toy_sgd", *overrides).trainer.precision == "bf16-mixed"
+    assert machine_overrides(gpu, gradient_sweep(tmp_path), "closed_form") == []
+    own = gradient_sweep(tmp_path, overrides={"trainer.precision": "32-true"})
+    assert machine_overrides(gpu, own, "lightning") == ["trainer.accelerator=gpu"]
+    on_cpu = gradient_sweep(tmp_path, overrides={"trainer.accelerator": "cpu"})
+    assert machine_overrides(gpu, on_cpu, "lightning") == []  # a sweep on its own device keeps its precision
+    assert machine_overrides(Machine("x", "gpu", 1), gradient_sweep(tmp_path), "lightning") == \
+        ["trainer.accelerator=gpu"]
+
+
+def test_the_workflow_schema_takes_a_precision_and_refuses_a_typo():
+    import jsonschema
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    for profile in CLUSTER_PROFILES:
+        jsonschema.validate(workflow_config(profile), schema)
+    with pytest.raises(jsonschema.ValidationError, match="bf16"):
+        jsonschema.validate({**workflow_config("polaris"), "precision": "bf16"}, schema)
+
+
 def test_the_composed_config_of_an_aurora_point_trains_on_xpu(tmp_path):
     sweep = gradient_sweep(tmp_path)
     machine = machine_of(workflow_config("aurora"))
     point = largest_point(sweep)
-    cfg = compose_point(Sweep(**{**sweep.__dict__, "overrides": {**sweep.overrides, "trainer.accelerator": "xpu"}}),
-                        point)
-    assert machine_overrides(machine, sweep, cfg.solver) == ["trainer.accelerator=xpu"]
+    on_aurora = {**sweep.overrides, "trainer.accelerator": "xpu", "trainer.precision": "bf16-mixed"}
+    cfg = compose_point(Sweep(**{**sweep.__dict__, "overrides": on_aurora}), point)
+    assert machine_overrides(machine, sweep, cfg.solver) == ["trainer.accelerator=xpu", "trainer.precision=bf16-mixed"]
     assert cfg.trainer.accelerator == "xpu" and cfg.trainer.devices == "auto" and cfg.solver == "lightning"
+    assert cfg.trainer.precision == "bf16-mixed"
 
 
 def test_a_batch_the_ranks_do_not_divide_is_refused_naming_both(tmp_path):
@@ -106,6 +132,16 @@ def test_a_run_on_a_gpu_profile_is_the_sweeps_point_in_the_table():
     assert override_mismatch(payload, ["ridge=0.1", "n_samples=8"]) is None
     assert "ridge=0.2" in override_mismatch(payload, ["ridge=0.2", "n_samples=8"])
     assert override_mismatch({**payload, "config": {}}, ["ridge=0.1", "n_samples=8"]) is not None
+
+
+def test_the_machines_precision_is_the_sweeps_point_but_a_sweeps_own_precision_is_compared():
+    """The profile's trainer.precision is recorded (the table's precision column; fits refuse a mix); a sweep that
+    sets trainer.precision itself still refuses a run of another."""
+    payload = {"overrides": ["ridge=0.1", "trainer.accelerator=gpu", "trainer.precision=bf16-mixed"],
+               "config": {"resume": {"ignore": ["trainer.accelerator"]}}}
+    assert override_mismatch(payload, ["ridge=0.1"]) is None
+    assert override_mismatch(payload, ["ridge=0.1", "trainer.precision=bf16-mixed"]) is None
+    assert "trainer.precision=32-true" in override_mismatch(payload, ["ridge=0.1", "trainer.precision=32-true"])
 
 
 def dry_run(tmp_path, profile, sweep, *config):

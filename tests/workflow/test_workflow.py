@@ -57,7 +57,7 @@ def test_tiny_sweep_end_to_end(finished_tiny_sweep):
     assert set(fits) == {"data", "params", "joint"}
     assert fits["joint"]["n_points"] == 8 and set(fits["joint"]["params"]) == {"E", "A", "alpha", "B", "beta"}
     assert fits["data"]["group_by"] == "width"
-    for name in ("loss_vs_n_samples", "loss_vs_width"):
+    for name in ("loss_vs_n_samples", "loss_vs_width", "throughput_vs_n_params"):
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
     # each run kept Hydra's record of its config beside the metrics
@@ -78,11 +78,12 @@ def test_the_html_report_of_a_finished_sweep_is_one_file_with_its_figures_table_
     html = report.read_text()
     assert html.lstrip().lower().startswith("<!doctype html")  # not a zip: the files are inside
     embedded = [out / "table.csv", out / "fits.json",
-                *(out / "figures" / f"{name}.{ext}" for name in ("loss_vs_n_samples", "loss_vs_width")
-                  for ext in ("png", "pdf"))]
+                *(out / "figures" / f"{name}.{ext}" for name in ("loss_vs_n_samples", "loss_vs_width",
+                                                                 "throughput_vs_n_params") for ext in ("png", "pdf"))]
     for path in embedded:
         assert base64.b64encode(path.read_bytes()).decode() in html, path.name
     assert "one colour per width" in html and "one colour per number of training samples" in html  # captions
+    assert "model FLOPs utilisation" in html
     assert "The results table of sweep" in html and "neural scaling laws for jet physics" in html
     revisions = sorted(set(pd.read_csv(out / "table.csv", dtype={"git_revision": str})["git_revision"]))
     assert f'"git revision(s)": "{", ".join(revisions)}"' in html

@@ -175,7 +175,7 @@ def sweep_outputs(name):
     return [f"{out}/table.csv", f"{out}/fits.json", *figures]
 
 
-SWEEP_FIGURES = ["loss_vs_n_samples", "loss_vs_width"]
+SWEEP_FIGURES = ["loss_vs_n_samples", "loss_vs_width", "throughput_vs_n_params"]
 FIGURE_FORMATS = ["png", "pdf"]
 FINAL = sweep_outputs(MAIN_SWEEP.name)
 

@@ -1,4 +1,4 @@
-# Loss vs n_samples per width and loss vs width per n_samples, with fits and theory.
+# Loss vs n_samples per width and loss vs width per n_samples, with fits and theory; each point's training throughput.
 
 
 rule figures:

@@ -21,6 +21,8 @@ import pandas as pd
 from jetscale.fit.laws import Law
 
 RUN_ID = "run_id"
+PRECISION = "precision"  # the arithmetic a run trained in (32-true, bf16-mixed, ...): one per fit
+UNRECORDED = "(not recorded)"
 LOSS_COL = "test_loss"
 _MAX_SHOWN = 5  # offending rows quoted in a message
 
@@ -108,13 +110,31 @@ def seed_stats(rows: pd.DataFrame, by: str | Sequence[str], loss_col: str = LOSS
     return stats.sort_values(by).reset_index(drop=True)
 
 
+def require_one_precision(df: pd.DataFrame) -> None:
+    """:class:`FitInputError` naming the rows per precision when ``df`` mixes training precisions: a law across
+    them would fit two experiments as one (a table without the column passes)."""
+    if PRECISION not in df.columns:
+        return
+    counts = df[PRECISION].astype(object).where(df[PRECISION].notna(), UNRECORDED).value_counts()
+    if len(counts) <= 1:
+        return
+    shown = ", ".join(f"{n} at {p}" for p, n in sorted(counts.items()))
+    first = next(p for p in sorted(counts.index) if p != UNRECORDED)
+    raise FitInputError(
+        f"{_source(df)}: the rows to fit mix training precisions ({shown}); fit one precision "
+        f"(jetscale fit --where {PRECISION}={first}) or each separately (--group-by {PRECISION}), "
+        f"or retrain the points at one trainer.precision"
+    )
+
+
 def validate_for_law(df: pd.DataFrame, law: Law, loss_col: str = LOSS_COL) -> None:
     """Raise :class:`FitInputError` unless ``df`` can be fitted with ``law``.
 
     Checks: every column the law reads and ``loss_col`` exist; their values are
     finite and > 0 (the fit works in log space); there are at least as many rows as
-    the law has parameters.
+    the law has parameters; the rows share one ``precision`` (:func:`require_one_precision`).
     """
+    require_one_precision(df)
     used = (*law.columns, loss_col)
     require_columns(df, used, f"law {law.name!r} uses {list(used)}")
     for col in used:

@@ -2,7 +2,8 @@
 
 Points are the mean over seeds (error bars: standard error), dashed lines the
 fitted scaling law of that group (from ``fits.json``), thin solid lines the
-theory prediction where the table has one (``theory_loss``).
+theory prediction where the table has one (``theory_loss``). A third figure shows each point's training
+throughput (:mod:`jetscale.plots.throughput`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt
 
 from jetscale.fit import predict
 from jetscale.plots.style import colors, figure_style, label, log_axes, save_figure
+from jetscale.plots.throughput import plot_throughput
 
 # x-axis -> (law whose fit is drawn, column that law is a function of)
 FIT_FOR_AXIS = {"n_samples": ("data", "n_samples"), "width": ("params", "n_params")}
@@ -78,10 +80,12 @@ def plot_loss_vs(table: pd.DataFrame, fits: dict, x: str, group: str, loss_col: 
 
 
 def sweep_figures(table: pd.DataFrame, fits: dict, out_dir, loss_col: str = "test_loss") -> list:
-    """Write loss_vs_n_samples and loss_vs_width (PNG + PDF); return the paths."""
+    """Write loss_vs_n_samples, loss_vs_width and throughput_vs_n_params (PNG + PDF); return the paths."""
     paths = []
     for x, group in (("n_samples", "width"), ("width", "n_samples")):
         with figure_style():  # the style must also be active when saving (bbox, dpi)
             fig = plot_loss_vs(table, fits, x=x, group=group, loss_col=loss_col)
             paths += save_figure(fig, out_dir, f"loss_vs_{x}")
+    with figure_style():
+        paths += save_figure(plot_throughput(table), out_dir, "throughput_vs_n_params")
     return paths
