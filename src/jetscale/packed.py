@@ -28,11 +28,14 @@ from torch.func import functional_call, stack_module_state
 from torch.utils._pytree import tree_map
 
 from jetscale import devices
+from jetscale.data.resident import ResidentData
 from jetscale.devices import Visible, idle_devices_error
 from jetscale.identity import flatten
 from jetscale.lifetime import hold_point
 from jetscale.results import override_mismatch, read_metrics
 from jetscale.sweep import PACK_AXES, compose_training_config, point_overrides
+from jetscale.throughput import throughput_metrics
+from jetscale.timing import device_name
 from jetscale.train import gradient_counts, run_metrics, step_budget, write_run
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,8 @@ class Member:
     module: L.LightningModule | None = None
     batches: Iterator | None = field(default=None, repr=False)
     overrides: list[str] | None = None  # recorded in metrics.json, as `jetscale train` records its own
-    history: list = field(default_factory=list)  # (step, training loss) every log_every_n_steps
+    history: list = field(default_factory=list)
+    data_on_device: bool = False  # its batches were gathered from its training set held on the pack's device  # (step, training loss) every log_every_n_steps
 
 
 # -- configs -----------------------------------------------------------------------------------
@@ -174,15 +178,21 @@ def use_deterministic(setting) -> None:
 
 # -- the pack ----------------------------------------------------------------------------------
 
-def build_member(member: Member) -> None:
-    """Datamodule, model and batches of one point, seeded and in the order of a separate run."""
+def build_member(member: Member, device: torch.device = CPU.device) -> None:
+    """Datamodule, model and batches of one point, seeded and in the order of a separate run; the batches are
+    gathered on ``device`` from the training set held there where ``resident_data`` sends it (as a separate
+    run's, :mod:`jetscale.data.resident`)."""
     L.seed_everything(member.cfg.seed, workers=True, verbose=False)
     member.datamodule = instantiate(member.cfg.data)
     member.module = instantiate(member.cfg.model)
     member.datamodule.prepare_data()
     member.datamodule.setup("fit")
     member.module.prepare(member.datamodule)
-    member.batches = iter(member.datamodule.train_dataloader())  # the endless stream of jetscale.data.sampling
+    loader = member.datamodule.train_dataloader()  # the endless stream of jetscale.data.sampling
+    setting = ResidentData(**member.cfg.resident_data)
+    resident = setting.batches(loader, device)
+    member.batches = iter(loader if resident is None else resident)
+    member.data_on_device = setting.data_on_device
 
 
 def check_batches(members: list[Member]) -> int:
@@ -339,13 +349,15 @@ def train_members(members: list[Member], done: dict) -> None:
     """Train ``members`` as one pack; put each one's metrics into ``done``."""
     if not members:
         return
-    placement = pack_placement(members[0].cfg)
-    use_deterministic(members[0].cfg.trainer.get("deterministic"))
+    cfg = members[0].cfg
+    placement = pack_placement(cfg)
+    use_deterministic(cfg.trainer.get("deterministic"))
     start = time.perf_counter()
+    torch.set_float32_matmul_precision(cfg.float32_matmul_precision)  # as a separate run: part of the identity
     for member in members:
-        build_member(member)
+        build_member(member, placement.device)
     batch_size = check_batches(members)
-    cfg, net = members[0].cfg, members[0].module.net
+    net = members[0].module.net
     flops_per_step = net.train_flops_per_sample() * batch_size
     steps = step_budget(cfg, flops_per_step)
     if steps < 1:
@@ -358,8 +370,11 @@ def train_members(members: list[Member], done: dict) -> None:
     fit_packed(members, steps, cfg.trainer.get("log_every_n_steps", 50), placement)
     train_s = time.perf_counter() - fit_start  # the whole pack's, ending with the copy back to the CPU (a sync)
     shared_s = (time.perf_counter() - start) / len(members)
+    # Each member records its share of the pack's training time (as of wall_s): its FLOP/s and mfu are the pack's.
+    speed = throughput_metrics(steps * flops_per_step, train_s / len(members), device_name(placement.device),
+                               placement.precision, 1, cfg.float32_matmul_precision)
     for member in members:
         result = {**gradient_counts(steps, flops_per_step, batch_size, member.cfg.n_samples),
                   "world_size": 1, "launcher": "none", "packed": len(members), "precision": placement.precision,
-                  "train_s": train_s, "compiled": placement.compile is not None}
+                  "compiled": placement.compile is not None, "data_on_device": member.data_on_device, **speed}
         done[member.run_dir] = finish_member(member, result, shared_s)

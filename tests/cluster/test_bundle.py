@@ -68,12 +68,16 @@ def test_the_profiles_accelerator_reaches_every_member_unless_the_sweep_sets_one
 
     def run(*overrides):
         args = argparse.Namespace(sweep=None, run_dir=[str(tmp_path / "seed=0")], overrides=list(overrides),
-                                  accelerator="xpu", pack=False, cpu_slots=1)
+                                  accelerator="xpu", precision="bf16-mixed", pack=False, cpu_slots=1)
         assert bundle_module.cmd_train_bundle(args) == 0
         return calls[-1][0].command
 
-    assert "trainer.accelerator=xpu" in run("ridge=0.1") and calls[0] == XPU_MASK
-    assert "trainer.accelerator=xpu" not in run("trainer.accelerator=cpu")
+    command = run("ridge=0.1")
+    assert "trainer.accelerator=xpu" in command and "trainer.precision=bf16-mixed" in command and calls[0] == XPU_MASK
+    command = run("trainer.accelerator=cpu")
+    assert "trainer.accelerator=xpu" not in command and "trainer.precision=bf16-mixed" not in command
+    command = run("trainer.precision=32-true")  # the sweep's own precision wins
+    assert "trainer.accelerator=xpu" in command and "trainer.precision=bf16-mixed" not in command
 
 
 def recorder(run_dir: Path) -> Member:
@@ -160,7 +164,7 @@ def test_a_packed_bundle_on_two_gpus_runs_one_pack_process_per_gpu(tmp_path, mon
     monkeypatch.setattr(bundle_module, "packed_command", lambda dirs, overrides: started.append(
         (dirs, overrides)) or pack_recorder(dirs))
     args = argparse.Namespace(sweep=None, run_dir=list(map(str, run_dirs)), overrides=["ridge=0.1"],
-                              accelerator="gpu", pack=True, cpu_slots=1)
+                              accelerator="gpu", precision=None, pack=True, cpu_slots=1)
     assert bundle_module.cmd_train_bundle(args) == 0
     assert started == [(run_dirs[1:3], ["ridge=0.1", "trainer.accelerator=gpu"]),
                        (run_dirs[3:], ["ridge=0.1", "trainer.accelerator=gpu"])]
@@ -188,7 +192,7 @@ def test_a_packed_bundle_on_one_device_or_the_cpu_is_one_pack_here(tmp_path, mon
     monkeypatch.setattr(bundle_module, "run_bundle", lambda *a, **k: pytest.fail("no member processes"))
     run_dirs = [tmp_path / run_id({"seed": s}) for s in range(3)]
     args = argparse.Namespace(sweep=None, run_dir=list(map(str, run_dirs)), overrides=overrides,
-                              accelerator=accelerator, pack=True, cpu_slots=4)
+                              accelerator=accelerator, precision=None, pack=True, cpu_slots=4)
     assert bundle_module.cmd_train_bundle(args) == 0
     assert calls == [(run_dirs, overrides + ([f"trainer.accelerator={accelerator}"] if accelerator and not overrides
                                             else []))]

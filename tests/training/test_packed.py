@@ -29,7 +29,7 @@ def separate_and_packed(compose_train, tmp_path, common, points):
     return separate, packed
 
 
-PACK_ONLY = {"packed", "precision", "train_s"}  # precision, train_s: also a separate run's once it records them
+PACK_ONLY = {"packed"}
 TIMES = {"wall_s", "train_s", "train_flops_per_s", "mfu"}  # measured, not computed: they may differ
 
 
@@ -38,6 +38,8 @@ def assert_same_run(separate: dict, packed: dict, tolerances: dict) -> None:
     assert set(separate) <= set(packed) and set(packed) - set(separate) <= PACK_ONLY
     precision = separate.get("precision", separate["config"]["trainer"].get("precision", "32-true"))
     assert packed["precision"] == precision and packed["train_s"] > 0
+    # a member's speed is the pack's: its FLOPs over its share of the pack's training time
+    assert packed["train_flops_per_s"] == pytest.approx(packed["flops"] / packed["train_s"], rel=1e-9)
     for key, value in separate.items():
         if key in tolerances:
             assert packed[key] == pytest.approx(value, **tolerances[key]), key
@@ -66,6 +68,21 @@ def test_packed_pfn_runs_match_separate_runs(compose_train, tiny_jet_dir, tmp_pa
         evaluation_only = {k: {"rel": 1e-3, "abs": 1e-3} for k in one if k.startswith(("accuracy", "rejection"))}
         assert_same_run(one, many, {**evaluation_only, **tolerances})
         assert many["task"] == "jets" and many["packed"] == 2
+
+
+def test_a_pack_with_its_training_sets_on_the_device_trains_what_one_through_the_loader_trains(
+        compose_train, tiny_jet_dir, tmp_path):
+    common = ["task=jets", f"data.dataset_dir={tiny_jet_dir}", "data.n_test=40", "data.batch_size=20",
+              "width=8", "trainer.max_steps=8"]
+    points = [(40, 0), (50, 1)]
+    runs = {}
+    for name, extra in (("loader", []), ("resident", ["resident_data.on_cpu=true"])):
+        cfgs = [compose_train(*common, *extra, f"n_samples={n}", f"seed={s}") for n, s in points]
+        runs[name] = train_packed(cfgs, [tmp_path / name / run_id(*p) for p in points])
+    for loader, resident in zip(runs["loader"], runs["resident"]):
+        assert not loader["data_on_device"] and resident["data_on_device"]
+        differ = {k for k in loader if loader[k] != resident[k]} - TIMES - {"run_id", "config", "data_on_device"}
+        assert not differ, {k: (loader[k], resident[k]) for k in differ}
 
 
 def test_members_must_share_everything_but_seed_and_n_samples(compose_train, tmp_path):

@@ -160,7 +160,7 @@ def test_aurora_bundles_its_points_on_the_gpu_tiles(tmp_path):
     aurora = dry_run(tmp_path, "aurora", gradient_sweep(tmp_path, batch=24))
     bundled = [line for line in aurora.stdout.splitlines() if "jetscale train-bundle" in line]
     assert aurora.returncode == 0 and len(bundled) == 1, aurora.stdout[-2000:] + aurora.stderr[-2000:]
-    assert "--bundle-size 12" in bundled[0] and "--accelerator xpu" in bundled[0]
+    assert "--bundle-size 12" in bundled[0] and "--accelerator xpu --precision bf16-mixed" in bundled[0]
 
 
 def test_aurora_refuses_a_ddp_sweep_whose_batch_12_does_not_divide_before_any_job(tmp_path):

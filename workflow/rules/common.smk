@@ -223,7 +223,14 @@ def bundle_arguments(wildcards):
     return shell_overrides(["--sweep", SWEEPS[wildcards.sweep].ref, "--bundle", wildcards.bundle,
                             "--bundle-size", str(config["bundle_size"]),
                             "--runs-dir", f"{RESULTS}/{wildcards.sweep}/runs"] + ["--pack"] * config["bundle_pack"]
-                           + (["--accelerator", MACHINE.accelerator] if plan(wildcards.sweep).machine_overrides else []))
+                           + machine_arguments(plan(wildcards.sweep).machine_overrides))
+
+
+def machine_arguments(machine_overrides):
+    """`--accelerator A [--precision P]` of a bundle: the machine overrides its points get (none: none)."""
+    chosen = dict(o.split("=", 1) for o in machine_overrides)
+    return [arg for key, option in (("trainer.accelerator", "--accelerator"), ("trainer.precision", "--precision"))
+            if key in chosen for arg in (option, chosen[key])]
 
 
 def bundle_digest(wildcards):

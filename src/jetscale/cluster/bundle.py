@@ -232,6 +232,8 @@ def cmd_train_bundle(args: argparse.Namespace) -> int:
         raise ValueError("give the members: --sweep S --bundle NAME --bundle-size K --runs-dir D, or --run-dir ...")
     if args.accelerator and not any(o.startswith(("trainer=", "trainer.accelerator=")) for o in overrides):
         overrides = [*overrides, f"trainer.accelerator={args.accelerator}"]  # the profile's, unless the sweep's
+        if args.precision and not any(o.startswith("trainer.precision=") for o in overrides):
+            overrides = [*overrides, f"trainer.precision={args.precision}"]  # with it, its precision (as machine_overrides)
     variable = slot_variable(args.accelerator)
     if args.pack:
         on_devices = args.accelerator in ("gpu", "xpu") and f"trainer.accelerator={args.accelerator}" in overrides
@@ -269,6 +271,8 @@ def register(sub) -> None:
     p.add_argument("--accelerator", choices=["cpu", "gpu", "xpu"],
                    help="the machine's accelerator (a cluster profile's): members train on it, one per device "
                         "(xpu: one per Intel GPU tile, by ZE_AFFINITY_MASK); a sweep's own trainer.accelerator wins")
+    p.add_argument("--precision", help="the machine's trainer.precision (a cluster profile's, e.g. bf16-mixed): added "
+                                       "with --accelerator, unless the sweep sets its own trainer or precision")
     p.add_argument("--pack", action="store_true",
                    help="train the bundle as packed ensembles (jetscale.packed): one per device with --accelerator")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides common to every member")
