@@ -28,7 +28,7 @@ endif
 JET_SHARDS ?= 2
 JETS_PER_SHARD ?= 1000
 
-.PHONY: demo test install facility-env sweep dry-run resume jets paper report paper-report benchmark clean-demo
+.PHONY: demo test install facility-env sweep dry-run resume jets paper report paper-report benchmark benchmark-gpu clean-demo
 
 install: $(INSTALLED)
 
@@ -114,6 +114,10 @@ benchmark: install
 	$(RUN)python benchmarks/lightning_overhead.py
 	$(RUN)python benchmarks/efp.py
 	$(RUN)python benchmarks/loader.py
+
+# On a machine with one GPU (under 8 minutes; docs/gpu.md#the-gpu-benchmark). Not part of `make benchmark`.
+benchmark-gpu: install
+	$(RUN)python benchmarks/gpu.py
 
 clean-demo:
 	rm -rf results/$(SWEEP)

@@ -23,7 +23,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
-from lightning.pytorch.utilities.compile import to_uncompiled
 from omegaconf import DictConfig, OmegaConf
 
 from jetscale.checkpoints import (LAST, AtomicCheckpointIO, Preempted, RandomState, RecordIdentity, StopOnSignal,
@@ -151,10 +150,11 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
     resume = resumable_checkpoint(last, identity, revision, is_rank_zero=trainer.is_global_zero)
     if resume:
         log.info("resuming from %s", resume)
-    trainer.fit(compiled(model, cfg), datamodule=datamodule, ckpt_path=str(resume) if resume else None)
-    compiling = model._compiler_ctx is not None
-    if compiling:
-        to_uncompiled(model)  # the same module and weights, its own methods back: evaluation runs eagerly
+    compiling = compile_net(model, cfg)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    finally:
+        uncompile_net(model)
     stop_on_signal.raise_if_stopped()
     validation = restore_best(model, best) if best is not None and trainer.is_global_zero else dict(NO_VALIDATION)
     log.info("trained %d of at most %d steps (%.3g FLOPs)%s", trainer.global_step, max_steps,
@@ -169,13 +169,20 @@ def fit_lightning(model, datamodule, cfg: DictConfig, run_dir: Path, loggers: li
             "compiled": compiling, "precision": trainer.precision, **speed}
 
 
-def compiled(model, cfg: DictConfig):
-    """``model``, or with ``compile.enabled`` ``torch.compile(model)`` (backend and mode from ``compile``), which
-    ``Trainer.fit`` unwraps: it trains the same module, so checkpoints keep their plain keys."""
+def compile_net(model, cfg: DictConfig) -> bool:
+    """With ``compile.enabled``, compile the net's forward in place (backend and mode from ``compile``); whether it
+    did. Only the net: Lightning's training step reads the trainer's step counter, so a compiled step would be
+    recompiled at every step. The parameters stay the module's own, so checkpoints keep their plain keys."""
     settings = cfg.get("compile")
     if not settings or not settings.enabled:
-        return model
-    return torch.compile(model, backend=settings.backend, mode=settings.mode)
+        return False
+    model.net.forward = torch.compile(model.net.forward, backend=settings.backend, mode=settings.mode)
+    return True
+
+
+def uncompile_net(model) -> None:
+    """Undo :func:`compile_net`: evaluation runs the same weights eagerly."""
+    model.net.__dict__.pop("forward", None)
 
 
 def training_identity(cfg: DictConfig, max_steps: int, data_files: dict | None = None) -> RunIdentity:

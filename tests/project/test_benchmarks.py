@@ -99,3 +99,42 @@ def test_loader_benchmark_reads_the_same_batches_with_workers_and_its_ratios_are
                                                                                  abs=0.01)
     assert number(r"\(([\d.]+) per worker\)", out.split("workers=2:")[1]) == pytest.approx(rates[2] / 2, rel=1e-3)
     assert number(r"/ consumer: ([\d.]+) \(PASS", out) == pytest.approx(max(rates.values()), rel=0.01)
+
+
+GPU_QUICK = ("gpu.py", "--device", "cpu", "--quick", "--compile-backend", "eager", "--workers", "2")
+
+
+def check_gpu_benchmark(out: str) -> None:
+    """Every line benchmarks/gpu.py prints for the sections it ran holds together (the numbers: meaningless here)."""
+    models = re.findall(r"\[models\] (PFN|ParT) width=(\d+) (32-true|bf16-mixed): ([\d.]+) steps/s, ([\d.e+]+) FLOP/s, "
+                        r"MFU n/a", out)
+    assert len(models) == 2 * 3 * 2, out[-3000:]  # two models, three widths, two precisions; no peak on the CPU
+    plain, jetscale, ratio, overhead = (number(r"plain loop ([\d.]+) ms/step, jetscale train ([\d.]+) ms/step "
+                                               r"\(data on the device: True\); ratio jetscale / plain: ([\d.]+), "
+                                               r"overhead ([+-][\d.]+) %", out, g) for g in (1, 2, 3, 4))
+    assert ratio == pytest.approx(jetscale / plain, rel=0.01) and overhead == pytest.approx(100 * (ratio - 1), abs=0.1)
+    resident, loader = (number(r"data on the device ([\d.]+) ms/step .*DataLoader \(workers=2\) ([\d.]+) ms/step", out, g)
+                        for g in (1, 2))
+    assert number(r"ratio DataLoader / on-device: ([\d.]+)", out) == pytest.approx(loader / resident, rel=0.01)
+    consumed = number(r"\(([\d.]+) jets/s consumed\)", out)
+    rates = [number(rf"\[loader\] workers={w}: ([\d.]+) jets/s", out) for w in (0, 2)]
+    goal = re.search(r"/ ParT width 64 consumption: ([\d.]+) \(goal >= 1: (PASS|FAIL)\)", out)
+    assert goal and float(goal.group(1)) == pytest.approx(max(rates) / consumed, rel=0.01)
+    assert goal.group(2) == ("PASS" if float(goal.group(1)) >= 1 else "FAIL")
+    compiled, eager = (number(r"compiled ([\d.]+) ms/step, not compiled ([\d.]+) ms/step", out, g) for g in (1, 2))
+    assert number(r"ratio not compiled / compiled: ([\d.]+)", out) == pytest.approx(eager / compiled, rel=0.01)
+    assert "total wall time" in out
+
+
+def test_gpu_benchmark_runs_its_sections_on_the_cpu_and_its_ratios_are_quotients(cli_env):
+    out = run_benchmark(*GPU_QUICK, "--sections", "models", "overhead", "data", "compile", env=cli_env)
+    check_gpu_benchmark(out)
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_packs_what_separate_runs_train(cli_env):
+    out = run_benchmark(*GPU_QUICK, "--sections", "packed", env=cli_env)
+    separate = number(r"separate `jetscale train` processes: ([\d.]+) s", out)
+    packed = number(r"one `jetscale train-packed` process: ([\d.]+) s", out)
+    assert number(r"ratio separate / packed: ([\d.]+)", out) == pytest.approx(separate / packed, rel=0.1, abs=0.06)
+    assert number(r"largest relative test_loss difference ([\d.e+-]+)", out) < 1e-5

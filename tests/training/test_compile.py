@@ -24,6 +24,17 @@ def test_a_compiled_run_records_it_keeps_plain_checkpoint_keys_and_matches_the_e
                                       weights_only=False)["state_dict"].keys()
 
 
+def test_a_compiled_run_compiles_its_net_once_not_every_step(compose_train, tmp_path):
+    """The training step reads the trainer's step counter: compiling it (not the net) recompiled every step."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    train(compose_train(*SGD, *EAGER, "trainer.max_steps=30"), tmp_path / "compiled")
+    assert 1 <= counters["stats"]["unique_graphs"] <= 2, dict(counters["stats"])
+    assert not counters["recompiles"], dict(counters["recompiles"])
+
+
 def test_a_compiled_run_resumes_from_its_checkpoint(compose_train, tmp_path):
     straight = train(compose_train(*SGD, *EAGER, "trainer.max_steps=80"), tmp_path / "straight")
     run_dir = tmp_path / "resumed"
