@@ -180,7 +180,12 @@ def jetscale_step_s(overrides: list[str], root: Path, steps: int, extra: int) ->
     for metrics in (short, long):
         if metrics.get("train_s") is None:
             raise RuntimeError(f"metrics.json of {metrics['run_id']} has no train_s: the timing callback is missing")
-    return (long["train_s"] - short["train_s"]) / extra, long
+    step_s = (long["train_s"] - short["train_s"]) / extra
+    if step_s <= 0:
+        print(f"WARNING: the {steps + extra}-step run took no longer than the {steps}-step run "
+              f"({long['train_s']:.3f} s "
+              f"vs {short['train_s']:.3f} s): timing noise swamps the steps; rerun on an idle device")
+    return step_s, long
 
 
 def jets_overrides(args, size: dict, model: str, width: int, precision: str, dataset: Path) -> list[str]:
@@ -199,9 +204,9 @@ def section_overhead(args, size: dict, device: torch.device, dataset: Path, root
     plain_s = plain_step_s(module, batches, device, precision, size["warmup"], size["steps"])
     ratio = jetscale_s / plain_s
     verdict = "PASS" if ratio - 1 <= GOALS["overhead"] else "FAIL"
-    print(f"[overhead] PFN width 64 {precision}: plain loop {1e3 * plain_s:.3f} ms/step, jetscale train "
-          f"{1e3 * jetscale_s:.3f} ms/step (data on the device: {metrics.get('data_on_device')}); "
-          f"ratio jetscale / plain: {ratio:.3f}, overhead {100 * (ratio - 1):+.1f} % "
+    print(f"[overhead] PFN width 64 {precision}: plain loop {1e3 * plain_s:.4g} ms/step, jetscale train "
+          f"{1e3 * jetscale_s:.4g} ms/step (data on the device: {metrics.get('data_on_device')}); "
+          f"ratio jetscale / plain: {ratio:.4g}, overhead {100 * (ratio - 1):+.1f} % "
           f"(goal <= {100 * GOALS['overhead']:.0f} %: {verdict})")
 
 
@@ -215,17 +220,17 @@ def section_data(args, size: dict, dataset: Path, root: Path) -> None:
         raise RuntimeError(f"the data section compares data on the device with the DataLoader, but data_on_device "
                            f"was {resident.get('data_on_device')} and {loader.get('data_on_device')}")
     consumes = size["batch"] / resident_s
-    print(f"[data] ParT width 64 {args.precision}: data on the device {1e3 * resident_s:.3f} ms/step "
-          f"({consumes:.0f} jets/s consumed), DataLoader (workers={args.workers}) {1e3 * loader_s:.3f} ms/step; "
-          f"ratio DataLoader / on-device: {loader_s / resident_s:.3f}")
+    print(f"[data] ParT width 64 {args.precision}: data on the device {1e3 * resident_s:.4g} ms/step "
+          f"({consumes:.4g} jets/s consumed), DataLoader (workers={args.workers}) {1e3 * loader_s:.4g} ms/step; "
+          f"ratio DataLoader / on-device: {loader_s / resident_s:.4g}")
     rates = {}
     for workers in sorted({0, args.workers}):
         _, elapsed, _ = training_batches(dataset, workers, size["batch"], size["n_batches"], size["n_test"])
         rates[workers] = size["n_batches"] * size["batch"] / elapsed
-        print(f"[loader] workers={workers}: {rates[workers]:.0f} jets/s from the HDF5 shards")
+        print(f"[loader] workers={workers}: {rates[workers]:.4g} jets/s from the HDF5 shards")
     best = max(rates, key=rates.get)
     ratio = rates[best] / consumes
-    print(f"[loader] loader (workers={best}) / ParT width 64 consumption: {ratio:.2f} "
+    print(f"[loader] loader (workers={best}) / ParT width 64 consumption: {ratio:.4g} "
           f"(goal >= {GOALS['loader']:.0f}: {'PASS' if ratio >= GOALS['loader'] else 'FAIL'})")
 
 
@@ -236,9 +241,9 @@ def section_compile(args, size: dict, dataset: Path, root: Path) -> None:
                                            root / "compiled", size["steps"], size["extra"])
     if not compiled.get("compiled"):
         raise RuntimeError("compile.enabled=true, but the run's metrics.json says compiled: false")
-    print(f"[compile] PFN width 64 {args.precision} ({args.compile_backend}): compiled {1e3 * compiled_s:.3f} "
-          f"ms/step, not compiled {1e3 * eager_s:.3f} ms/step; ratio not compiled / compiled: "
-          f"{eager_s / compiled_s:.3f}")
+    print(f"[compile] PFN width 64 {args.precision} ({args.compile_backend}): compiled {1e3 * compiled_s:.4g} "
+          f"ms/step, not compiled {1e3 * eager_s:.4g} ms/step; ratio not compiled / compiled: "
+          f"{eager_s / compiled_s:.4g}")
 
 
 def section_packed(args, size: dict, root: Path) -> None:
@@ -284,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     import lightning as L
 
     print(f"device: {args.device_name} ({args.device.type}), torch {torch.__version__}, lightning {L.__version__}, "
-          f"{os.cpu_count()} CPU cores; sections {' '.join(args.sections)}{' (quick: numbers meaningless)' if args.quick else ''}")
+          f"{os.cpu_count()} CPU cores; sections {' '.join(args.sections)}"
+          f"{' (quick: numbers meaningless)' if args.quick else ''}")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -304,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                 section_compile(args, size, dataset, root / section)
             print(f"[{section}] took {time.perf_counter() - began:.0f} s")
     total = time.perf_counter() - start
-    print(f"total wall time {total:.0f} s (budget {args.budget_s:.0f} s: {'within' if total <= args.budget_s else 'OVER'})")
+    verdict = "within" if total <= args.budget_s else "OVER"
+    print(f"total wall time {total:.0f} s (budget {args.budget_s:.0f} s: {verdict})")
     return 0
 
 
