@@ -57,8 +57,8 @@ class Member:
     module: L.LightningModule | None = None
     batches: Iterator | None = field(default=None, repr=False)
     overrides: list[str] | None = None  # recorded in metrics.json, as `jetscale train` records its own
-    history: list = field(default_factory=list)
-    data_on_device: bool = False  # its batches were gathered from its training set held on the pack's device  # (step, training loss) every log_every_n_steps
+    history: list = field(default_factory=list)  # (step, training loss) every log_every_n_steps
+    data_on_device: bool = False  # its batches were gathered from its training set held on the pack's device
 
 
 # -- configs -----------------------------------------------------------------------------------
