@@ -49,6 +49,7 @@ from loader import training_batches  # noqa: E402
 
 from jetscale.data.jet_dataset import trim_batch  # noqa: E402
 from jetscale.data.shards import shard_name, write_manifest, write_shard  # noqa: E402
+from jetscale.packed import PACK_PRECISIONS  # noqa: E402
 from jetscale.physics.kinematics import jet_kinematics  # noqa: E402
 from jetscale.sweep import compose_training_config  # noqa: E402
 from jetscale.throughput import throughput_metrics  # noqa: E402
@@ -99,12 +100,10 @@ def device_batches(n: int, batch: int, device: torch.device, seed: int = 0) -> l
 # -- plain loop ------------------------------------------------------------------------------------
 
 def autocast(device: torch.device, precision: str):
-    """The forward's autocast of a Lightning ``precision``: bf16 for ``bf16-mixed``, none for ``32-true``."""
-    if precision == "bf16-mixed":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    if precision != "32-true":
-        raise ValueError(f"the plain loop knows precisions {PRECISIONS}, got {precision!r}")
-    return nullcontext()
+    """The forward's autocast of a Lightning ``precision``, as a pack applies it (``jetscale.packed.PACK_PRECISIONS``:
+    bf16 for ``bf16-mixed``, none for ``32-true``)."""
+    dtype, _ = PACK_PRECISIONS[precision]
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def jet_model(model: str, width: int, device: torch.device, n_particles: int):
